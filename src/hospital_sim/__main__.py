@@ -1,0 +1,3 @@
+from hospital_sim.cli.app import main
+
+main()
