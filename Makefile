@@ -1,0 +1,69 @@
+# hospital-sim: `make run` and `make test` are all a new user needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CLI    := $(BIN)/hospital-sim
+
+.PHONY: help install run init seed stream reset counts test test-unit test-db bench fmt lint clean distclean
+
+help:
+	@echo "make run    start the embedded PostgreSQL, create the schema, seed, stream"
+	@echo "make test   run the unit and database test suites"
+	@echo "other targets: install init seed stream reset counts bench fmt lint clean distclean"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hospital-sim needs Python 3.11 or newer (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(CLI) run
+
+init: $(STAMP)
+	$(CLI) init
+
+seed: $(STAMP)
+	$(CLI) seed
+
+stream: $(STAMP)
+	$(CLI) stream
+
+reset: $(STAMP)
+	$(CLI) reset
+
+counts: $(STAMP)
+	$(CLI) counts
+
+test: test-unit test-db
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+test-db: $(STAMP)
+	$(BIN)/pytest tests/db -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/seed.py
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist logs
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Also removes the virtualenv and the embedded database (stopping it first).
+distclean: clean
+	-[ -x $(CLI) ] && $(CLI) db stop
+	rm -rf $(VENV) .hospital-sim .hospital-sim-test src/*.egg-info

@@ -1,0 +1,97 @@
+"""The root ``hospital-sim`` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hospital_sim import __version__
+from hospital_sim.cli import config_cmd, db_cmd, doctor_cmd, schema_cmd
+from hospital_sim.cli.common import State
+from hospital_sim.errors import HospitalSimError
+
+app = typer.Typer(
+    name="hospital-sim",
+    help="A realistic hospital OLTP simulator for PostgreSQL, for testing CDC pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # DSNs hold passwords
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hospital-sim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config_dir: Annotated[
+        Path,
+        typer.Option(
+            "--config-dir",
+            envvar="HOSPITAL_SIM_CONFIG_DIR",
+            help="Folder holding settings.toml and .env.",
+        ),
+    ] = Path("config"),
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="DEBUG, INFO, WARNING, ERROR or CRITICAL (overrides LOG_LEVEL).",
+            show_default=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="Console log format: text or json.")
+    ] = "text",
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Create, seed and stream a hospital database; verify what a CDC pipeline captured."""
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter(f"{log_format!r}; accepted: text, json", param_hint="--log-format")
+    ctx.obj = State(
+        config_dir=config_dir,
+        log_level=log_level,
+        log_format="json" if log_format == "json" else "text",
+    )
+
+
+schema_cmd.register(app)
+doctor_cmd.register(app)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(db_cmd.app, name="db")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: library errors become one line on stderr and exit code 2."""
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except HospitalSimError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        sys.exit(getattr(exc, "exit_code", 1))
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -1,0 +1,147 @@
+"""``init``, ``seed``, ``reset``, ``counts`` and ``run``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from hospital_sim.cli.common import settings
+from hospital_sim.config import Settings
+from hospital_sim.lifecycle import count_rows, init_database, reset_database
+from hospital_sim.seed import Progress, SeedResult, seed_database
+
+SeedOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--seed",
+        envvar="HOSPITAL_SIM_SEED",
+        help="Random seed: the same seed and volumes give the same rows.",
+        show_default=False,
+    ),
+]
+
+
+def _volume(name: str, env: str) -> Any:
+    return typer.Option(
+        f"--{name}", help=f"Rows of {name} (overrides {env}).", show_default=False, min=0
+    )
+
+
+def init(ctx: typer.Context) -> None:
+    """Create the 7 tables, triggers, indexes and lookup rows (safe to run again)."""
+    applied = init_database(settings(ctx))
+    typer.echo(f"schema ready ({len(applied)} SQL files applied)")
+
+
+@contextmanager
+def _progress() -> Iterator[Progress | None]:
+    if not sys.stderr.isatty():
+
+        def plain(table: str, done: int, total: int) -> None:
+            if done >= total:
+                typer.echo(f"  {table}: {done} rows", err=True)
+
+        yield plain
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.progress import Progress as Bar
+
+    with Bar(
+        TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), transient=False
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=total)
+            bar.update(tasks[table], completed=done)
+
+        yield update
+
+
+def _report(result: SeedResult) -> None:
+    typer.echo(
+        f"seeded {result.total} rows in {result.seconds:.2f} s "
+        f"(seed {result.seed}; pass --seed {result.seed} to repeat)"
+    )
+
+
+def _seed(s: Settings, seed: int | None) -> SeedResult:
+    with _progress() as progress:
+        return seed_database(s, seed=seed, progress=progress)
+
+
+def seed(
+    ctx: typer.Context,
+    seed: SeedOpt = None,
+    pacientes: Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")] = None,
+    medicos: Annotated[int | None, _volume("medicos", "SEED_MEDICOS")] = None,
+    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS")] = None,
+    consultas: Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")] = None,
+    exames: Annotated[int | None, _volume("exames", "SEED_EXAMES")] = None,
+    internacoes: Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")] = None,
+    pacientes_convenios: Annotated[
+        int | None, _volume("pacientes-convenios", "SEED_PACIENTES_CONVENIOS")
+    ] = None,
+) -> None:
+    """Fill the empty schema with generated rows, bulk-loaded with COPY."""
+    s = settings(
+        ctx,
+        random_seed=seed,
+        seed_pacientes=pacientes,
+        seed_medicos=medicos,
+        seed_convenios=convenios,
+        seed_consultas=consultas,
+        seed_exames=exames,
+        seed_internacoes=internacoes,
+        seed_pacientes_convenios=pacientes_convenios,
+    )
+    _report(_seed(s, None))
+
+
+def reset(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    seed: SeedOpt = None,
+) -> None:
+    """Drop all hospital tables, create them again and seed."""
+    s = settings(ctx, random_seed=seed)
+    if not yes:
+        typer.confirm("This drops every hospital table and its rows. Continue?", abort=True)
+    reset_database(s, seed=lambda cfg: _report(_seed(cfg, None)))
+
+
+def counts(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Print the number of rows in each table."""
+    rows = count_rows(settings(ctx, log_to_file=False))
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    width = max(map(len, rows))
+    for table, n in rows.items():
+        typer.echo(f"{table:<{width}}  {n:>10}")
+    typer.echo(f"{'total':<{width}}  {sum(rows.values()):>10}")
+
+
+def run(ctx: typer.Context, seed: SeedOpt = None) -> None:
+    """Start the database, create the schema, seed it when empty, print the counts."""
+    s = settings(ctx, random_seed=seed)
+    init_database(s)
+    if sum(count_rows(s).values()) <= 2:
+        _report(_seed(s, None))
+    else:
+        typer.echo("database already seeded; 'hospital-sim reset --yes' starts over")
+    counts(ctx, as_json=False)
+
+
+def register(app: typer.Typer) -> None:
+    for fn in (init, seed, reset, counts, run):
+        app.command(fn.__name__)(fn)

@@ -1,0 +1,367 @@
+"""Settings: read in one place, validated once, passed down frozen.
+
+Precedence, lowest to highest: defaults < ``config/settings.toml`` < ``config/.env`` <
+environment < CLI flags. :func:`load_settings` records where each value came from so
+``hospital-sim config show`` can tell the user.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hospital_sim.errors import ConfigError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+DEFAULT_CONFIG_DIR = Path("config")
+
+
+def _env(*names: str) -> AliasChoices:
+    # The first name is the one shown to users; the field name itself is accepted in
+    # settings.toml and as a keyword.
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every setting hospital-sim reads. Field descriptions feed ``config show`` and the docs."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    # -- database target ---------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        None,
+        validation_alias=_env("DATABASE_URL", "database_url"),
+        description="PostgreSQL URL or conninfo; overrides the PG_* settings.",
+    )
+    pg_host: str | None = Field(
+        None,
+        validation_alias=_env("PG_HOST", "pg_host"),
+        description="Server host. Unset (and no DATABASE_URL): use the embedded server.",
+    )
+    pg_port: int = Field(
+        5432,
+        ge=1,
+        le=65535,
+        validation_alias=_env("PG_PORT", "pg_port"),
+        description="Server port.",
+    )
+    pg_user: str = Field(
+        "postgres",
+        min_length=1,
+        validation_alias=_env("PG_USER", "pg_user"),
+        description="Login role.",
+    )
+    pg_password: SecretStr | None = Field(
+        None,
+        validation_alias=_env("PG_PASSWORD", "pg_password"),
+        description="Password of PG_USER (never logged).",
+    )
+    pg_database: str = Field(
+        "hospital",
+        min_length=1,
+        validation_alias=_env("PG_DATABASE", "pg_database"),
+        description="Database holding the hospital schema.",
+    )
+    connect_timeout: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("HOSPITAL_SIM_CONNECT_TIMEOUT", "connect_timeout"),
+        description="Seconds to keep retrying a failed connection at startup.",
+    )
+
+    # -- embedded server -----------------------------------------------------------------
+    embedded_dir: Path = Field(
+        Path(".hospital-sim"),
+        validation_alias=_env("HOSPITAL_SIM_DIR", "embedded_dir"),
+        description="Folder of the embedded server (its data is in <dir>/pgdata).",
+    )
+    embedded_port: int = Field(
+        54320,
+        ge=1024,
+        le=65535,
+        validation_alias=_env("HOSPITAL_SIM_EMBEDDED_PORT", "embedded_port"),
+        description="TCP port of the embedded server on 127.0.0.1.",
+    )
+
+    # -- seed volumes ------------------------------------------------------------------
+    seed_pacientes: int = Field(
+        2000,
+        ge=0,
+        validation_alias=_env("SEED_PACIENTES", "seed_pacientes"),
+        description="Patients to seed.",
+    )
+    seed_medicos: int = Field(
+        200,
+        ge=0,
+        validation_alias=_env("SEED_MEDICOS", "seed_medicos"),
+        description="Doctors to seed.",
+    )
+    seed_convenios: int = Field(
+        12,
+        ge=2,
+        validation_alias=_env("SEED_CONVENIOS", "seed_convenios"),
+        description="Insurance plans in total, the 2 lookup plans included.",
+    )
+    seed_consultas: int = Field(
+        4000,
+        ge=0,
+        validation_alias=_env("SEED_CONSULTAS", "seed_consultas"),
+        description="Appointments to seed.",
+    )
+    seed_exames: int = Field(
+        3500,
+        ge=0,
+        validation_alias=_env("SEED_EXAMES", "seed_exames"),
+        description="Lab exams to seed.",
+    )
+    seed_internacoes: int = Field(
+        1200,
+        ge=0,
+        validation_alias=_env("SEED_INTERNACOES", "seed_internacoes"),
+        description="Hospital stays to seed.",
+    )
+    seed_pacientes_convenios: int = Field(
+        2500,
+        ge=0,
+        validation_alias=_env("SEED_PACIENTES_CONVENIOS", "seed_pacientes_convenios"),
+        description="Patient-plan links to seed.",
+    )
+    random_seed: int | None = Field(
+        None,
+        ge=0,
+        validation_alias=_env("HOSPITAL_SIM_SEED", "random_seed"),
+        description="Seed of every random draw; unset draws one (it is logged).",
+    )
+
+    # -- stream ------------------------------------------------------------------------
+    stream_interval_seconds: float = Field(
+        2.0,
+        ge=0,
+        validation_alias=_env("STREAM_INTERVAL_SECONDS", "stream_interval_seconds"),
+        description="Pause between events in the default pacing.",
+    )
+    max_jitter_ms: int = Field(
+        400,
+        ge=0,
+        validation_alias=_env("MAX_JITTER_MS", "max_jitter_ms"),
+        description="Random extra pause, 0..N ms, added to each interval.",
+    )
+    batch_size: int = Field(
+        50,
+        ge=1,
+        validation_alias=_env("BATCH_SIZE", "batch_size"),
+        description="Rows per batch for bulk work.",
+    )
+
+    # -- logging -----------------------------------------------------------------------
+    log_level: LogLevel = Field(
+        "INFO",
+        validation_alias=_env("LOG_LEVEL", "log_level"),
+        description="DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+    )
+    log_file: Path = Field(
+        Path("logs/app.log"),
+        validation_alias=_env("HOSPITAL_SIM_LOG_FILE", "log_file"),
+        description="Rotating log file.",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _volumes_fit(self) -> Settings:
+        pairs = self.seed_pacientes * self.seed_convenios
+        if self.seed_pacientes_convenios > pairs:
+            raise ValueError(
+                f"SEED_PACIENTES_CONVENIOS={self.seed_pacientes_convenios} exceeds the "
+                f"{pairs} distinct patient-plan pairs of SEED_PACIENTES x SEED_CONVENIOS"
+            )
+        for name in (
+            "seed_consultas",
+            "seed_exames",
+            "seed_internacoes",
+            "seed_pacientes_convenios",
+        ):
+            if getattr(self, name) and not self.seed_pacientes:
+                raise ValueError(f"{name.upper()} needs SEED_PACIENTES > 0")
+        if self.seed_consultas and not self.seed_medicos:
+            raise ValueError("SEED_CONSULTAS needs SEED_MEDICOS > 0")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings() layers the files and the environment itself, to know where each
+        # value came from; the model only validates what it is given.
+        return (init_settings,)
+
+    # -- derived -----------------------------------------------------------------------
+    @property
+    def uses_embedded(self) -> bool:
+        """True when no server is configured and the embedded one is the target."""
+        return self.database_url is None and not self.pg_host
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """Validated settings plus, per field, the source of its value."""
+
+    settings: Settings
+    origins: Mapping[str, str]
+
+
+def _names(field: str) -> list[str]:
+    alias = Settings.model_fields[field].validation_alias
+    assert isinstance(alias, AliasChoices)
+    return [str(c) for c in alias.choices]
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return _names(field)[0]
+
+
+def _by_any_name() -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for field in Settings.model_fields:
+        for name in _names(field):
+            lookup[name.lower()] = field
+    return lookup
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    lookup = _by_any_name()
+    known = sorted({f for f in Settings.model_fields})
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        field = lookup.get(key.lower())
+        if field is None:
+            raise ConfigError(
+                f"{path}: unknown setting '{key}'{_did_you_mean(key, known)}; "
+                f"accepted: {', '.join(known)}"
+            )
+        values[field] = value
+    return values
+
+
+def _read_dotenv(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    lookup = _by_any_name()
+    values: dict[str, Any] = {}
+    for key, value in dotenv_values(path).items():
+        field = lookup.get(key.lower())
+        # A .env is often shared with other tools (docker compose...): foreign keys are fine.
+        if field is not None and value is not None:
+            values[field] = value
+    return values
+
+
+def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field in Settings.model_fields:
+        name = env_name(field)
+        if name in environ:
+            values[field] = environ[name]
+    return values
+
+
+def _describe(field: str, origin: str) -> str:
+    if origin in ("environment", "config/.env"):
+        return env_name(field)
+    if origin == "flag":
+        return "--" + field.replace("_", "-")
+    return field
+
+
+def _one_line(error: ValidationError, merged: Mapping[str, Any], origins: Mapping[str, str]) -> str:
+    first = error.errors()[0]
+    loc = [str(p) for p in first.get("loc", ())]
+    msg = first.get("msg", "invalid")
+    msg = msg.removeprefix("Value error, ")
+    if not loc:  # a rule across several settings
+        return f"invalid settings: {msg}"
+    field = loc[0]
+    origin = origins.get(field, "default")
+    shown = "<hidden>" if "password" in field or "url" in field else merged.get(field)
+    if first.get("type") == "literal_error":
+        accepted = "accepted: " + msg.removeprefix("Input should be ")
+    else:
+        accepted = msg.replace("Input should be", "it must be")
+    return f"{_describe(field, origin)}={shown!s} (from {origin}) is not accepted; {accepted}"
+
+
+def load_settings(
+    *,
+    config_dir: Path = DEFAULT_CONFIG_DIR,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> LoadedSettings:
+    """Read every source in precedence order and validate the result once.
+
+    ``overrides`` are CLI flags by field name; ``None`` values mean "flag not given".
+    Raises :class:`ConfigError` with one line naming the setting, value and what is accepted.
+    """
+    env = os.environ if environ is None else environ
+    layers: list[tuple[str, dict[str, Any]]] = [
+        (str(config_dir / "settings.toml"), _read_toml(config_dir / "settings.toml")),
+        ("config/.env", _read_dotenv(config_dir / ".env")),
+        ("environment", _read_environ(env)),
+        ("flag", {k: v for k, v in (overrides or {}).items() if v is not None}),
+    ]
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for origin, values in layers:
+        for field, value in values.items():
+            merged[field] = value
+            origins[field] = origin
+    try:
+        settings = Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, merged, origins)) from None
+    full = {f: origins.get(f, "default") for f in Settings.model_fields}
+    return LoadedSettings(settings=settings, origins=full)
+
+
+def shown_value(settings: Settings, field: str) -> str:
+    """A value as ``config show`` prints it: secrets masked."""
+    value = getattr(settings, field)
+    if isinstance(value, SecretStr):
+        return "********"
+    return "" if value is None else str(value)

@@ -1,0 +1,218 @@
+"""Connections: target resolution, retry with backoff, DSN redaction, server checks."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+from psycopg import sql
+
+from hospital_sim.config import Settings
+from hospital_sim.errors import ConnectionFailed, ServerMisconfigured
+
+log = logging.getLogger(__name__)
+
+# SQLSTATEs on connect that will not fix themselves by waiting.
+_AUTH_FAILED = {"28P01", "28000"}
+_NO_DATABASE = "3D000"
+# 57P03: "the database system is starting up" and friends: worth waiting for.
+_TRANSIENT = {"57P03", "53300"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to connect. ``conninfo`` may hold a password: never print it, use ``display``."""
+
+    conninfo: str
+    embedded: bool
+
+    @property
+    def display(self) -> str:
+        return redact(self.conninfo)
+
+    @property
+    def host_port(self) -> str:
+        params = pg_conninfo.conninfo_to_dict(self.conninfo)
+        return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+
+    @property
+    def dbname(self) -> str:
+        return str(pg_conninfo.conninfo_to_dict(self.conninfo).get("dbname", ""))
+
+    def with_dbname(self, dbname: str) -> Target:
+        return Target(pg_conninfo.make_conninfo(self.conninfo, dbname=dbname), self.embedded)
+
+
+def redact(conninfo: str) -> str:
+    """The conninfo as ``key=value`` pairs without the password."""
+    try:
+        params = pg_conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "<unparseable connection string>"
+    params.pop("password", None)
+    return pg_conninfo.make_conninfo("", **params)
+
+
+def resolve_target(settings: Settings) -> Target:
+    """The server the settings point at: DATABASE_URL, else PG_HOST, else the embedded one."""
+    if settings.database_url is not None:
+        raw = settings.database_url.get_secret_value()
+        try:
+            info = pg_conninfo.make_conninfo(raw)
+        except psycopg.ProgrammingError:
+            raise ConnectionFailed(
+                "DATABASE_URL is not a valid PostgreSQL URL or conninfo; "
+                "expected e.g. postgresql://user:password@host:5432/dbname"
+            ) from None
+        return Target(info, embedded=False)
+    password = settings.pg_password.get_secret_value() if settings.pg_password else None
+    host = settings.pg_host or "127.0.0.1"
+    port = settings.pg_port if settings.pg_host else settings.embedded_port
+    user = settings.pg_user if settings.pg_host else "postgres"
+    params: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "user": user,
+        "dbname": settings.pg_database,
+    }
+    if password and settings.pg_host:
+        params["password"] = password
+    return Target(pg_conninfo.make_conninfo("", **params), embedded=not settings.pg_host)
+
+
+def _cause(exc: psycopg.OperationalError) -> str:
+    # The first line of libpq's message says what happened (refused, timeout, ...).
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def _fail(target: Target, exc: psycopg.OperationalError) -> ConnectionFailed:
+    state = exc.sqlstate
+    where = f"{target.host_port}"
+    if state in _AUTH_FAILED:
+        return ConnectionFailed(
+            f"cannot connect to {where}: authentication failed; "
+            "check PG_USER/PG_PASSWORD (or DATABASE_URL)"
+        )
+    if state == _NO_DATABASE:
+        return ConnectionFailed(
+            f"cannot connect to {where}: database '{target.dbname}' does not exist; "
+            "create it (createdb) or set PG_DATABASE to an existing one"
+        )
+    detail = _cause(exc)
+    fix = (
+        "start it with 'hospital-sim db start'"
+        if target.embedded
+        else "check PG_HOST/PG_PORT and that the server is running"
+    )
+    return ConnectionFailed(f"cannot connect to {where}: {detail}; {fix}")
+
+
+def connect(
+    target: Target,
+    *,
+    deadline: float = 30.0,
+    autocommit: bool = True,
+    application_name: str = "hospital-sim",
+) -> psycopg.Connection[tuple[object, ...]]:
+    """Connect, retrying transient failures with jittered exponential backoff until ``deadline`` s.
+
+    Authentication and missing-database errors fail at once: waiting does not fix them.
+    """
+    start = time.monotonic()
+    delay = 0.1
+    while True:
+        try:
+            return psycopg.connect(
+                target.conninfo,
+                autocommit=autocommit,
+                connect_timeout=max(2, int(deadline)),
+                application_name=application_name,
+            )
+        except psycopg.OperationalError as exc:
+            if exc.sqlstate is not None and exc.sqlstate not in _TRANSIENT:
+                raise _fail(target, exc) from None
+            remaining = deadline - (time.monotonic() - start)
+            if remaining <= 0:
+                raise _fail(target, exc) from None
+            log.debug("connection to %s failed (%s), retrying", target.host_port, _cause(exc))
+            time.sleep(min(remaining, delay * random.uniform(0.5, 1.0)))
+            delay = min(delay * 2, 5.0)
+
+
+@contextmanager
+def connection(
+    target: Target, *, deadline: float = 30.0, autocommit: bool = True
+) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """:func:`connect` as a context manager that closes the connection."""
+    conn = connect(target, deadline=deadline, autocommit=autocommit)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def ensure_database(target: Target, *, deadline: float = 30.0) -> None:
+    """Create the target database if missing (used for the embedded server only)."""
+    admin = target.with_dbname("postgres")
+    with connection(admin, deadline=deadline) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.dbname)))
+            log.info("created database %s", target.dbname)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``doctor`` and the CDC tools need to know about a server."""
+
+    version_num: int
+    version: str
+    wal_level: str
+    max_replication_slots: int
+    max_wal_senders: int
+    is_superuser: bool
+    can_replicate: bool
+
+    @property
+    def major(self) -> int:
+        return self.version_num // 10000
+
+
+def server_info(conn: psycopg.Connection[tuple[object, ...]]) -> ServerInfo:
+    """Read the version and the replication-related settings."""
+    row = conn.execute(
+        "SELECT current_setting('server_version_num')::int, current_setting('server_version'),"
+        " current_setting('wal_level'), current_setting('max_replication_slots')::int,"
+        " current_setting('max_wal_senders')::int, r.rolsuper, r.rolreplication"
+        " FROM pg_roles r WHERE r.rolname = current_user"
+    ).fetchone()
+    assert row is not None
+    return ServerInfo(
+        version_num=int(str(row[0])),
+        version=str(row[1]),
+        wal_level=str(row[2]),
+        max_replication_slots=int(str(row[3])),
+        max_wal_senders=int(str(row[4])),
+        is_superuser=bool(row[5]),
+        can_replicate=bool(row[6]),
+    )
+
+
+MIN_SERVER_VERSION = 130000
+
+
+def check_version(info: ServerInfo) -> None:
+    """Refuse servers older than PostgreSQL 13."""
+    if info.version_num < MIN_SERVER_VERSION:
+        raise ServerMisconfigured(
+            f"PostgreSQL {info.version} is not supported; hospital-sim needs PostgreSQL 13 or newer"
+        )

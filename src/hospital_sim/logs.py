@@ -1,0 +1,66 @@
+"""Logging setup: console (rich on a terminal, JSON or plain otherwise) and a rotating file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+from typing import Literal
+
+LogFormat = Literal["text", "json"]
+
+# Bounded disk use, also during error storms: 5 files of 10 MiB.
+MAX_BYTES = 10 * 1024 * 1024
+BACKUPS = 5
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            payload["exc_type"] = record.exc_info[0].__name__
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def configure(level: str = "INFO", *, fmt: LogFormat = "text", file: Path | None = None) -> None:
+    """Configure the root logger once per process (reconfiguring replaces handlers)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+    console: logging.Handler
+    if fmt == "json":
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(JsonFormatter())
+    elif sys.stderr.isatty():
+        from rich.logging import RichHandler
+
+        console = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+        console.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root.addHandler(console)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        rotating = logging.handlers.RotatingFileHandler(
+            file, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+        )
+        rotating.setFormatter(
+            JsonFormatter()
+            if fmt == "json"
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        )
+        root.addHandler(rotating)
+    # psycopg logs connection details at DEBUG; keep them out of user logs.
+    logging.getLogger("psycopg").setLevel(max(logging.INFO, root.level))

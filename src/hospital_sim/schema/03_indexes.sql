@@ -1,0 +1,11 @@
+-- FK columns and dates. cpf, crm and cnpj need none: their UNIQUE constraints
+-- already carry an index. pacientes_convenios(paciente_id) is the leading column
+-- of its UNIQUE (paciente_id, convenio_id) index, so only convenio_id gets its own.
+CREATE INDEX IF NOT EXISTS idx_pacientes_convenios_convenio ON pacientes_convenios (convenio_id);
+CREATE INDEX IF NOT EXISTS idx_consultas_paciente ON consultas (paciente_id);
+CREATE INDEX IF NOT EXISTS idx_consultas_medico ON consultas (medico_id);
+CREATE INDEX IF NOT EXISTS idx_consultas_data ON consultas (data);
+CREATE INDEX IF NOT EXISTS idx_exames_paciente ON exames (paciente_id);
+CREATE INDEX IF NOT EXISTS idx_exames_data ON exames (data);
+CREATE INDEX IF NOT EXISTS idx_internacoes_paciente ON internacoes (paciente_id);
+CREATE INDEX IF NOT EXISTS idx_internacoes_datas ON internacoes (data_entrada, data_saida);

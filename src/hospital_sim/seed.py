@@ -1,0 +1,151 @@
+"""Bulk load of generated rows, in FK order, with COPY, in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from hospital_sim.config import Settings
+from hospital_sim.db import connection
+from hospital_sim.errors import UserError
+from hospital_sim.generate import TABLE_COLUMNS, Volumes, generate_tables
+from hospital_sim.lifecycle import require_schema
+from hospital_sim.schema import TABLES, missing_tables
+from hospital_sim.server import prepare_target
+
+log = logging.getLogger(__name__)
+
+LOOKUP_CONVENIOS = 2
+"""Plans created by ``init`` (ids 1 and 2); the seed adds the rest."""
+
+Progress = Callable[[str, int, int], None]
+"""Called as (table, rows written so far, rows planned for the table)."""
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    seed: int
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def volumes_from(settings: Settings) -> Volumes:
+    """The rows to generate per table; the lookup plans already exist."""
+    return Volumes(
+        convenios=settings.seed_convenios - LOOKUP_CONVENIOS,
+        medicos=settings.seed_medicos,
+        pacientes=settings.seed_pacientes,
+        pacientes_convenios=settings.seed_pacientes_convenios,
+        consultas=settings.seed_consultas,
+        exames=settings.seed_exames,
+        internacoes=settings.seed_internacoes,
+    )
+
+
+def anchor_for(now: dt.datetime | None = None) -> dt.datetime:
+    """Start of the current UTC day: 'past' and 'future' in generated data hinge on it."""
+    now = now or dt.datetime.now(dt.UTC)
+    return dt.datetime(now.year, now.month, now.day)
+
+
+class NotEmpty(UserError):
+    """Seeding would mix generated rows with rows already there."""
+
+
+def _check_empty(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    for table in TABLES:
+        limit = LOOKUP_CONVENIOS if table == "convenios" else 0
+        query = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {}) t").format(
+            sql.Identifier(table), sql.Literal(limit + 1)
+        )
+        row = conn.execute(query).fetchone()
+        if row is not None and int(str(row[0])) > limit:
+            raise NotEmpty(
+                f"table {table} already holds data; seed fills an empty schema: "
+                "run 'hospital-sim reset --yes' to start over"
+            )
+
+
+def copy_rows(
+    conn: psycopg.Connection[tuple[object, ...]],
+    volumes: Volumes,
+    *,
+    seed: int,
+    anchor: dt.datetime,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """COPY every generated chunk into its table. The caller owns the transaction."""
+    planned = {t: getattr(volumes, t) for t in TABLES}
+    written = dict.fromkeys(TABLES, 0)
+    copy_sql = {
+        t: sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(t), sql.SQL(", ").join(map(sql.Identifier, TABLE_COLUMNS[t]))
+        )
+        for t in TABLES
+    }
+    with conn.cursor() as cur:
+        for table, rows in generate_tables(
+            volumes, seed=seed, anchor=anchor, first_ids={"convenios": LOOKUP_CONVENIOS + 1}
+        ):
+            with cur.copy(copy_sql[table]) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            written[table] += len(rows)
+            if progress is not None:
+                progress(table, written[table], planned[table])
+        for table in TABLES:
+            # Keep BIGSERIAL ahead of the explicit ids we loaded.
+            cur.execute(
+                sql.SQL(
+                    "SELECT setval(pg_get_serial_sequence({t}, 'id'),"
+                    " GREATEST((SELECT max(id) FROM {i}), 1))"
+                ).format(t=sql.Literal(table), i=sql.Identifier(table))
+            )
+    return written
+
+
+def seed_database(
+    settings: Settings,
+    *,
+    seed: int | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> SeedResult:
+    """Generate and load the configured volumes into an empty schema, all or nothing."""
+    seed = seed if seed is not None else settings.random_seed
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    log.info("seed %d (pass --seed %d to repeat this data)", seed, seed)
+    volumes = volumes_from(settings)
+    target = prepare_target(settings)
+    started = time.perf_counter()
+    with connection(target, deadline=settings.connect_timeout, autocommit=False) as conn:
+        require_schema(missing_tables(conn))
+        with conn.transaction():
+            _check_empty(conn)
+            # The whole load is one transaction: nothing half-written if it fails.
+            conn.execute("SET LOCAL synchronous_commit = off")
+            rows = copy_rows(conn, volumes, seed=seed, anchor=anchor_for(now), progress=progress)
+        conn.autocommit = True
+        for table in TABLES:
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+    elapsed = time.perf_counter() - started
+    total = sum(rows.values())
+    log.info(
+        "seeded %d rows in %.2f s (%.0f rows/s)",
+        total,
+        elapsed,
+        total / elapsed if elapsed else 0.0,
+    )
+    return SeedResult(seed=seed, rows=rows, seconds=elapsed)

@@ -1,0 +1,79 @@
+"""Database test fixtures: a real PostgreSQL, never a mock.
+
+The server is the one in HOSPITAL_SIM_TEST_DSN (any database on it; tests create and drop
+their own databases), or else an embedded server started for the session.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import conninfo, sql
+
+from hospital_sim.embedded import EmbeddedServer
+from tests.db.support import ROOT, FreshDb
+
+TEST_PORT = int(os.environ.get("HOSPITAL_SIM_TEST_PORT", "54329"))
+
+
+@pytest.fixture(scope="session")
+def server_dsn() -> Iterator[str]:
+    """A superuser DSN of the server under test (dbname=postgres)."""
+    dsn = os.environ.get("HOSPITAL_SIM_TEST_DSN")
+    server = None
+    if not dsn:
+        server = EmbeddedServer(base_dir=ROOT / ".hospital-sim-test", port=TEST_PORT)
+        server.start()
+        dsn = f"host=127.0.0.1 port={TEST_PORT} user=postgres dbname=postgres"
+    dsn = conninfo.make_conninfo(dsn, dbname="postgres")
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        pytest.exit(
+            f"the test server at {conninfo.conninfo_to_dict(dsn).get('host')} is "
+            f"unreachable: {exc}; set HOSPITAL_SIM_TEST_DSN",
+            returncode=2,
+        )
+    yield dsn
+    if server is not None:
+        server.stop()
+
+
+def _create_db(server_dsn: str) -> FreshDb:
+    name = f"hsim_t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return FreshDb(dsn=conninfo.make_conninfo(server_dsn, dbname=name), name=name)
+
+
+def _drop_db(server_dsn: str, name: str) -> None:
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def fresh_db(server_dsn: str) -> Iterator[FreshDb]:
+    db = _create_db(server_dsn)
+    yield db
+    _drop_db(server_dsn, db.name)
+
+
+@pytest.fixture
+def make_db(server_dsn: str) -> Iterator[object]:
+    """Factory for tests that need more than one database."""
+    made: list[FreshDb] = []
+
+    def make() -> FreshDb:
+        made.append(_create_db(server_dsn))
+        return made[-1]
+
+    yield make
+    for db in made:
+        _drop_db(server_dsn, db.name)

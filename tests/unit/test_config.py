@@ -1,0 +1,123 @@
+"""Settings: precedence, provenance, and one-line errors for bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hospital_sim.config import load_settings, shown_value
+from hospital_sim.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_match_the_original_design(tmp_path: Path) -> None:
+    s = load_settings(config_dir=tmp_path, environ={}).settings
+    volumes = (
+        s.seed_pacientes,
+        s.seed_medicos,
+        s.seed_convenios,
+        s.seed_consultas,
+        s.seed_exames,
+        s.seed_internacoes,
+        s.seed_pacientes_convenios,
+    )
+    assert volumes == (2000, 200, 12, 4000, 3500, 1200, 2500)
+    assert (s.stream_interval_seconds, s.max_jitter_ms, s.batch_size) == (2.0, 400, 50)
+    assert s.uses_embedded
+
+
+def test_precedence_toml_then_dotenv_then_environment_then_flag(tmp_path: Path) -> None:
+    write(
+        tmp_path / "settings.toml",
+        "seed_pacientes = 10\nseed_medicos = 11\nseed_exames = 12\nseed_consultas = 13\n"
+        "seed_pacientes_convenios = 5\n",
+    )
+    write(tmp_path / ".env", "SEED_MEDICOS=21\nSEED_EXAMES=22\nSEED_CONSULTAS=23\n")
+    loaded = load_settings(
+        config_dir=tmp_path,
+        environ={"SEED_EXAMES": "32", "SEED_CONSULTAS": "33"},
+        overrides={"seed_consultas": 43, "seed_pacientes": None},
+    )
+    s, origin = loaded.settings, loaded.origins
+    assert (s.seed_pacientes, origin["seed_pacientes"]) == (10, str(tmp_path / "settings.toml"))
+    assert (s.seed_medicos, origin["seed_medicos"]) == (21, "config/.env")
+    assert (s.seed_exames, origin["seed_exames"]) == (32, "environment")
+    assert (s.seed_consultas, origin["seed_consultas"]) == (43, "flag")
+    assert origin["seed_internacoes"] == "default"
+
+
+def test_fractional_interval_is_accepted(tmp_path: Path) -> None:
+    s = load_settings(config_dir=tmp_path, environ={"STREAM_INTERVAL_SECONDS": "0.25"}).settings
+    assert s.stream_interval_seconds == 0.25
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"SEED_PACIENTES": "-5"}, "SEED_PACIENTES=-5 (from environment) is not accepted"),
+        ({"PG_PORT": "abc"}, "PG_PORT=abc (from environment) is not accepted; it must be a valid"),
+        ({"LOG_LEVEL": "LOUD"}, "accepted: 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'"),
+        ({"STREAM_INTERVAL_SECONDS": "-1"}, "STREAM_INTERVAL_SECONDS=-1"),
+        ({"SEED_CONVENIOS": "1"}, "SEED_CONVENIOS=1"),
+    ],
+)
+def test_bad_value_names_setting_value_and_what_is_accepted(
+    tmp_path: Path, environ: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_dir=tmp_path, environ=environ)
+    assert expected in info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_lowercase_log_level_is_accepted(tmp_path: Path) -> None:
+    assert (
+        load_settings(config_dir=tmp_path, environ={"LOG_LEVEL": "debug"}).settings.log_level
+        == "DEBUG"
+    )
+
+
+def test_unknown_toml_key_suggests_the_near_miss(tmp_path: Path) -> None:
+    write(tmp_path / "settings.toml", "seed_pacientez = 10\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_dir=tmp_path, environ={})
+    assert "unknown setting 'seed_pacientez'" in info.value.message
+    assert "did you mean 'seed_pacientes'?" in info.value.message
+
+
+def test_invalid_toml_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "settings.toml", "seed_pacientes = = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_dir=tmp_path, environ={})
+    assert str(path) in info.value.message
+
+
+def test_impossible_volume_combination_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_dir=tmp_path, environ={"SEED_PACIENTES": "10"})
+    assert (
+        "SEED_PACIENTES_CONVENIOS=2500 exceeds the 120 distinct patient-plan pairs"
+        in info.value.message
+    )
+
+
+def test_password_never_shown(tmp_path: Path) -> None:
+    s = load_settings(
+        config_dir=tmp_path, environ={"PG_PASSWORD": "hunter2", "PG_HOST": "db.example"}
+    ).settings
+    assert shown_value(s, "pg_password") == "********"
+    assert "hunter2" not in repr(s)
+    assert not s.uses_embedded
+
+
+def test_bad_password_value_is_not_echoed(tmp_path: Path) -> None:
+    write(tmp_path / "settings.toml", "pg_password = 12\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_dir=tmp_path, environ={})
+    assert "12" not in info.value.message.split("is not accepted")[0].replace("pg_password", "")
