@@ -1,0 +1,361 @@
+"""Compare replayed tables with the expected rows, and report the difference.
+
+A :class:`VerifyReport` says per table how many rows matched, are missing (expected but
+not replayed), extra (replayed but not expected) or differing (with column-level diffs
+for a sample), together with the replay's duplicates, LSN order violations, unavailable
+placeholders and commit-to-capture lag.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from hospital_sim.cdc.events import ParseStats
+from hospital_sim.cdc.pgoutput import format_lsn
+from hospital_sim.cdc.psql_csv import load_expected_csv_dir
+from hospital_sim.cdc.replay import Duplicate, LagStats, OrderViolation, ReplayResult
+from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES
+from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
+
+__all__ = [
+    "ABSENT",
+    "ColumnDiff",
+    "TableReport",
+    "VerifyReport",
+    "compare",
+    "load_expected_csv_dir",
+]
+
+Expected = Mapping[str, Iterable[Mapping[str, Any]]]
+
+
+class _Absent:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+ABSENT: Final = _Absent()
+"""Stands for a column one side of a differing row does not have at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnDiff:
+    id: int
+    column: str
+    expected: Any
+    got: Any
+
+
+@dataclass(slots=True)
+class TableReport:
+    table: str
+    expected_rows: int = 0
+    replayed_rows: int = 0
+    matched: int = 0
+    missing: int = 0
+    extra: int = 0
+    differing: int = 0
+    events: int = 0
+    duplicates: int = 0
+    order_violations: int = 0
+    placeholders: int = 0
+    unresolved_placeholders: int = 0
+    missing_ids: list[int] = field(default_factory=list)
+    extra_ids: list[int] = field(default_factory=list)
+    diffs: list[ColumnDiff] = field(default_factory=list)
+    """Column-level diffs of a sample of the differing rows."""
+
+    @property
+    def identical(self) -> bool:
+        return not (
+            self.missing or self.extra or self.differing or self.duplicates or self.order_violations
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, int | str | float):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    if value is UNAVAILABLE:
+        return UNAVAILABLE_PLACEHOLDER
+    if value is ABSENT:
+        return "<absent>"
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return repr(value)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if value is UNAVAILABLE:
+        return UNAVAILABLE_PLACEHOLDER
+    return repr(value)
+
+
+_COUNT_FIELDS: Final = (
+    "expected_rows",
+    "replayed_rows",
+    "matched",
+    "missing",
+    "extra",
+    "differing",
+    "events",
+    "duplicates",
+    "order_violations",
+    "placeholders",
+    "unresolved_placeholders",
+)
+_TABLE_COLUMNS: Final = (
+    ("table", "table"),
+    ("expected_rows", "expected"),
+    ("replayed_rows", "replayed"),
+    ("matched", "matched"),
+    ("missing", "missing"),
+    ("extra", "extra"),
+    ("differing", "differing"),
+    ("events", "events"),
+    ("duplicates", "dups"),
+    ("order_violations", "order"),
+    ("placeholders", "placeholders"),
+)
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    """The outcome of a verify: per-table counts plus what the replay noticed."""
+
+    tables: list[TableReport]
+    lag: LagStats = field(default_factory=LagStats)
+    events: int = 0
+    tombstones: int = 0
+    skipped: int = 0
+    duplicate_samples: list[Duplicate] = field(default_factory=list)
+    order_violation_samples: list[OrderViolation] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        """True only when no table has a missing, extra, differing, duplicate or late event."""
+        return all(t.identical for t in self.tables)
+
+    def _total(self, name: str) -> int:
+        return sum(int(getattr(t, name)) for t in self.tables)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (for ``--json``)."""
+        counts = _COUNT_FIELDS
+        return {
+            "identical": self.identical,
+            "events": self.events,
+            "tombstones": self.tombstones,
+            "skipped": self.skipped,
+            "totals": {name: self._total(name) for name in counts},
+            "lag_ms": {
+                "count": self.lag.count,
+                "p50": self.lag.p50_ms,
+                "p99": self.lag.p99_ms,
+                "max": self.lag.max_ms,
+            },
+            "tables": {
+                t.table: {
+                    **{name: getattr(t, name) for name in counts},
+                    "identical": t.identical,
+                    "missing_ids": list(t.missing_ids),
+                    "extra_ids": list(t.extra_ids),
+                    "diffs": [
+                        {
+                            "id": d.id,
+                            "column": d.column,
+                            "expected": _jsonable(d.expected),
+                            "got": _jsonable(d.got),
+                        }
+                        for d in t.diffs
+                    ],
+                }
+                for t in self.tables
+            },
+            "duplicates": [
+                {"table": d.table, "id": d.key, "op": d.op, "lsn": d.lsn, "line": d.line_no}
+                for d in self.duplicate_samples
+            ],
+            "order_violations": [
+                {
+                    "table": v.table,
+                    "line": v.line_no,
+                    "lsn": v.lsn,
+                    "previous_lsn": v.previous_lsn,
+                    "previous_line": v.previous_line_no,
+                }
+                for v in self.order_violation_samples
+            ],
+        }
+
+    def render_table(self) -> str:
+        """A plain-text table for a terminal, followed by the details of each fault."""
+        header = tuple(label for _, label in _TABLE_COLUMNS)
+        rows = [tuple(getattr(t, name) for name, _ in _TABLE_COLUMNS) for t in self.tables]
+        total = ("total", *(sum(int(r[i]) for r in rows) for i in range(1, len(header))))
+        cells = [tuple(str(c) for c in r) for r in (header, *rows, total)]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+        def line(r: tuple[str, ...]) -> str:
+            first = r[0].ljust(widths[0])
+            return "  ".join([first, *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))])
+
+        out = [line(cells[0]), "  ".join("-" * w for w in widths)]
+        out += [line(r) for r in cells[1:-1]]
+        out += ["  ".join("-" * w for w in widths), line(cells[-1]), ""]
+        out.append(f"events: {self.events}, tombstones skipped: {self.tombstones}")
+        if self.lag.count:
+            out.append(
+                f"commit-to-capture lag: p50 {self.lag.p50_ms} ms, p99 {self.lag.p99_ms} ms, "
+                f"max {self.lag.max_ms} ms over {self.lag.count} change events"
+            )
+        out += self._details()
+        out.append("")
+        out.append("IDENTICAL" if self.identical else f"NOT IDENTICAL: {self._summary()}")
+        return "\n".join(out)
+
+    def _summary(self) -> str:
+        parts = [
+            f"{self._total(name)} {label}"
+            for name, label in (
+                ("missing", "missing"),
+                ("extra", "extra"),
+                ("differing", "differing"),
+                ("duplicates", "duplicate events"),
+                ("order_violations", "LSN order violations"),
+            )
+            if self._total(name)
+        ]
+        return ", ".join(parts)
+
+    def _details(self) -> list[str]:
+        out: list[str] = []
+        for t in self.tables:
+            if t.missing_ids:
+                more = " ..." if t.missing > len(t.missing_ids) else ""
+                ids = ", ".join(map(str, t.missing_ids))
+                out.append(f"{t.table}: {t.missing} missing, id {ids}{more}")
+            if t.extra_ids:
+                more = " ..." if t.extra > len(t.extra_ids) else ""
+                out.append(
+                    f"{t.table}: {t.extra} extra, id {', '.join(map(str, t.extra_ids))}{more}"
+                )
+            for d in t.diffs:
+                out.append(
+                    f"{t.table} id {d.id}: {d.column} expected {_shown(d.expected)}, "
+                    f"got {_shown(d.got)}"
+                )
+        for v in self.order_violation_samples:
+            out.append(
+                f"{v.table}: line {v.line_no} has lsn {format_lsn(v.lsn)}, lower than "
+                f"{format_lsn(v.previous_lsn)} on line {v.previous_line_no}"
+            )
+        for dup in self.duplicate_samples:
+            out.append(
+                f"{dup.table} id {dup.key}: duplicate op {dup.op!r} event on line {dup.line_no}"
+            )
+        return ["", *out] if out else out
+
+
+def _row_diffs(key: int, expected: Mapping[str, Any], got: Mapping[str, Any]) -> list[ColumnDiff]:
+    diffs = []
+    for column in (*expected, *(c for c in got if c not in expected)):
+        want = expected.get(column, ABSENT)
+        have = got.get(column, ABSENT)
+        if want != have or type(want) is not type(have):
+            diffs.append(ColumnDiff(key, column, want, have))
+    return diffs
+
+
+def _same(expected: Mapping[str, Any], got: Mapping[str, Any]) -> bool:
+    # ``==`` holds for 1, 1.0 and True alike; a value of another type is a difference.
+    if expected != got:
+        return False
+    return all(type(v) is type(got[k]) for k, v in expected.items())
+
+
+def _compare_table(
+    table: str, expected_rows: Iterable[Mapping[str, Any]], got: Mapping[int, Mapping[str, Any]],
+    sample_size: int,
+) -> TableReport:  # fmt: skip
+    report = TableReport(table, replayed_rows=len(got))
+    seen: set[int] = set()
+    differing_sampled = 0
+    for row in expected_rows:
+        report.expected_rows += 1
+        key = row[PRIMARY_KEY]
+        seen.add(key)
+        mine = got.get(key)
+        if mine is None:
+            report.missing += 1
+            if len(report.missing_ids) < sample_size:
+                report.missing_ids.append(key)
+        elif _same(row, mine):
+            report.matched += 1
+        else:
+            report.differing += 1
+            if differing_sampled < sample_size:
+                differing_sampled += 1
+                report.diffs.extend(_row_diffs(key, row, mine))
+    for key in got:
+        if key not in seen:
+            report.extra += 1
+            if len(report.extra_ids) < sample_size:
+                report.extra_ids.append(key)
+    report.missing_ids.sort()
+    report.extra_ids.sort()
+    return report
+
+
+def compare(
+    replayed: ReplayResult,
+    expected: Expected,
+    *,
+    parse_stats: ParseStats | None = None,
+    sample_size: int = 10,
+) -> VerifyReport:
+    """Compare ``replayed`` tables with ``expected`` (table -> canonical rows) by ``id``.
+
+    A table in only one of the two is compared with an empty table, so a table whose
+    events never arrived shows every expected row as missing.
+    """
+    names = set(expected) | set(replayed.tables)
+    ordered = [t for t in TABLE_NAMES if t in names] + sorted(names - set(TABLE_NAMES))
+    reports = []
+    for table in ordered:
+        report = _compare_table(
+            table, expected.get(table, ()), replayed.tables.get(table, {}), sample_size
+        )
+        stats = replayed.stats.get(table)
+        if stats is not None:
+            report.events = stats.events
+            report.duplicates = stats.duplicates
+            report.order_violations = stats.order_violations
+            report.placeholders = stats.placeholders
+            report.unresolved_placeholders = stats.unresolved_placeholders
+        reports.append(report)
+    return VerifyReport(
+        tables=reports,
+        lag=replayed.lag,
+        events=replayed.events,
+        tombstones=parse_stats.tombstones if parse_stats else 0,
+        skipped=parse_stats.skipped if parse_stats else 0,
+        duplicate_samples=replayed.duplicate_samples,
+        order_violation_samples=replayed.order_violation_samples,
+    )

@@ -1,0 +1,219 @@
+"""Debezium-shaped change events, ready for ``json.dumps``.
+
+Values are encoded as Debezium's PostgreSQL connector does with its defaults
+(``time.precision.mode=adaptive``, ``decimal.handling.mode=precise``): BIGINT as a JSON
+number, VARCHAR as a string, DATE as epoch days (``io.debezium.time.Date``), TIMESTAMP(6)
+as epoch microseconds (``io.debezium.time.MicroTimestamp``), NULL as null, and an
+unchanged TOASTed value as the placeholder ``"__debezium_unavailable_value"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Final, Literal
+
+from hospital_sim import __version__
+from hospital_sim.cdc.pgoutput import RowChange, TupleValue
+from hospital_sim.cdc.schema_types import TYPE_BY_OID, PgType
+from hospital_sim.cdc.values import (
+    PG_EPOCH_OFFSET_US,
+    UNAVAILABLE,
+    UNAVAILABLE_PLACEHOLDER,
+    date_to_epoch_days,
+    datetime_to_epoch_micros,
+    parse_pg_text,
+)
+
+__all__ = [
+    "CONNECTOR",
+    "SERVER_NAME",
+    "change_event",
+    "encode_canonical",
+    "encode_pg_value",
+    "row_event",
+    "snapshot_event",
+    "source_version",
+]
+
+CONNECTOR: Final = "postgresql"
+SERVER_NAME: Final = "hospital_sim"
+_PG_EPOCH_DAYS: Final = 10957  # 2000-01-01 in days since 1970-01-01
+
+Op = Literal["r", "c", "u", "d", "t"]
+
+
+def source_version() -> str:
+    return f"hospital-sim {__version__}"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def encode_pg_value(type_oid: int, value: TupleValue) -> object:
+    """Encode one pgoutput column value of type ``type_oid`` as Debezium would.
+
+    Text of a type we do not model, or that has no Debezium number (``infinity``), stays
+    text. Binary values of unmodelled types become base64, as Debezium encodes bytes.
+    """
+    if value is None:
+        return None
+    if value is UNAVAILABLE:
+        return UNAVAILABLE_PLACEHOLDER
+    pg_type = TYPE_BY_OID.get(type_oid)
+    if isinstance(value, bytes):
+        return _encode_binary(pg_type, value)
+    assert isinstance(value, str)
+    if pg_type is None or pg_type is PgType.VARCHAR:
+        return value
+    try:
+        return encode_canonical(parse_pg_text(pg_type, value))
+    except ValueError:
+        return value
+
+
+def _encode_binary(pg_type: PgType | None, raw: bytes) -> object:
+    # pgoutput's binary mode sends each type's send() form: big-endian integers, dates
+    # as days and timestamps as microseconds since 2000-01-01.
+    if pg_type is PgType.VARCHAR:
+        return raw.decode("utf-8")
+    if pg_type is PgType.BIGINT and len(raw) in (2, 4, 8):
+        return int.from_bytes(raw, "big", signed=True)
+    if pg_type is PgType.DATE and len(raw) == 4:
+        return int(struct.unpack(">i", raw)[0]) + _PG_EPOCH_DAYS
+    if pg_type is PgType.TIMESTAMP and len(raw) == 8:
+        return int(struct.unpack(">q", raw)[0]) + PG_EPOCH_OFFSET_US
+    return base64.b64encode(raw).decode("ascii")
+
+
+def encode_canonical(value: object) -> object:
+    """Encode a canonical Python value (as psycopg returns it) as Debezium would."""
+    if isinstance(value, datetime):
+        return datetime_to_epoch_micros(value)
+    if isinstance(value, date):
+        return date_to_epoch_days(value)
+    if value is UNAVAILABLE:
+        return UNAVAILABLE_PLACEHOLDER
+    return value
+
+
+def _source(
+    *,
+    db: str,
+    table: str,
+    schema: str,
+    source_ts_ms: int | None,
+    tx_id: int | None,
+    lsn: int | None,
+    snapshot: str,
+) -> dict[str, Any]:
+    return {
+        "version": source_version(),
+        "connector": CONNECTOR,
+        "name": SERVER_NAME,
+        "ts_ms": source_ts_ms,
+        "snapshot": snapshot,
+        "db": db,
+        "schema": schema,
+        "table": table,
+        "txId": tx_id,
+        "lsn": lsn,
+    }
+
+
+def change_event(change: RowChange, *, db: str, ts_ms: int | None = None) -> dict[str, Any]:
+    """The Debezium change event for one decoded pgoutput row change.
+
+    ``ts_ms`` is the capture time (defaults to now); ``source.ts_ms`` is the commit time.
+    """
+    oids = {c.name: c.type_oid for c in change.relation.columns}
+
+    def encode(row: Mapping[str, TupleValue] | None) -> dict[str, object] | None:
+        if row is None:
+            return None
+        return {name: encode_pg_value(oids[name], value) for name, value in row.items()}
+
+    return {
+        "before": encode(change.before),
+        "after": encode(change.after),
+        "source": _source(
+            db=db,
+            table=change.table,
+            schema=change.schema,
+            source_ts_ms=change.commit_ts_ms,
+            tx_id=change.xid,
+            lsn=change.lsn,
+            snapshot="false",
+        ),
+        "op": change.op,
+        "ts_ms": _now_ms() if ts_ms is None else ts_ms,
+    }
+
+
+def row_event(
+    table: str,
+    op: Op,
+    *,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object] | None,
+    db: str,
+    lsn: int | None = None,
+    tx_id: int | None = None,
+    source_ts_ms: int | None = None,
+    ts_ms: int | None = None,
+    schema: str = "public",
+    snapshot: str = "false",
+) -> dict[str, Any]:
+    """A Debezium change event from canonical rows (int, str, date, datetime, None)."""
+
+    def encode(row: Mapping[str, object] | None) -> dict[str, object] | None:
+        if row is None:
+            return None
+        return {name: encode_canonical(value) for name, value in row.items()}
+
+    return {
+        "before": encode(before),
+        "after": encode(after),
+        "source": _source(
+            db=db,
+            table=table,
+            schema=schema,
+            source_ts_ms=source_ts_ms,
+            tx_id=tx_id,
+            lsn=lsn,
+            snapshot=snapshot,
+        ),
+        "op": op,
+        "ts_ms": _now_ms() if ts_ms is None else ts_ms,
+    }
+
+
+def snapshot_event(
+    table: str,
+    row: Mapping[str, object],
+    *,
+    db: str,
+    lsn: int | None = None,
+    tx_id: int | None = None,
+    source_ts_ms: int | None = None,
+    ts_ms: int | None = None,
+    schema: str = "public",
+) -> dict[str, Any]:
+    """A snapshot read (op ``r``) of one existing row, as Debezium's initial snapshot emits."""
+    return row_event(
+        table,
+        "r",
+        before=None,
+        after=row,
+        db=db,
+        lsn=lsn,
+        tx_id=tx_id,
+        source_ts_ms=source_ts_ms,
+        ts_ms=ts_ms,
+        schema=schema,
+        snapshot="true",
+    )

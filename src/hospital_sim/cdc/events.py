@@ -1,0 +1,543 @@
+"""Parse a change log (one Debezium change event per line) into normalised events.
+
+Each line may be, auto-detected per line:
+
+- the fixture/export wrapper ``{"topic": "dbz.public.<t>", "key": ..., "value": ...}``;
+- a bare Debezium value envelope ``{"before", "after", "source", "op", "ts_ms"}``, which
+  is also what ``hospital-sim`` capture writes;
+- either of those from JsonConverter with schemas enabled, ``{"schema": ..., "payload": ...}``;
+- kafka-console-consumer output, ``value`` or ``key<TAB>value`` with ``print.key=true``
+  (other printed fields, such as the timestamp or partition, come before the value).
+
+Column values become canonical Python values (int, str, date, naive UTC datetime, None)
+whatever the connector's ``time.precision.mode`` or converter: epoch days or ISO dates;
+epoch milli/micro/nano timestamps (told apart by the schema's name when schemas are
+enabled, otherwise by magnitude) or ISO timestamps; decimals as strings or base64 bytes.
+Debezium's ``__debezium_unavailable_value`` placeholder becomes :data:`UNAVAILABLE`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final
+
+from hospital_sim.cdc.pgoutput import parse_lsn
+from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES, TABLES, PgType
+from hospital_sim.cdc.values import EPOCH, UNAVAILABLE, UNAVAILABLE_PLACEHOLDER, epoch_days_to_date
+from hospital_sim.errors import UserError
+
+__all__ = [
+    "OPS",
+    "ChangeEvent",
+    "ChangeLogError",
+    "ChangeLogParser",
+    "ParseStats",
+    "parse_changelog",
+    "parse_line",
+]
+
+OPS: Final = frozenset("rcudt")
+_CONSUMER_TRAILER: Final = "Processed a total of "
+
+
+class ChangeLogError(UserError):
+    """A change log line that cannot be used; the message names the line and why."""
+
+    def __init__(self, line_no: int, reason: str) -> None:
+        super().__init__(f"change log line {line_no}: {reason}")
+        self.line_no = line_no
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One row change, normalised. ``key`` is the row's ``id`` (None for a truncate)."""
+
+    table: str
+    op: str
+    key: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    lsn: int | None
+    tx_id: int | None
+    source_ts_ms: int | None
+    ts_ms: int | None
+    line_no: int
+    placeholders: int = 0
+    """How many column values of ``after`` were Debezium's unavailable placeholder."""
+
+
+@dataclass(slots=True)
+class ParseStats:
+    """What the parser saw besides the events it returned."""
+
+    lines: int = 0
+    events: int = 0
+    tombstones: int = 0
+    placeholders: int = 0
+    skipped: int = 0
+    """Heartbeats, transaction markers, logical-message events, console-consumer trailers."""
+
+
+class _BadValue(Exception):
+    pass
+
+
+Decode = Callable[[Any], Any]
+
+# --- per-type decoders (no schema) -------------------------------------------------
+
+_MICRO_FROM: Final = 10**14  # |v| at or above: microseconds (after 1973-03 or before 1966-10)
+_NANO_FROM: Final = 10**17  # |v| at or above: nanoseconds
+
+
+def _bigint(v: Any) -> Any:
+    if type(v) is int or v is None:
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        if v == UNAVAILABLE_PLACEHOLDER:
+            return UNAVAILABLE
+        try:
+            return int(v)
+        except ValueError:
+            pass
+    raise _BadValue("expected an integer")
+
+
+def _varchar(v: Any) -> Any:
+    if type(v) is str:
+        return UNAVAILABLE if v == UNAVAILABLE_PLACEHOLDER else v
+    if v is None:
+        return None
+    raise _BadValue("expected a string")
+
+
+def _iso_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadValue("expected an ISO-8601 timestamp") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _date(v: Any) -> Any:
+    if type(v) is int:
+        try:
+            return epoch_days_to_date(v)
+        except (ValueError, OverflowError):
+            raise _BadValue("epoch days out of range") from None
+    if v is None:
+        return None
+    if isinstance(v, str):
+        if v == UNAVAILABLE_PLACEHOLDER:
+            return UNAVAILABLE
+        text = v[:-1] if v.endswith("Z") else v
+        if len(text) == 10:
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                pass
+        return _iso_datetime(v).date()
+    raise _BadValue("expected epoch days or an ISO-8601 date")
+
+
+def _micros(v: int) -> datetime:
+    return EPOCH + timedelta(microseconds=v)
+
+
+def _millis(v: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=v)
+
+
+def _nanos(v: int) -> datetime:
+    return EPOCH + timedelta(microseconds=v // 1000)
+
+
+def _timestamp_from_int(v: int) -> datetime:
+    magnitude = -v if v < 0 else v
+    if magnitude >= _NANO_FROM:
+        return _nanos(v)
+    if magnitude >= _MICRO_FROM:
+        return _micros(v)
+    return _millis(v)
+
+
+def _timestamp(v: Any) -> Any:
+    try:
+        if type(v) is int:
+            return _timestamp_from_int(v)
+    except OverflowError:
+        raise _BadValue("epoch timestamp out of range") from None
+    if v is None:
+        return None
+    if isinstance(v, str):
+        if v == UNAVAILABLE_PLACEHOLDER:
+            return UNAVAILABLE
+        return _iso_datetime(v)
+    raise _BadValue("expected an epoch timestamp or an ISO-8601 timestamp")
+
+
+def _timestamp_unit(convert: Callable[[int], datetime]) -> Decode:
+    def decode(v: Any) -> Any:
+        if type(v) is int:
+            try:
+                return convert(v)
+            except OverflowError:
+                raise _BadValue("epoch timestamp out of range") from None
+        return _timestamp(v)
+
+    return decode
+
+
+_TYPE_DECODERS: Final[Mapping[PgType, Decode]] = {
+    PgType.BIGINT: _bigint,
+    PgType.VARCHAR: _varchar,
+    PgType.DATE: _date,
+    PgType.TIMESTAMP: _timestamp,
+}
+
+# Precomputed once: table -> column -> decoder.
+_TABLE_DECODERS: Final[Mapping[str, Mapping[str, Decode]]] = {
+    name: {c.name: _TYPE_DECODERS[c.type] for c in schema.columns}
+    for name, schema in TABLES.items()
+}
+
+# --- decoders chosen by a Kafka Connect schema (JsonConverter, schemas enabled) -----------
+
+
+def _decimal_bytes(scale: int) -> Decode:
+    def decode(v: Any) -> Any:
+        if v is None or isinstance(v, Decimal):
+            return v
+        if isinstance(v, str):
+            if v == UNAVAILABLE_PLACEHOLDER:
+                return UNAVAILABLE
+            try:
+                raw = base64.b64decode(v, validate=True)
+            except (binascii.Error, ValueError):
+                raise _BadValue("expected base64 decimal bytes") from None
+            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale)
+        if isinstance(v, int | float):
+            return Decimal(str(v))
+        raise _BadValue("expected a decimal")
+
+    return decode
+
+
+def _variable_scale_decimal(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, dict) and "value" in v:
+        scale = v.get("scale", 0)
+        if type(scale) is not int:
+            raise _BadValue("VariableScaleDecimal without an integer scale")
+        return _decimal_bytes(scale)(v["value"])
+    raise _BadValue("expected a VariableScaleDecimal struct {scale, value}")
+
+
+def _bytes(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        if v == UNAVAILABLE_PLACEHOLDER:
+            return UNAVAILABLE
+        try:
+            return base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError):
+            raise _BadValue("expected base64 bytes") from None
+    raise _BadValue("expected base64 bytes")
+
+
+_SCHEMA_NAME_DECODERS: Final[Mapping[str, Decode]] = {
+    "io.debezium.time.Date": _date,
+    "org.apache.kafka.connect.data.Date": _date,
+    "io.debezium.time.Timestamp": _timestamp_unit(_millis),
+    "org.apache.kafka.connect.data.Timestamp": _timestamp_unit(_millis),
+    "io.debezium.time.MicroTimestamp": _timestamp_unit(_micros),
+    "io.debezium.time.NanoTimestamp": _timestamp_unit(_nanos),
+    "io.debezium.time.ZonedTimestamp": _timestamp,
+    "io.debezium.time.IsoTimestamp": _timestamp,
+    "io.debezium.time.IsoDate": _date,
+    "io.debezium.data.VariableScaleDecimal": _variable_scale_decimal,
+}
+
+
+def _identity(v: Any) -> Any:
+    return v
+
+
+def _schema_decoder(field: Mapping[str, Any], fallback: Decode | None) -> Decode:
+    name = field.get("name")
+    if name == "org.apache.kafka.connect.data.Decimal":
+        scale = (field.get("parameters") or {}).get("scale")
+        try:
+            return _decimal_bytes(int(scale) if scale is not None else 0)
+        except (TypeError, ValueError):
+            return _decimal_bytes(0)
+    if isinstance(name, str) and name in _SCHEMA_NAME_DECODERS:
+        return _SCHEMA_NAME_DECODERS[name]
+    if fallback is not None:
+        return fallback
+    if field.get("type") == "bytes":
+        return _bytes
+    return _identity
+
+
+def _row_fields(schema: Any) -> tuple[tuple[Any, ...], ...] | None:
+    """The (field, name, type, scale) of the row struct in an Envelope schema."""
+    if not isinstance(schema, dict):
+        return None
+    for part in schema.get("fields") or ():
+        if isinstance(part, dict) and part.get("field") in ("after", "before"):
+            return tuple(
+                (
+                    f.get("field"),
+                    f.get("name"),
+                    f.get("type"),
+                    (f.get("parameters") or {}).get("scale"),
+                )
+                for f in part.get("fields") or ()
+                if isinstance(f, dict) and isinstance(f.get("field"), str)
+            )
+    return None
+
+
+# --- the parser ----------------------------------------------------------------------
+
+
+def _key_id(key: Any) -> int | None:
+    if isinstance(key, dict):
+        if "payload" in key and "schema" in key:
+            return _key_id(key["payload"])
+        return _key_id(key.get(PRIMARY_KEY))
+    if type(key) is int:
+        return key
+    return None
+
+
+def _is_wrapper(obj: dict[str, Any]) -> bool:
+    return "value" in obj and ("topic" in obj or "key" in obj) and "op" not in obj
+
+
+def _optional_int(value: Any, what: str) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    raise _BadValue(f"{what} {value!r} is not an integer")
+
+
+class ChangeLogParser:
+    """Turns change-log lines into :class:`ChangeEvent` objects, counting what it skips."""
+
+    def __init__(self) -> None:
+        self.stats = ParseStats()
+        self._schema_decoders: dict[tuple[str, Any], Mapping[str, Decode]] = {}
+
+    def parse(self, lines: Iterable[str], *, first_line_no: int = 1) -> Iterator[ChangeEvent]:
+        """Yield the events of ``lines``; raise ChangeLogError at the first unusable line."""
+        parse_line = self.parse_line
+        for line_no, line in enumerate(lines, first_line_no):
+            event = parse_line(line, line_no)
+            if event is not None:
+                yield event
+
+    def parse_line(self, line: str, line_no: int) -> ChangeEvent | None:
+        """The event on ``line``, or None for a tombstone, blank or non-change line."""
+        self.stats.lines += 1
+        try:
+            obj: Any = json.loads(line)
+            key: Any = None
+        except ValueError as exc:
+            if not line or line.isspace():
+                return None
+            obj, key = self._console_line(line, line_no, exc)
+            if obj is _SKIP:
+                self.stats.skipped += 1
+                return None
+        topic = None
+        if type(obj) is dict and _is_wrapper(obj):
+            topic, key, obj = obj.get("topic"), obj.get("key"), obj["value"]
+            if isinstance(obj, str):
+                obj = self._loads(obj, line_no)
+        schema = None
+        if type(obj) is dict and "payload" in obj and "schema" in obj:
+            schema, obj = obj["schema"], obj["payload"]
+        if obj is None:
+            self.stats.tombstones += 1
+            return None
+        if type(obj) is not dict:
+            raise ChangeLogError(
+                line_no, f"expected a JSON object (a change event), got {type(obj).__name__}"
+            )
+        try:
+            return self._event(obj, schema, key, topic, line_no)
+        except _BadValue as exc:
+            raise ChangeLogError(line_no, str(exc)) from None
+
+    def _loads(self, text: str, line_no: int) -> Any:
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ChangeLogError(
+                line_no, f"not JSON ({exc}); expected one Debezium change event per line"
+            ) from None
+
+    def _console_line(self, line: str, line_no: int, exc: ValueError) -> tuple[Any, Any]:
+        text = line.strip()
+        if text.startswith(_CONSUMER_TRAILER):
+            return _SKIP, None
+        if "\t" not in text:
+            raise ChangeLogError(
+                line_no, f"not JSON ({exc}); expected one Debezium change event per line"
+            )
+        # kafka-console-consumer prints timestamp/partition/offset/headers/key before
+        # the value, separated by tabs; JSON escapes tabs inside strings, so the value
+        # is the last field and the key, when printed, the one before it.
+        parts = text.split("\t")
+        value = self._loads(parts[-1], line_no)
+        key = None
+        if len(parts) >= 2:
+            try:
+                key = json.loads(parts[-2])
+            except ValueError:
+                key = None
+        return value, key
+
+    def _event(
+        self, obj: dict[str, Any], schema: Any, key: Any, topic: Any, line_no: int
+    ) -> ChangeEvent | None:
+        op = obj.get("op")
+        if op is None:
+            if ("status" in obj and "id" in obj) or set(obj) <= {"ts_ms", "ts_us", "ts_ns"}:
+                self.stats.skipped += 1  # transaction BEGIN/END marker or heartbeat
+                return None
+            raise ChangeLogError(line_no, "no 'op' field; not a Debezium change event")
+        if op == "m":
+            self.stats.skipped += 1
+            return None
+        if op not in OPS:
+            raise ChangeLogError(line_no, f"unknown op {op!r}; expected one of r, c, u, d, t")
+        source = obj.get("source")
+        if not isinstance(source, dict):
+            source = {}
+        table = source.get("table")
+        if not table and isinstance(topic, str):
+            table = topic.rsplit(".", 1)[-1]
+        if not isinstance(table, str) or not table:
+            raise ChangeLogError(line_no, "no table name (source.table) in the event")
+        decoders = self._decoders(table, schema, line_no)
+        before = self._row(obj.get("before"), decoders, table, "before", line_no)
+        after = self._row(obj.get("after"), decoders, table, "after", line_no)
+        row_key: int | None = None
+        if op != "t":
+            image = after if after is not None else before
+            if op in "rcu" and after is None:
+                raise ChangeLogError(line_no, f"op {op!r} event without an 'after' row")
+            row_key = image.get(PRIMARY_KEY) if image is not None else None
+            if row_key is None:
+                row_key = _key_id(key)
+            if type(row_key) is not int:
+                raise ChangeLogError(line_no, f"{table} event without an integer 'id'")
+        placeholders = 0
+        if after is not None and UNAVAILABLE in after.values():
+            placeholders = sum(1 for v in after.values() if v is UNAVAILABLE)
+            self.stats.placeholders += placeholders
+        lsn = source.get("lsn")
+        if isinstance(lsn, str):
+            lsn = self._lsn(lsn, line_no)
+        self.stats.events += 1
+        return ChangeEvent(
+            table,
+            op,
+            row_key,
+            before,
+            after,
+            _optional_int(lsn, "source.lsn"),
+            _optional_int(source.get("txId"), "source.txId"),
+            _optional_int(source.get("ts_ms"), "source.ts_ms"),
+            _optional_int(obj.get("ts_ms"), "ts_ms"),
+            line_no,
+            placeholders,
+        )
+
+    @staticmethod
+    def _lsn(text: str, line_no: int) -> int:
+        if text.isdigit():
+            return int(text)
+        try:
+            return parse_lsn(text)
+        except ValueError as exc:
+            raise ChangeLogError(line_no, f"source.lsn: {exc}") from None
+
+    def _decoders(self, table: str, schema: Any, line_no: int) -> Mapping[str, Decode]:
+        decoders = _TABLE_DECODERS.get(table)
+        if decoders is None:
+            raise ChangeLogError(
+                line_no,
+                f"table {table!r} is not one of the hospital tables ({', '.join(TABLE_NAMES)})",
+            )
+        if schema is None:
+            return decoders
+        fields = _row_fields(schema)
+        if not fields:
+            return decoders
+        cache_key = (table, fields)
+        cached = self._schema_decoders.get(cache_key)
+        if cached is None:
+            cached = {
+                name: _schema_decoder(
+                    {"name": fname, "type": ftype, "parameters": {"scale": scale}},
+                    decoders.get(name),
+                )
+                for name, fname, ftype, scale in fields
+            }
+            self._schema_decoders[cache_key] = cached
+        return cached
+
+    @staticmethod
+    def _row(
+        row: Any, decoders: Mapping[str, Decode], table: str, which: str, line_no: int
+    ) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        if type(row) is not dict:
+            raise ChangeLogError(line_no, f"'{which}' is not a JSON object")
+        out = {}
+        get = decoders.get
+        for column, value in row.items():
+            decode = get(column)
+            if decode is None:
+                out[column] = value
+                continue
+            try:
+                out[column] = decode(value)
+            except _BadValue as exc:
+                raise ChangeLogError(
+                    line_no, f"{table}.{column} in '{which}': {value!r} - {exc}"
+                ) from None
+        return out
+
+
+_SKIP: Final = object()
+
+
+def parse_changelog(lines: Iterable[str], stats: ParseStats | None = None) -> Iterator[ChangeEvent]:
+    """Yield the events of a change log; pass ``stats`` to learn tombstones and skips."""
+    parser = ChangeLogParser()
+    if stats is not None:
+        parser.stats = stats
+    yield from parser.parse(lines)
+
+
+def parse_line(line: str, line_no: int = 1) -> ChangeEvent | None:
+    """Parse one line on its own (no schema cache shared with other lines)."""
+    return ChangeLogParser().parse_line(line, line_no)
