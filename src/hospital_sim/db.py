@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +18,6 @@ from hospital_sim.config import Settings
 from hospital_sim.errors import ConnectionFailed, ServerMisconfigured
 
 log = logging.getLogger(__name__)
-
-# SQLSTATEs on connect that will not fix themselves by waiting.
-_AUTH_FAILED = {"28P01", "28000"}
-_NO_DATABASE = "3D000"
-# 57P03: "the database system is starting up" and friends: worth waiting for.
-_TRANSIENT = {"57P03", "53300"}
 
 
 @dataclass(frozen=True)
@@ -87,31 +82,67 @@ def resolve_target(settings: Settings) -> Target:
 
 
 def _cause(exc: psycopg.OperationalError) -> str:
-    # The first line of libpq's message says what happened (refused, timeout, ...).
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+    # libpq's first line ends with what happened: '... port 5432 failed: Connection refused'
+    # or, when the server answered, 'FATAL:  password authentication failed for user "x"'.
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    cause = lines[0].rsplit("failed: ", 1)[-1].strip()
+    return " ".join(cause.removeprefix("FATAL:").split())
 
 
-def _fail(target: Target, exc: psycopg.OperationalError) -> ConnectionFailed:
-    state = exc.sqlstate
-    where = f"{target.host_port}"
-    if state in _AUTH_FAILED:
-        return ConnectionFailed(
-            f"cannot connect to {where}: authentication failed; "
-            "check PG_USER/PG_PASSWORD (or DATABASE_URL)"
-        )
-    if state == _NO_DATABASE:
+def _listening(target: Target) -> bool:
+    """Whether something accepts TCP connections at the target's host:port."""
+    params = pg_conninfo.conninfo_to_dict(target.conninfo)
+    host = str(params.get("host") or "localhost")
+    if host.startswith("/"):
+        return False
+    try:
+        with socket.create_connection((host.split(",")[0], int(str(params.get("port") or 5432))),
+                                      timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _database_missing(target: Target) -> bool:
+    """Ask the server (through its maintenance database) whether our database exists.
+
+    libpq gives no SQLSTATE for errors during connection, so we ask rather than parse text.
+    """
+    for maintenance in ("postgres", "template1"):
+        if maintenance == target.dbname:
+            continue
+        try:
+            with psycopg.connect(target.with_dbname(maintenance).conninfo, connect_timeout=5,
+                                 autocommit=True) as conn:
+                row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                   (target.dbname,)).fetchone()
+                return row is None
+        except psycopg.Error:
+            continue
+    return False
+
+
+def _fail(target: Target, exc: psycopg.OperationalError, *, rejected: bool) -> ConnectionFailed:
+    where = target.host_port
+    if rejected and _database_missing(target):
         return ConnectionFailed(
             f"cannot connect to {where}: database '{target.dbname}' does not exist; "
             "create it (createdb) or set PG_DATABASE to an existing one"
         )
-    detail = _cause(exc)
-    fix = (
-        "start it with 'hospital-sim db start'"
-        if target.embedded
-        else "check PG_HOST/PG_PORT and that the server is running"
-    )
-    return ConnectionFailed(f"cannot connect to {where}: {detail}; {fix}")
+    if rejected:
+        return ConnectionFailed(
+            f"cannot connect to {where}: the server refused the login: {_cause(exc)}; "
+            "check PG_USER/PG_PASSWORD (or DATABASE_URL) and the server's pg_hba.conf"
+        )
+    fix = ("start it with 'hospital-sim db start'" if target.embedded
+           else "check PG_HOST/PG_PORT and that the server is running")
+    return ConnectionFailed(f"cannot connect to {where}: {_cause(exc)}; {fix}")
+
+
+# A server that answers but refuses us may be starting up: give it this long.
+_REJECTED_GRACE = 3.0
 
 
 def connect(
@@ -121,28 +152,27 @@ def connect(
     autocommit: bool = True,
     application_name: str = "hospital-sim",
 ) -> psycopg.Connection[tuple[object, ...]]:
-    """Connect, retrying transient failures with jittered exponential backoff until ``deadline`` s.
+    """Connect, retrying failures with jittered exponential backoff until ``deadline`` s.
 
-    Authentication and missing-database errors fail at once: waiting does not fix them.
+    An unreachable server is waited for up to ``deadline``; a server that answers but
+    rejects the login (bad password, missing database) only for a short grace period.
     """
     start = time.monotonic()
     delay = 0.1
     while True:
         try:
             return psycopg.connect(
-                target.conninfo,
-                autocommit=autocommit,
-                connect_timeout=max(2, int(deadline)),
+                target.conninfo, autocommit=autocommit, connect_timeout=max(2, int(deadline)),
                 application_name=application_name,
             )
         except psycopg.OperationalError as exc:
-            if exc.sqlstate is not None and exc.sqlstate not in _TRANSIENT:
-                raise _fail(target, exc) from None
-            remaining = deadline - (time.monotonic() - start)
-            if remaining <= 0:
-                raise _fail(target, exc) from None
+            elapsed = time.monotonic() - start
+            rejected = _listening(target)
+            limit = min(deadline, _REJECTED_GRACE) if rejected else deadline
+            if elapsed >= limit:
+                raise _fail(target, exc, rejected=rejected) from None
             log.debug("connection to %s failed (%s), retrying", target.host_port, _cause(exc))
-            time.sleep(min(remaining, delay * random.uniform(0.5, 1.0)))
+            time.sleep(min(limit - elapsed, delay * random.uniform(0.5, 1.0)))
             delay = min(delay * 2, 5.0)
 
 

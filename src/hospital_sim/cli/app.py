@@ -74,24 +74,12 @@ app.add_typer(db_cmd.app, name="db")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: library errors become one line on stderr and exit code 2."""
+    """Entry point: library errors become one line on stderr and exit code 2.
+
+    Usage errors (unknown flag, bad flag value) are Typer's own, also exit code 2.
+    """
     try:
-        rc = app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="hospital-sim")
     except HospitalSimError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         sys.exit(getattr(exc, "exit_code", 1))
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
-    sys.exit(rc if isinstance(rc, int) else 0)

@@ -6,14 +6,16 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hospital_sim.cli.common import settings
 from hospital_sim.config import Settings
 from hospital_sim.lifecycle import count_rows, init_database, reset_database
-from hospital_sim.seed import Progress, SeedResult, seed_database
+
+if TYPE_CHECKING:
+    from hospital_sim.seed import Progress, SeedResult
 
 SeedOpt = Annotated[
     int | None,
@@ -72,6 +74,8 @@ def _report(result: SeedResult) -> None:
 
 
 def _seed(s: Settings, seed: int | None) -> SeedResult:
+    from hospital_sim.seed import seed_database  # numpy and Faker load only when seeding
+
     with _progress() as progress:
         return seed_database(s, seed=seed, progress=progress)
 
