@@ -7,15 +7,14 @@ their own databases), or else an embedded server started for the session.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg import conninfo, sql
+from psycopg import conninfo
 
 from hospital_sim.embedded import EmbeddedServer
-from tests.db.support import ROOT, FreshDb
+from tests.db.support import ROOT, FreshDb, create_database, drop_database
 
 TEST_PORT = int(os.environ.get("HOSPITAL_SIM_TEST_PORT", "54329"))
 
@@ -44,25 +43,11 @@ def server_dsn() -> Iterator[str]:
         server.stop()
 
 
-def _create_db(server_dsn: str) -> FreshDb:
-    name = f"hsim_t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return FreshDb(dsn=conninfo.make_conninfo(server_dsn, dbname=name), name=name)
-
-
-def _drop_db(server_dsn: str, name: str) -> None:
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
 @pytest.fixture
 def fresh_db(server_dsn: str) -> Iterator[FreshDb]:
-    db = _create_db(server_dsn)
+    db = create_database(server_dsn)
     yield db
-    _drop_db(server_dsn, db.name)
+    drop_database(server_dsn, db.name)
 
 
 @pytest.fixture
@@ -71,9 +56,9 @@ def make_db(server_dsn: str) -> Iterator[object]:
     made: list[FreshDb] = []
 
     def make() -> FreshDb:
-        made.append(_create_db(server_dsn))
+        made.append(create_database(server_dsn))
         return made[-1]
 
     yield make
     for db in made:
-        _drop_db(server_dsn, db.name)
+        drop_database(server_dsn, db.name)

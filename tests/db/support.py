@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import conninfo, sql
 
 from hospital_sim.config import Settings, load_settings
 
@@ -43,6 +45,20 @@ class FreshDb:
         env.update({"DATABASE_URL": self.dsn, "HOSPITAL_SIM_LOG_FILE": os.devnull})
         env.update(extra or {})
         return env
+
+
+def create_database(server_dsn: str) -> FreshDb:
+    name = f"hsim_t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return FreshDb(dsn=conninfo.make_conninfo(server_dsn, dbname=name), name=name)
+
+
+def drop_database(server_dsn: str, name: str) -> None:
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def run_cli(

@@ -22,7 +22,8 @@ def test_bad_setting_exits_2_and_writes_nothing(fresh_db: FreshDb) -> None:
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "error: SEED_PACIENTES=-5 (from environment) is not accepted; "
-        "it must be greater than or equal to 0"]
+        "it must be greater than or equal to 0"
+    ]
     assert _tables(fresh_db) == 0
 
 
@@ -43,8 +44,12 @@ def _free_port() -> int:
 
 def test_refused_connection_names_host_port_after_the_deadline(fresh_db: FreshDb) -> None:
     port = _free_port()
-    env = fresh_db.env({"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/x",
-                        "HOSPITAL_SIM_CONNECT_TIMEOUT": "1"})
+    env = fresh_db.env(
+        {
+            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/x",
+            "HOSPITAL_SIM_CONNECT_TIMEOUT": "1",
+        }
+    )
     out = run_cli("test-connection", env=env)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
@@ -62,8 +67,12 @@ def test_missing_database_is_named(fresh_db: FreshDb) -> None:
 
 def test_password_is_never_printed(fresh_db: FreshDb) -> None:
     port = _free_port()
-    env = fresh_db.env({"DATABASE_URL": f"postgresql://postgres:Sup3rS3cret@127.0.0.1:{port}/x",
-                        "HOSPITAL_SIM_CONNECT_TIMEOUT": "0.5"})
+    env = fresh_db.env(
+        {
+            "DATABASE_URL": f"postgresql://postgres:Sup3rS3cret@127.0.0.1:{port}/x",
+            "HOSPITAL_SIM_CONNECT_TIMEOUT": "0.5",
+        }
+    )
     for args in (("test-connection",), ("config", "show"), ("doctor",)):
         out = run_cli(*args, env=env)
         assert "Sup3rS3cret" not in out.stdout + out.stderr

@@ -34,15 +34,26 @@ def catalog(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[object, 
 def test_init_creates_the_seven_tables_with_the_original_columns(fresh_db: FreshDb) -> None:
     init_database(fresh_db.settings())
     with fresh_db.connect() as conn:
-        tables = {r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        }
         assert tables == set(TABLES)
-        cols = dict(conn.execute(
-            "SELECT column_name, data_type || coalesce('(' || character_maximum_length || ')', '')"
-            " FROM information_schema.columns WHERE table_name = 'pacientes'").fetchall())
+        cols = dict(
+            conn.execute(
+                "SELECT column_name, data_type"
+                " || coalesce('(' || character_maximum_length || ')', '')"
+                " FROM information_schema.columns WHERE table_name = 'pacientes'"
+            ).fetchall()
+        )
     assert cols == {
-        "id": "bigint", "nome": "character varying(150)", "nascimento": "date",
-        "cpf": "character varying(20)", "telefone": "character varying(20)",
+        "id": "bigint",
+        "nome": "character varying(150)",
+        "nascimento": "date",
+        "cpf": "character varying(20)",
+        "telefone": "character varying(20)",
         "endereco": "character varying(200)",
         "data_cadastro": "timestamp without time zone",
         "created_at": "timestamp without time zone",
@@ -73,7 +84,8 @@ def test_lookup_plans_exist_with_valid_cnpjs(fresh_db: FreshDb) -> None:
 def test_no_index_duplicates_a_unique_constraint(fresh_db: FreshDb) -> None:
     init_database(fresh_db.settings())
     with fresh_db.connect() as conn:
-        dup = conn.execute("""
+        dup = conn.execute(
+            """
             SELECT a.indexrelid::regclass, b.indexrelid::regclass
               FROM pg_index a JOIN pg_index b
                 ON a.indrelid = b.indrelid AND a.indexrelid < b.indexrelid
@@ -81,7 +93,9 @@ def test_no_index_duplicates_a_unique_constraint(fresh_db: FreshDb) -> None:
                AND (a.indisunique OR b.indisunique)
              WHERE a.indrelid::regclass::text = ANY(%s)
                AND (a.indnatts = 1 OR b.indnatts = 1)
-        """, (list(TABLES),)).fetchall()
+        """,
+            (list(TABLES),),
+        ).fetchall()
         fk_unindexed = conn.execute("""
             SELECT c.conrelid::regclass, c.conkey FROM pg_constraint c
              WHERE c.contype = 'f' AND NOT EXISTS (
@@ -103,10 +117,17 @@ def test_updated_at_follows_updates(fresh_db: FreshDb) -> None:
 def test_fk_rules_cascade_updates_and_restrict_deletes(fresh_db: FreshDb) -> None:
     init_database(fresh_db.settings())
     with fresh_db.connect() as conn:
-        rules = set(conn.execute(
-            "SELECT confupdtype, confdeltype FROM pg_constraint WHERE contype = 'f'").fetchall())
-        checks = [str(r[0]) for r in conn.execute(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c'")]
+        rules = set(
+            conn.execute(
+                "SELECT confupdtype, confdeltype FROM pg_constraint WHERE contype = 'f'"
+            ).fetchall()
+        )
+        checks = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c'"
+            )
+        ]
     assert rules == {("c", "r")}
     assert any("agendada" in c and "faltou" in c for c in checks)
     assert any("data_saida >= data_entrada" in c for c in checks)
@@ -120,7 +141,8 @@ def test_cli_init_then_counts_json(fresh_db: FreshDb) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == (
         '{"convenios": 2, "medicos": 0, "pacientes": 0, "pacientes_convenios": 0, '
-        '"consultas": 0, "exames": 0, "internacoes": 0}')
+        '"consultas": 0, "exames": 0, "internacoes": 0}'
+    )
 
 
 def test_counts_before_init_says_to_run_init(fresh_db: FreshDb) -> None:

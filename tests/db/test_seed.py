@@ -1,0 +1,251 @@
+"""`seed`: what a user finds in the database afterwards, checked with SQL over every row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from hospital_sim.generate.documents import is_valid_cnpj, is_valid_cpf
+from hospital_sim.lifecycle import init_database
+from hospital_sim.schema import TABLES
+from hospital_sim.seed import seed_database
+from tests.db.support import FreshDb, create_database, drop_database, run_cli
+
+SMALL = {
+    "seed_pacientes": 300,
+    "seed_medicos": 30,
+    "seed_convenios": 6,
+    "seed_consultas": 700,
+    "seed_exames": 500,
+    "seed_internacoes": 200,
+    "seed_pacientes_convenios": 350,
+}
+
+
+def seeded(db: FreshDb, seed: int, **volumes: int) -> FreshDb:
+    settings = db.settings(**{**SMALL, **volumes})
+    init_database(settings)
+    seed_database(settings, seed=seed)
+    return db
+
+
+@pytest.fixture(scope="module")
+def default_db(server_dsn: str) -> Iterator[FreshDb]:
+    """One database seeded with the default volumes, shared by the read-only checks."""
+    db = create_database(server_dsn)
+    settings = db.settings()
+    init_database(settings)
+    seed_database(settings, seed=7)
+    yield db
+    drop_database(server_dsn, db.name)
+
+
+def scalar(conn: psycopg.Connection[tuple[object, ...]], query: str) -> object:
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_counts_equal_the_default_volumes(default_db: FreshDb) -> None:
+    with default_db.connect() as conn:
+        counts = {t: scalar(conn, f"SELECT count(*) FROM {t}") for t in TABLES}
+    assert counts == {
+        "convenios": 12,
+        "medicos": 200,
+        "pacientes": 2000,
+        "pacientes_convenios": 2500,
+        "consultas": 4000,
+        "exames": 3500,
+        "internacoes": 1200,
+    }
+
+
+FK_ORPHANS = [
+    ("pacientes_convenios", "paciente_id", "pacientes"),
+    ("pacientes_convenios", "convenio_id", "convenios"),
+    ("consultas", "paciente_id", "pacientes"),
+    ("consultas", "medico_id", "medicos"),
+    ("exames", "paciente_id", "pacientes"),
+    ("internacoes", "paciente_id", "pacientes"),
+]
+
+
+@pytest.mark.parametrize(("child", "column", "parent"), FK_ORPHANS)
+def test_no_fk_orphans(default_db: FreshDb, child: str, column: str, parent: str) -> None:
+    with default_db.connect() as conn:
+        orphans = scalar(
+            conn,
+            f"SELECT count(*) FROM {child} c LEFT JOIN {parent} p"
+            f" ON p.id = c.{column} WHERE p.id IS NULL",
+        )
+    assert orphans == 0
+
+
+def test_every_document_is_valid(default_db: FreshDb) -> None:
+    with default_db.connect() as conn:
+        cpfs = [str(r[0]) for r in conn.execute("SELECT cpf FROM pacientes")]
+        cnpjs = [str(r[0]) for r in conn.execute("SELECT cnpj FROM convenios")]
+        bad_crm = scalar(
+            conn,
+            "SELECT count(*) FROM medicos WHERE crm !~ "
+            "'^[0-9]{4,7}(AC|AL|AP|AM|BA|CE|DF|ES|GO|MA|MT|MS|MG|PA|PB|PR|PE|"
+            "PI|RJ|RN|RS|RO|RR|SC|SP|SE|TO)$'",
+        )
+    assert all(c[3] == "." and c[7] == "." and c[11] == "-" for c in cpfs)
+    assert [c for c in cpfs if not is_valid_cpf(c)] == []
+    assert [c for c in cnpjs if not is_valid_cnpj(c)] == []
+    assert bad_crm == 0
+
+
+COHERENCE = {
+    "birth before registration, registration in the past": (
+        "SELECT count(*) FROM pacientes WHERE nascimento >= data_cadastro::date"
+        " OR data_cadastro > localtimestamp"
+    ),
+    "consulta before the patient's registration": (
+        "SELECT count(*) FROM consultas c JOIN pacientes p ON p.id = c.paciente_id"
+        " WHERE c.data <= p.data_cadastro"
+    ),
+    "closed consulta in the future": (
+        "SELECT count(*) FROM consultas WHERE status <> 'agendada' AND data > localtimestamp"
+    ),
+    "agendada consulta not in the next months": (
+        "SELECT count(*) FROM consultas WHERE status = 'agendada'"
+        " AND (data <= localtimestamp OR data > localtimestamp + interval '6 months')"
+    ),
+    "exame before registration or in the future": (
+        "SELECT count(*) FROM exames e JOIN pacientes p ON p.id = e.paciente_id"
+        " WHERE e.data <= p.data_cadastro OR e.data > localtimestamp"
+    ),
+    "internacao before registration or in the future": (
+        "SELECT count(*) FROM internacoes i JOIN pacientes p ON p.id = i.paciente_id"
+        " WHERE i.data_entrada <= p.data_cadastro OR i.data_entrada > localtimestamp"
+        " OR i.data_saida > localtimestamp"
+    ),
+    "discharge before admission": (
+        "SELECT count(*) FROM internacoes WHERE data_saida < data_entrada"
+    ),
+    "more than one current stay per patient": (
+        "SELECT count(*) FROM (SELECT paciente_id FROM internacoes WHERE data_saida IS NULL"
+        " GROUP BY paciente_id HAVING count(*) > 1) t"
+    ),
+    "overlapping stays of one patient": (
+        "SELECT count(*) FROM internacoes a JOIN internacoes b"
+        " ON a.paciente_id = b.paciente_id AND a.id < b.id"
+        " AND tsrange(a.data_entrada, coalesce(a.data_saida, 'infinity'))"
+        " && tsrange(b.data_entrada, coalesce(b.data_saida, 'infinity'))"
+    ),
+    "duplicate patient-plan pair": (
+        "SELECT count(*) - count(DISTINCT (paciente_id, convenio_id)) FROM pacientes_convenios"
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(COHERENCE))
+def test_coherence_rule_holds_for_every_row(default_db: FreshDb, rule: str) -> None:
+    with default_db.connect() as conn:
+        assert scalar(conn, COHERENCE[rule]) == 0, rule
+
+
+def test_distributions_look_like_a_hospital(default_db: FreshDb) -> None:
+    with default_db.connect() as conn:
+        clinic_hours = scalar(
+            conn,
+            """
+            SELECT avg((extract(isodow FROM data) <= 5
+                        AND data::time BETWEEN '07:00' AND '19:00')::int) FROM consultas""",
+        )
+        children = scalar(
+            conn, "SELECT avg((age(nascimento) < interval '15 years')::int) FROM pacientes"
+        )
+        elderly = scalar(
+            conn, "SELECT avg((age(nascimento) >= interval '65 years')::int) FROM pacientes"
+        )
+        pending = scalar(conn, "SELECT avg((resultado IS NULL)::int) FROM exames")
+        current = scalar(conn, "SELECT avg((data_saida IS NULL)::int) FROM internacoes")
+    assert float(str(clinic_hours)) > 0.8
+    assert 0.10 < float(str(children)) < 0.30  # IBGE 2022: ~20% aged 0-14
+    assert 0.05 < float(str(elderly)) < 0.25  # IBGE 2022: ~11% aged 65+
+    assert 0.02 < float(str(pending)) < 0.35
+    assert 0.0 < float(str(current)) < 0.5
+
+
+ROWS_WITHOUT_AUDIT = {
+    t: f"SELECT md5(string_agg((to_jsonb(x) - 'created_at' - 'updated_at')::text, '|'"
+    f" ORDER BY id)) FROM {t} x"
+    for t in TABLES
+}
+
+
+def fingerprint(db: FreshDb) -> dict[str, object]:
+    with db.connect() as conn:
+        return {t: scalar(conn, q) for t, q in ROWS_WITHOUT_AUDIT.items()}
+
+
+def test_same_seed_gives_identical_rows(make_db: Callable[[], FreshDb]) -> None:
+    a = fingerprint(seeded(make_db(), seed=42))
+    b = fingerprint(seeded(make_db(), seed=42))
+    c = fingerprint(seeded(make_db(), seed=43))
+    assert a == b
+    assert all(a[t] != c[t] for t in TABLES if t != "convenios" or SMALL["seed_convenios"] > 2)
+
+
+def test_seed_refuses_a_database_that_holds_data(fresh_db: FreshDb) -> None:
+    seeded(fresh_db, seed=1)
+    out = run_cli("seed", env=fresh_db.env({k.upper(): str(v) for k, v in SMALL.items()}))
+    assert out.returncode == 2
+    assert "already holds data" in out.stderr and "reset --yes" in out.stderr
+
+
+def test_cli_seed_with_flags_reports_and_repeats_the_seed(fresh_db: FreshDb) -> None:
+    env = fresh_db.env()
+    assert run_cli("init", env=env).returncode == 0
+    out = run_cli(
+        "seed",
+        "--seed",
+        "99",
+        "--pacientes",
+        "50",
+        "--medicos",
+        "5",
+        "--convenios",
+        "4",
+        "--consultas",
+        "80",
+        "--exames",
+        "60",
+        "--internacoes",
+        "20",
+        "--pacientes-convenios",
+        "40",
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "seed 99" in out.stdout
+    counts = run_cli("counts", "--json", env=env)
+    assert counts.stdout.strip() == (
+        '{"convenios": 4, "medicos": 5, "pacientes": 50, "pacientes_convenios": 40, '
+        '"consultas": 80, "exames": 60, "internacoes": 20}'
+    )
+
+
+def test_reset_drops_and_reseeds(fresh_db: FreshDb) -> None:
+    seeded(fresh_db, seed=5)
+    with fresh_db.connect() as conn:
+        conn.execute("UPDATE pacientes SET nome = 'Alterado' WHERE id = 1")
+    env = fresh_db.env({k.upper(): str(v) for k, v in SMALL.items()})
+    out = run_cli("reset", "--yes", "--seed", "5", env=env)
+    assert out.returncode == 0, out.stderr
+    with fresh_db.connect() as conn:
+        assert scalar(conn, "SELECT nome FROM pacientes WHERE id = 1") != "Alterado"
+        assert scalar(conn, "SELECT count(*) FROM pacientes") == 300
+
+
+def test_reset_without_yes_asks_and_aborts_on_no(fresh_db: FreshDb) -> None:
+    seeded(fresh_db, seed=5)
+    out = run_cli("reset", env=fresh_db.env(), input="n\n")
+    assert out.returncode != 0
+    with fresh_db.connect() as conn:
+        assert scalar(conn, "SELECT count(*) FROM pacientes") == 300
