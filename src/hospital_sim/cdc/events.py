@@ -294,22 +294,23 @@ def _schema_decoder(field: Mapping[str, Any], fallback: Decode | None) -> Decode
 
 
 def _row_fields(schema: Any) -> tuple[tuple[Any, ...], ...] | None:
-    """The (field, name, type, scale) of the row struct in an Envelope schema."""
+    """(field, name, type, scale) of each column in an Envelope schema's row structs."""
     if not isinstance(schema, dict):
         return None
+    columns: dict[str, tuple[Any, ...]] = {}
     for part in schema.get("fields") or ():
-        if isinstance(part, dict) and part.get("field") in ("after", "before"):
-            return tuple(
-                (
-                    f.get("field"),
-                    f.get("name"),
-                    f.get("type"),
-                    (f.get("parameters") or {}).get("scale"),
-                )
-                for f in part.get("fields") or ()
-                if isinstance(f, dict) and isinstance(f.get("field"), str)
-            )
-    return None
+        if isinstance(part, dict) and part.get("field") in ("before", "after"):
+            for f in part.get("fields") or ():
+                if isinstance(f, dict) and isinstance(f.get("field"), str):
+                    name, kind = f.get("name"), f.get("type")
+                    scale = (f.get("parameters") or {}).get("scale")
+                    columns[f["field"]] = (
+                        f["field"],
+                        name if isinstance(name, str) else None,
+                        kind if isinstance(kind, str) else None,
+                        scale if isinstance(scale, str | int) else None,
+                    )
+    return tuple(columns.values())
 
 
 # --- the parser ----------------------------------------------------------------------

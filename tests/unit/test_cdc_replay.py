@@ -1,0 +1,104 @@
+"""Replay semantics: upserts, deletes, truncates, duplicates, ordering and lag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hospital_sim.cdc.compare import compare
+from hospital_sim.cdc.events import ChangeEvent
+from hospital_sim.cdc.replay import percentile, replay
+from hospital_sim.cdc.values import UNAVAILABLE
+
+
+def ev(
+    op: str,
+    key: int | None,
+    after: dict[str, Any] | None = None,
+    *,
+    lsn: int | None = None,
+    before: dict[str, Any] | None = None,
+    table: str = "medicos",
+    lag: int | None = None,
+) -> ChangeEvent:
+    placeholders = sum(1 for v in (after or {}).values() if v is UNAVAILABLE)
+    ts = None if lag is None else 1_000_000
+    return ChangeEvent(
+        table, op, key, before, after, lsn, 1, ts, None if ts is None else ts + (lag or 0), 1,
+        placeholders,
+    )  # fmt: skip
+
+
+def row(key: int, nome: str, telefone: Any = None) -> dict[str, Any]:
+    return {"id": key, "nome": nome, "telefone": telefone}
+
+
+def test_upsert_delete_and_truncate_on_a_baseline() -> None:
+    baseline = {"medicos": [row(1, "Ana"), row(2, "Bia")], "convenios": [{"id": 9}]}
+    events = [
+        ev("u", 1, row(1, "Ana Maria"), lsn=10),
+        ev("c", 3, row(3, "Caio"), lsn=11),
+        ev("d", 2, None, lsn=12, before={"id": 2}),
+        ev("t", None, None, lsn=13, table="convenios"),
+    ]
+
+    result = replay(events, baseline)
+
+    assert result.tables["medicos"] == {1: row(1, "Ana Maria"), 3: row(3, "Caio")}
+    assert result.tables["convenios"] == {}
+    assert result.stats["medicos"].ops == {"u": 1, "c": 1, "d": 1}
+
+
+def test_update_that_changes_the_primary_key_moves_the_row() -> None:
+    result = replay([ev("u", 5, row(5, "Ana"), before=row(1, "Ana"))], {"medicos": [row(1, "Ana")]})
+
+    assert list(result.tables["medicos"]) == [5]
+
+
+def test_placeholder_without_an_earlier_value_stays_and_differs() -> None:
+    result = replay([ev("u", 1, row(1, "Ana", UNAVAILABLE), lsn=3)])
+
+    assert result.stats["medicos"].unresolved_placeholders == 1
+    report = compare(result, {"medicos": [row(1, "Ana", "(11) 1")]})
+    (diff,) = report.tables[0].diffs
+    assert (diff.column, diff.got) == ("telefone", UNAVAILABLE)
+    assert "got __debezium_unavailable_value" in report.render_table()
+
+
+def test_order_is_checked_per_table_against_the_previous_change() -> None:
+    events = [
+        ev("c", 1, row(1, "a"), lsn=100),
+        ev("c", 1, {"id": 1}, lsn=50, table="convenios"),  # other table: no violation
+        ev("c", 2, row(2, "b"), lsn=300),
+        ev("c", 3, row(3, "c"), lsn=200),  # one late event
+        ev("c", 4, row(4, "d"), lsn=250),  # in order after the previous one
+        ev("r", 5, row(5, "e"), lsn=10),  # snapshot reads are not checked
+    ]
+
+    result = replay(events)
+
+    assert result.stats["medicos"].order_violations == 1
+    assert result.order_violations == 1
+    (v,) = result.order_violation_samples
+    assert (v.lsn, v.previous_lsn) == (200, 300)
+
+
+def test_same_key_and_lsn_with_a_different_image_is_not_a_duplicate() -> None:
+    result = replay([ev("u", 1, row(1, "a"), lsn=7), ev("u", 1, row(1, "b"), lsn=7)])
+
+    assert result.duplicates == 0
+    assert result.tables["medicos"][1]["nome"] == "b"
+
+
+def test_lag_percentiles_use_change_events_only() -> None:
+    events = [ev("c", k, row(k, "x"), lsn=k, lag=k * 10) for k in range(1, 101)]
+    events.append(ev("r", 500, row(500, "x"), lsn=1, lag=99_999))
+
+    lag = replay(events).lag
+
+    assert (lag.count, lag.p50_ms, lag.p99_ms, lag.max_ms) == (100, 500, 990, 1000)
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([], 50) is None
+    assert percentile([7], 99) == 7
+    assert percentile([1, 2, 3, 4], 50) == 2
