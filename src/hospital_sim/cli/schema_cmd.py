@@ -135,8 +135,15 @@ def counts(
     typer.echo(f"{'total':<{width}}  {sum(rows.values()):>10}")
 
 
-def run(ctx: typer.Context, seed: SeedOpt = None) -> None:
-    """Start the database, create the schema, seed it when empty, print the counts."""
+def run(
+    ctx: typer.Context,
+    seed: SeedOpt = None,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream/--no-stream", help="Stream changes after seeding, until Ctrl-C."),
+    ] = True,
+) -> None:
+    """Start the database, create the schema, seed it when empty, print the counts, stream."""
     s = settings(ctx, random_seed=seed)
     init_database(s)
     if sum(count_rows(s).values()) <= 2:
