@@ -169,6 +169,110 @@ class Settings(BaseSettings):
         validation_alias=_env("BATCH_SIZE", "batch_size"),
         description="Rows per batch for bulk work.",
     )
+    stream_rate: float | None = Field(
+        None,
+        gt=0,
+        validation_alias=_env("STREAM_RATE", "stream_rate"),
+        description="Events/s over all workers (open loop); unset: interval + jitter pacing.",
+    )
+    stream_workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        validation_alias=_env("STREAM_WORKERS", "stream_workers"),
+        description="Concurrent connections streaming.",
+    )
+    stream_txn_size: int = Field(
+        1,
+        ge=1,
+        le=10000,
+        validation_alias=_env("STREAM_TXN_SIZE", "stream_txn_size"),
+        description="Events per transaction.",
+    )
+    stream_profile: Literal["constant", "ramp", "hospital-day"] = Field(
+        "constant",
+        validation_alias=_env("STREAM_PROFILE", "stream_profile"),
+        description="Shape of the rate over time: constant, ramp or hospital-day.",
+    )
+    stream_time_scale: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=_env("STREAM_TIME_SCALE", "stream_time_scale"),
+        description="Profile clock speed: 24 makes the hospital-day profile last one hour.",
+    )
+    stream_ramp_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("STREAM_RAMP_SECONDS", "stream_ramp_seconds"),
+        description="Time the ramp profile takes to reach STREAM_RATE.",
+    )
+    stream_weights: dict[str, float] = Field(
+        default_factory=dict,
+        validate_default=True,
+        validation_alias=_env("STREAM_WEIGHTS", "stream_weights"),
+        description="Operation weights over the defaults, e.g. insert_consulta=40,update_exame=0.",
+    )
+    stream_shard_index: int = Field(
+        0,
+        ge=0,
+        validation_alias=_env("STREAM_SHARD_INDEX", "stream_shard_index"),
+        description="This process's shard, 0..STREAM_SHARD_COUNT-1.",
+    )
+    stream_shard_count: int = Field(
+        1,
+        ge=1,
+        le=4096,
+        validation_alias=_env("STREAM_SHARD_COUNT", "stream_shard_count"),
+        description="Processes streaming against the same database.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        validation_alias=_env("STREAM_METRICS_PORT", "metrics_port"),
+        description="Serve Prometheus /metrics on this port while streaming.",
+    )
+    reconnect_base_seconds: float = Field(
+        0.1,
+        gt=0,
+        validation_alias=_env("STREAM_RECONNECT_BASE_SECONDS", "reconnect_base_seconds"),
+        description="First reconnection delay; doubles on each failure.",
+    )
+    reconnect_cap_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env("STREAM_RECONNECT_CAP_SECONDS", "reconnect_cap_seconds"),
+        description="Longest reconnection delay.",
+    )
+
+    # -- cdc ---------------------------------------------------------------------------
+    cdc_publication: str = Field(
+        "hospital_sim_pub",
+        min_length=1,
+        max_length=63,
+        validation_alias=_env("CDC_PUBLICATION", "cdc_publication"),
+        description="Publication of the 7 tables that CDC setup creates.",
+    )
+    cdc_slot: str = Field(
+        "hospital_sim_slot",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9_]+$",
+        validation_alias=_env("CDC_SLOT", "cdc_slot"),
+        description="Logical replication slot of cdc capture (lower case, digits, _).",
+    )
+    cdc_role: str = Field(
+        "hospital_sim_cdc",
+        min_length=1,
+        max_length=63,
+        validation_alias=_env("CDC_ROLE", "cdc_role"),
+        description="Login role (REPLICATION, SELECT only) that CDC setup creates.",
+    )
+    cdc_password: SecretStr | None = Field(
+        None,
+        validation_alias=_env("CDC_PASSWORD", "cdc_password"),
+        description="Password of CDC_ROLE (never logged); unset: generated and shown once.",
+    )
 
     # -- logging -----------------------------------------------------------------------
     log_level: LogLevel = Field(
@@ -186,6 +290,37 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("stream_weights", mode="before")
+    @classmethod
+    def _weights(cls, value: Any) -> Any:
+        from hospital_sim.workload import parse_weights, resolve_weights
+
+        if isinstance(value, str):
+            value = parse_weights(value)
+        if not isinstance(value, dict):
+            raise ValueError("it must be op=weight pairs, e.g. insert_consulta=40,update_exame=0")
+        return resolve_weights(value)
+
+    @model_validator(mode="after")
+    def _stream_fits(self) -> Settings:
+        if self.stream_shard_index >= self.stream_shard_count:
+            raise ValueError(
+                f"STREAM_SHARD_INDEX (--shard-index) is {self.stream_shard_index} but must be "
+                f"below STREAM_SHARD_COUNT (--shard-count) = {self.stream_shard_count}: "
+                f"accepted 0..{self.stream_shard_count - 1}"
+            )
+        if self.stream_profile != "constant" and self.stream_rate is None:
+            raise ValueError(
+                f"STREAM_PROFILE (--profile) {self.stream_profile} shapes a rate: "
+                "give STREAM_RATE (--rate) too"
+            )
+        if self.reconnect_cap_seconds < self.reconnect_base_seconds:
+            raise ValueError(
+                f"STREAM_RECONNECT_CAP_SECONDS={self.reconnect_cap_seconds} must be >= "
+                f"STREAM_RECONNECT_BASE_SECONDS={self.reconnect_base_seconds}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _volumes_fit(self) -> Settings:

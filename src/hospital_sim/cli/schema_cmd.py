@@ -151,6 +151,10 @@ def run(
     else:
         typer.echo("database already seeded; 'hospital-sim reset --yes' starts over")
     counts(ctx, as_json=False)
+    if stream:
+        from hospital_sim.cli.stream_cmd import stream_with
+
+        stream_with(s)
 
 
 def register(app: typer.Typer) -> None:

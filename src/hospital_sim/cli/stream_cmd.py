@@ -1,0 +1,140 @@
+"""``hospital-sim stream``: a paced, resilient INSERT/UPDATE stream with a final summary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from hospital_sim.cli.common import settings
+from hospital_sim.config import Settings
+from hospital_sim.errors import ConfigError
+
+# Flags named differently from their setting: errors must name what the user typed.
+FLAG_OF = {
+    "stream_rate": "rate",
+    "stream_workers": "workers",
+    "stream_txn_size": "txn-size",
+    "stream_profile": "profile",
+    "stream_time_scale": "time-scale",
+    "stream_ramp_seconds": "ramp-seconds",
+    "stream_weights": "weights",
+    "stream_shard_index": "shard-index",
+    "stream_shard_count": "shard-count",
+    "random_seed": "seed",
+    "stream_interval_seconds": "interval",
+    "max_jitter_ms": "jitter-ms",
+}
+
+
+def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
+    return typer.Option(
+        f"--{flag}", envvar=None, help=f"{help} [env: {env}]", show_default=False, **kw
+    )
+
+
+def _load(ctx: typer.Context, flags: dict[str, Any]) -> Settings:
+    try:
+        return settings(ctx, **flags)
+    except ConfigError as exc:
+        message = exc.message
+        for field, flag in FLAG_OF.items():
+            message = message.replace(f"--{field.replace('_', '-')}=", f"--{flag}=")
+        raise ConfigError(message) from None
+
+
+def print_summary(summary: Any) -> None:
+    for line in summary.lines():
+        typer.echo(line)
+
+
+def stream(
+    ctx: typer.Context,
+    rate: Annotated[
+        float | None, _opt("rate", "STREAM_RATE", "Events/s over all workers, open loop.")
+    ] = None,
+    workers: Annotated[
+        int | None, _opt("workers", "STREAM_WORKERS", "Concurrent connections.")
+    ] = None,
+    txn_size: Annotated[
+        int | None, _opt("txn-size", "STREAM_TXN_SIZE", "Events per transaction.")
+    ] = None,
+    profile: Annotated[
+        str | None,
+        _opt("profile", "STREAM_PROFILE", "Rate shape: constant, ramp or hospital-day."),
+    ] = None,
+    time_scale: Annotated[
+        float | None,
+        _opt("time-scale", "STREAM_TIME_SCALE", "Profile clock speed (24: a day per hour)."),
+    ] = None,
+    ramp_seconds: Annotated[
+        float | None, _opt("ramp-seconds", "STREAM_RAMP_SECONDS", "Ramp profile duration.")
+    ] = None,
+    weights: Annotated[
+        str | None,
+        _opt(
+            "weights",
+            "STREAM_WEIGHTS",
+            "Weights over the defaults: insert_consulta=40,update_exame=0.",
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.", min=0)
+    ] = None,
+    events: Annotated[
+        int | None, typer.Option("--events", help="Stop after this many events.", min=0)
+    ] = None,
+    seed: Annotated[
+        int | None, _opt("seed", "HOSPITAL_SIM_SEED", "Same seed: same operations and values.")
+    ] = None,
+    shard_index: Annotated[
+        int | None, _opt("shard-index", "STREAM_SHARD_INDEX", "This process's shard.")
+    ] = None,
+    shard_count: Annotated[
+        int | None, _opt("shard-count", "STREAM_SHARD_COUNT", "Processes sharing the database.")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, _opt("metrics-port", "STREAM_METRICS_PORT", "Serve Prometheus /metrics.")
+    ] = None,
+    interval: Annotated[
+        float | None,
+        _opt("interval", "STREAM_INTERVAL_SECONDS", "Pause between events without --rate."),
+    ] = None,
+    jitter_ms: Annotated[
+        int | None, _opt("jitter-ms", "MAX_JITTER_MS", "Random extra pause, 0..N ms.")
+    ] = None,
+) -> None:
+    """Write a continuous stream of INSERTs and UPDATEs until Ctrl-C (or --duration/--events)."""
+    s = _load(
+        ctx,
+        {
+            "stream_rate": rate,
+            "stream_workers": workers,
+            "stream_txn_size": txn_size,
+            "stream_profile": profile,
+            "stream_time_scale": time_scale,
+            "stream_ramp_seconds": ramp_seconds,
+            "stream_weights": weights,
+            "random_seed": seed,
+            "stream_shard_index": shard_index,
+            "stream_shard_count": shard_count,
+            "metrics_port": metrics_port,
+            "stream_interval_seconds": interval,
+            "max_jitter_ms": jitter_ms,
+        },
+    )
+    stream_with(s, duration=duration, events=events)
+
+
+def stream_with(s: Settings, *, duration: float | None = None, events: int | None = None) -> None:
+    """Run the stream with loaded settings and print the summary (also used by ``run``)."""
+    from hospital_sim.stream import run_stream
+
+    summary = run_stream(s, duration=duration, events=events)
+    print_summary(summary)
+    if summary.failure:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stream")(stream)

@@ -1,0 +1,295 @@
+"""What each operation does: the SQL it sends, the values, and how it moves the pools.
+
+An operation is planned entirely in memory (explicit ids, values from the RowFactory),
+so a transaction can be sent in one pipeline and replayed with the same values after
+a retryable error. Planning applies the pool changes at once and records how to undo
+them, for when the transaction is abandoned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from hospital_sim.generate import TABLE_COLUMNS, RowFactory
+from hospital_sim.pools import Partition, Patient, Stay, WorkerPools
+from hospital_sim.workload import FALLBACK, OPERATIONS, Kind
+
+Row = tuple[object, ...]
+Clock = Callable[[], dt.datetime]
+LINK_PROBABILITY = 0.6  # share of new patients who join an insurance plan right away
+ONE_US = dt.timedelta(microseconds=1)
+
+
+def _insert_sql(table: str) -> bytes:
+    cols = TABLE_COLUMNS[table]
+    return (
+        sql.SQL("INSERT INTO {} ({}) VALUES ({})")
+        .format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, cols)),
+            sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+        )
+        .as_bytes(None)
+    )
+
+
+INSERT_SQL: dict[str, bytes] = {
+    t: _insert_sql(t)
+    for t in ("pacientes", "pacientes_convenios", "consultas", "exames", "internacoes")
+}
+UPDATE_TELEFONE = b"UPDATE pacientes SET telefone = %s WHERE id = %s"
+UPDATE_ENDERECO = b"UPDATE pacientes SET endereco = %s WHERE id = %s"
+UPDATE_CONSULTA = b"UPDATE consultas SET status = %s, data = %s WHERE id = %s"
+UPDATE_EXAME = b"UPDATE exames SET resultado = %s WHERE id = %s"
+UPDATE_INTERNACAO = b"UPDATE internacoes SET data_saida = %s WHERE id = %s"
+
+
+def _col(table: str, name: str) -> int:
+    return TABLE_COLUMNS[table].index(name)
+
+
+CADASTRO = _col("pacientes", "data_cadastro")
+CONSULTA_DATA = _col("consultas", "data")
+TIPO_EXAME = _col("exames", "tipo_exame")
+ENTRADA = _col("internacoes", "data_entrada")
+
+
+@dataclass(frozen=True)
+class Statement:
+    query: bytes
+    params: Row
+    table: str
+    kind: Kind
+
+
+@dataclass
+class Event:
+    """One planned operation: its statements and how to undo its pool changes."""
+
+    wanted: str
+    op: str
+    statements: list[Statement] = field(default_factory=list)
+    undo: list[Callable[[], None]] = field(default_factory=list)
+
+    def rollback_pools(self) -> None:
+        for action in reversed(self.undo):
+            action()
+        self.undo.clear()
+
+
+class IdReserve:
+    """Ids reserved in blocks from each table's BIGSERIAL sequence.
+
+    Patient ids are kept only when they fall in the worker's partition, so the natural
+    keys derived from them (CPF) never collide across workers, shards or runs.
+    """
+
+    BLOCK = 64
+
+    def __init__(self, part: Partition) -> None:
+        self.part = part
+        self.need = 1  # ids each table must have before a transaction is planned
+        self._free: dict[str, list[int]] = {}
+
+    def take(self, table: str) -> int:
+        return self._free[table].pop()
+
+    def ensure(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        """Make sure every table has ``self.need`` ids left (one round trip per refill)."""
+        need = self.need
+        for table in INSERT_SQL:
+            free = self._free.setdefault(table, [])
+            if len(free) >= need:
+                continue
+            count = max(need, self.BLOCK)
+            modulus = self.part.modulus if table == "pacientes" else 1
+            residue = self.part.residue if table == "pacientes" else 0
+            rows = conn.execute(
+                "SELECT n FROM (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS n"
+                " FROM generate_series(1, %s)) s WHERE n %% %s = %s ORDER BY n",
+                (table, count * modulus, modulus, residue),
+            ).fetchall()
+            conn.commit()
+            # pop() takes from the end: keep ascending order of use.
+            free[:0] = [int(str(r[0])) for r in reversed(rows)]
+
+
+class Operations:
+    """Plans operations for one worker: its rng, row factory, pools and ids."""
+
+    def __init__(
+        self, *, rng: random.Random, pools: WorkerPools, ids: IdReserve, clock: Clock
+    ) -> None:
+        self.rng = rng
+        self.rows = RowFactory(rng)
+        self.pools = pools
+        self.ids = ids
+        self.clock = clock
+        self._builders: dict[str, Callable[[Event, dt.datetime], bool]] = {
+            "insert_paciente": self._insert_paciente,
+            "insert_consulta": self._insert_consulta,
+            "insert_exame": self._insert_exame,
+            "insert_internacao": self._insert_internacao,
+            "update_paciente": self._update_paciente,
+            "update_consulta": self._update_consulta,
+            "update_exame": self._update_exame,
+            "update_internacao": self._update_internacao,
+        }
+
+    def plan(self, wanted: str) -> Event:
+        """Plan ``wanted``, or the first fallback that has a candidate row."""
+        now = self.clock()
+        op = wanted
+        while True:
+            event = Event(wanted=wanted, op=op)
+            if self._builders[op](event, now):
+                return event
+            op = FALLBACK[op]
+
+    # -- inserts -----------------------------------------------------------------------
+    def _add(self, event: Event, table: str, row: Row) -> None:
+        event.statements.append(Statement(INSERT_SQL[table], row, table, "INSERT"))
+
+    def _insert_paciente(self, event: Event, now: dt.datetime) -> bool:
+        pid = self.ids.take("pacientes")
+        row = self.rows.paciente(pid, now)
+        self._add(event, "pacientes", row)
+        registered = row[CADASTRO]
+        assert isinstance(registered, dt.datetime)
+        patient = Patient(registered)
+        self.pools.patients.add(pid, patient)
+        self.pools.not_admitted.add(pid, patient)
+        event.undo.append(lambda: self.pools.patients.discard(pid))
+        event.undo.append(lambda: self.pools.not_admitted.discard(pid))
+        if self.pools.convenios and self.rng.random() < LINK_PROBABILITY:
+            link = self.ids.take("pacientes_convenios")
+            plan = self.rng.choice(self.pools.convenios)
+            self._add(
+                event, "pacientes_convenios", self.rows.paciente_convenio(link, pid, plan, now)
+            )
+        return True
+
+    def _insert_consulta(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.patients.pick()
+        if picked is None or not self.pools.medicos:
+            return False
+        pid, patient = picked
+        cid = self.ids.take("consultas")
+        medico = self.rng.choice(self.pools.medicos)
+        row = self.rows.consulta(cid, pid, medico, patient.registered, now)
+        self._add(event, "consultas", row)
+        when = row[CONSULTA_DATA]
+        assert isinstance(when, dt.datetime)
+        self.pools.agendadas.add(cid, when)
+        event.undo.append(lambda: self.pools.agendadas.discard(cid))
+        return True
+
+    def _insert_exame(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.patients.pick()
+        if picked is None:
+            return False
+        pid, patient = picked
+        eid = self.ids.take("exames")
+        row = self.rows.exame(eid, pid, patient.registered, now)
+        self._add(event, "exames", row)
+        self.pools.pending_exams.add(eid, str(row[TIPO_EXAME]))
+        event.undo.append(lambda: self.pools.pending_exams.discard(eid))
+        return True
+
+    def _insert_internacao(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.not_admitted.pick()
+        if picked is None:
+            return False
+        pid, patient = picked
+        sid = self.ids.take("internacoes")
+        row = list(self.rows.internacao(sid, pid, now))
+        # A stay starts after registration and after the patient's last discharge.
+        floor = max(patient.registered, patient.last_discharge or patient.registered)
+        admitted = row[ENTRADA]
+        assert isinstance(admitted, dt.datetime)
+        if admitted <= floor:
+            admitted = min(floor + (now - floor) / 2, now) if now > floor else floor + ONE_US
+            row[ENTRADA] = admitted
+        self._add(event, "internacoes", tuple(row))
+        self.pools.not_admitted.remove(pid)
+        self.pools.stays.add(sid, Stay(pid, admitted))
+        event.undo.append(lambda: self.pools.stays.discard(sid))
+        event.undo.append(lambda: self.pools.not_admitted.add(pid, patient))
+        return True
+
+    # -- updates -----------------------------------------------------------------------
+    def _update(self, event: Event, query: bytes, params: Row, table: str) -> None:
+        event.statements.append(Statement(query, params, table, "UPDATE"))
+
+    def _update_paciente(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.patients.pick()
+        if picked is None:
+            return False
+        pid = picked[0]
+        if self.rng.random() < 0.5:
+            self._update(event, UPDATE_TELEFONE, (self.rows.telefone(), pid), "pacientes")
+        else:
+            address, _uf = self.rows.endereco()
+            self._update(event, UPDATE_ENDERECO, (address, pid), "pacientes")
+        return True
+
+    def _update_consulta(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.agendadas.pick()
+        if picked is None:
+            return False
+        cid, when = picked
+        # A visit that happened (or was cancelled, or missed) is in the past: one still
+        # scheduled for later is closed now.
+        closed_at = min(when, now)
+        self._update(
+            event, UPDATE_CONSULTA, (self.rows.consulta_outcome(), closed_at, cid), "consultas"
+        )
+        self.pools.agendadas.remove(cid)
+        event.undo.append(lambda: self.pools.agendadas.add(cid, when))
+        return True
+
+    def _update_exame(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.pending_exams.pick()
+        if picked is None:
+            return False
+        eid, tipo = picked
+        self._update(event, UPDATE_EXAME, (self.rows.exame_resultado(tipo), eid), "exames")
+        self.pools.pending_exams.remove(eid)
+        event.undo.append(lambda: self.pools.pending_exams.add(eid, tipo))
+        return True
+
+    def _update_internacao(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.stays.pick()
+        if picked is None:
+            return False
+        sid, stay = picked
+        discharged = max(self.rows.discharge_time(stay.admitted, now), stay.admitted)
+        self._update(event, UPDATE_INTERNACAO, (discharged, sid), "internacoes")
+        self.pools.stays.remove(sid)
+        event.undo.append(lambda: self.pools.stays.add(sid, stay))
+        patient = (
+            self.pools.patients.get(stay.paciente_id)
+            if stay.paciente_id in self.pools.patients
+            else None
+        )
+        if patient is not None:
+            previous = patient.last_discharge
+            patient.last_discharge = discharged
+            self.pools.not_admitted.add(stay.paciente_id, patient)
+
+            def restore() -> None:
+                patient.last_discharge = previous
+                self.pools.not_admitted.discard(stay.paciente_id)
+
+            event.undo.append(restore)
+        return True
+
+
+def operation_kind(name: str) -> Kind:
+    return OPERATIONS[name].kind

@@ -1,0 +1,192 @@
+"""In-memory candidate pools: the rows a worker may update, picked in O(1).
+
+Each worker owns the pools of its partition (patients with ``id % M == r``, and the
+appointments, exams and stays of those patients), so no other worker touches them and no
+lock is needed. Pools are loaded once with one query each and then kept current by the
+operations. They are bounded: past ``cap`` entries an addition replaces a random entry,
+which only means the evicted row is no longer a candidate, so memory stays flat however
+long the stream runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import psycopg
+
+V = TypeVar("V")
+
+POOL_CAP = 50_000
+"""Entries per pool per worker; a sample of this size is plenty of candidates."""
+
+
+class Pool(Generic[V]):
+    """A keyed set with O(1) add, remove and uniform random pick (list + swap-remove)."""
+
+    def __init__(self, rng: random.Random, *, cap: int = POOL_CAP) -> None:
+        self._rng = rng
+        self._cap = cap
+        self._keys: list[int] = []
+        self._pos: dict[int, int] = {}
+        self._values: dict[int, V] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._pos
+
+    def get(self, key: int) -> V:
+        return self._values[key]
+
+    def add(self, key: int, value: V) -> None:
+        """Add (or update) ``key``; when full, a random entry makes room."""
+        if key in self._pos:
+            self._values[key] = value
+            return
+        if len(self._keys) >= self._cap:
+            self.remove(self._keys[self._rng.randrange(len(self._keys))])
+        self._pos[key] = len(self._keys)
+        self._keys.append(key)
+        self._values[key] = value
+
+    def remove(self, key: int) -> V:
+        i = self._pos.pop(key)
+        last = self._keys.pop()
+        if last != key:
+            self._keys[i] = last
+            self._pos[last] = i
+        return self._values.pop(key)
+
+    def discard(self, key: int) -> None:
+        if key in self._pos:
+            self.remove(key)
+
+    def pick(self) -> tuple[int, V] | None:
+        """A uniformly random entry, left in place; None when empty."""
+        if not self._keys:
+            return None
+        key = self._keys[self._rng.randrange(len(self._keys))]
+        return key, self._values[key]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The patients a worker owns: ``id % modulus == residue``."""
+
+    residue: int
+    modulus: int
+
+    @classmethod
+    def of(cls, *, shard: int, shards: int, worker: int, workers: int) -> Partition:
+        return cls(residue=shard + shards * worker, modulus=shards * workers)
+
+    def owns(self, paciente_id: int) -> bool:
+        return paciente_id % self.modulus == self.residue
+
+
+@dataclass
+class Patient:
+    """What operations need to know about a patient, kept in the patient pools."""
+
+    registered: dt.datetime
+    last_discharge: dt.datetime | None = None
+
+
+@dataclass
+class Stay:
+    paciente_id: int
+    admitted: dt.datetime
+
+
+@dataclass
+class WorkerPools:
+    """Everything a worker picks from. ``medicos`` and ``convenios`` are global and read-only."""
+
+    rng: random.Random
+    patients: Pool[Patient] = field(init=False)
+    not_admitted: Pool[Patient] = field(init=False)
+    agendadas: Pool[dt.datetime] = field(init=False)
+    pending_exams: Pool[str] = field(init=False)
+    stays: Pool[Stay] = field(init=False)
+    medicos: list[int] = field(default_factory=list)
+    convenios: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.patients = Pool(self.rng)
+        self.not_admitted = Pool(self.rng)
+        self.agendadas = Pool(self.rng)
+        self.pending_exams = Pool(self.rng)
+        self.stays = Pool(self.rng)
+
+    def sizes(self) -> dict[str, int]:
+        return {
+            "patients": len(self.patients),
+            "not_admitted": len(self.not_admitted),
+            "agendadas": len(self.agendadas),
+            "pending_exams": len(self.pending_exams),
+            "stays": len(self.stays),
+        }
+
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+# One query per pool, restricted to the partition; ORDER BY id makes the load (and so
+# the seeded sequence of picks) the same on every run.
+_PATIENTS = """
+SELECT p.id, p.data_cadastro, coalesce(s.admitted, false), s.last_discharge
+FROM pacientes p
+LEFT JOIN (
+    SELECT paciente_id, bool_or(data_saida IS NULL) AS admitted,
+           max(data_saida) AS last_discharge
+    FROM internacoes WHERE paciente_id %% %(m)s = %(r)s GROUP BY paciente_id
+) s ON s.paciente_id = p.id
+WHERE p.id %% %(m)s = %(r)s ORDER BY p.id
+"""
+_AGENDADAS = """
+SELECT id, data FROM consultas
+WHERE status = 'agendada' AND paciente_id %% %(m)s = %(r)s ORDER BY id
+"""
+_PENDING = """
+SELECT id, tipo_exame FROM exames
+WHERE resultado IS NULL AND paciente_id %% %(m)s = %(r)s ORDER BY id
+"""
+_STAYS = """
+SELECT id, paciente_id, data_entrada FROM internacoes
+WHERE data_saida IS NULL AND paciente_id %% %(m)s = %(r)s ORDER BY id
+"""
+
+
+def _rows(conn: Conn, query: str, part: Partition) -> Iterable[tuple[object, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(query, {"m": part.modulus, "r": part.residue})
+        yield from cur
+
+
+def load_pools(conn: Conn, part: Partition, rng: random.Random) -> WorkerPools:
+    """Read the partition's candidates (one query per pool) and the global lookups."""
+    pools = WorkerPools(rng)
+    for pid, registered, admitted, last in _rows(conn, _PATIENTS, part):
+        assert isinstance(pid, int) and isinstance(registered, dt.datetime)
+        patient = Patient(registered, last if isinstance(last, dt.datetime) else None)
+        pools.patients.add(pid, patient)
+        if not admitted:
+            pools.not_admitted.add(pid, patient)
+    for cid, data in _rows(conn, _AGENDADAS, part):
+        assert isinstance(cid, int) and isinstance(data, dt.datetime)
+        pools.agendadas.add(cid, data)
+    for eid, tipo in _rows(conn, _PENDING, part):
+        assert isinstance(eid, int)
+        pools.pending_exams.add(eid, str(tipo))
+    for sid, pid, admitted_at in _rows(conn, _STAYS, part):
+        assert isinstance(sid, int) and isinstance(pid, int)
+        assert isinstance(admitted_at, dt.datetime)
+        pools.stays.add(sid, Stay(pid, admitted_at))
+    pools.medicos = [int(str(r[0])) for r in conn.execute("SELECT id FROM medicos ORDER BY id")]
+    pools.convenios = [int(str(r[0])) for r in conn.execute("SELECT id FROM convenios ORDER BY id")]
+    conn.rollback()
+    return pools

@@ -1,0 +1,434 @@
+"""The stream: workers, pacing, graceful stop, and the final summary.
+
+``run_stream(settings)`` is the whole feature; the CLI only parses flags and prints the
+summary. Each worker is a thread with its own connection, seeded rng, pools of its own
+patients and stats, so workers share nothing on the hot path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import random
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from hospital_sim.config import Settings
+from hospital_sim.db import check_version, connection, server_info
+from hospital_sim.lifecycle import require_schema
+from hospital_sim.pacing import IntervalPacing, Pacing, RatePacing, make_profile
+from hospital_sim.schema import missing_tables
+from hospital_sim.server import prepare_target
+from hospital_sim.stats import Stats, fmt_seconds, merged, snapshot
+from hospital_sim.txn import Backoff, ErrorLog, Session
+from hospital_sim.workload import OPERATIONS, OperationPicker
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    """Naive UTC, like every timestamp the generator writes."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What every worker needs to know, fixed for the run."""
+
+    conninfo: str
+    seed: int
+    shard: int
+    shards: int
+    workers: int
+    txn_size: int
+    rate: float | None
+    weights: dict[str, float]
+    interval: float
+    jitter: float
+    profile: str
+    ramp_seconds: float
+    time_scale: float
+    backoff: Backoff
+    started: float  # monotonic
+    started_utc: dt.datetime
+    deadline: float | None  # monotonic
+    clock: Clock = utc_now
+
+    def budget(self, events: int | None, worker: int) -> int | None:
+        """This worker's share of ``--events``."""
+        if events is None:
+            return None
+        return events // self.workers + (1 if worker < events % self.workers else 0)
+
+    def pacing(self, worker: int, rng: random.Random) -> Pacing:
+        if self.rate is None:
+            return IntervalPacing(interval=self.interval, jitter=self.jitter, rng=rng)
+        profile = make_profile(
+            self.profile,
+            ramp_seconds=self.ramp_seconds,
+            time_scale=self.time_scale,
+            start_utc=self.started_utc,
+        )
+        return RatePacing(
+            rate=self.rate / self.workers,
+            start=self.started,
+            profile=profile,
+            events_per_txn=self.txn_size,
+            phase=worker / self.workers,
+        )
+
+
+class EventLog:
+    """The per-event log line of the original, with run-wide cycle and totals."""
+
+    def __init__(self, workers: list[Worker], *, level: int) -> None:
+        self.workers = workers
+        self.level = level
+        self._cycle = itertools.count(1)
+
+    def event(self, op: str) -> None:
+        if not log.isEnabledFor(self.level):
+            return
+        spec = OPERATIONS[op]
+        ins = sum(w.stats.inserts for w in self.workers)
+        upd = sum(w.stats.updates for w in self.workers)
+        log.log(
+            self.level,
+            "[%d] %s %s | INSERT: %d | UPDATE: %d",
+            next(self._cycle),
+            spec.kind,
+            spec.table,
+            ins,
+            upd,
+        )
+
+
+class Worker:
+    """One connection streaming the events of its partition of the patients."""
+
+    def __init__(
+        self, index: int, plan: RunPlan, *, stop: threading.Event, errors: ErrorLog
+    ) -> None:
+        self.index = index
+        self.plan = plan
+        self.stop = stop
+        self.stats = Stats()
+        self.name = f"worker {plan.shard}.{index}"
+        self.rng = random.Random(f"hospital-sim:{plan.seed}:{plan.shard}:{index}")
+        self.session = Session(
+            plan.conninfo,
+            stats=self.stats,
+            stop=stop,
+            errors=errors,
+            backoff=plan.backoff,
+            name=f"hospital-sim stream {plan.shard}.{index}",
+        )
+        self.events_log: EventLog | None = None
+        self.failure: BaseException | None = None
+        self.ready = threading.Event()
+
+    def run(self, events: int | None) -> None:
+        """Thread body: never raises; a fatal error stops the run and is reported."""
+        try:
+            self._run(self.plan.budget(events, self.index))
+        except BaseException as exc:
+            self.failure = exc
+            self.stop.set()
+        finally:
+            self.ready.set()
+            self.session.close()
+
+    def _run(self, budget: int | None) -> None:
+        from hospital_sim.operations import IdReserve, Operations
+        from hospital_sim.pools import Partition, load_pools
+
+        plan = self.plan
+        part = Partition.of(
+            shard=plan.shard, shards=plan.shards, worker=self.index, workers=plan.workers
+        )
+        pools = self.session.call(lambda conn: load_pools(conn, part, self.rng))
+        log.debug("%s pools: %s", self.name, pools.sizes())
+        ids = IdReserve(part)
+        ops = Operations(rng=self.rng, pools=pools, ids=ids, clock=plan.clock)
+        picker = OperationPicker(plan.weights)
+        pacing = plan.pacing(self.index, random.Random(f"pacing:{plan.seed}:{self.index}"))
+        self.ready.set()
+        done = 0
+        while not self.stop.is_set() and (budget is None or done < budget):
+            due = pacing.next_due(time.monotonic())
+            if plan.deadline is not None and due >= plan.deadline:
+                break
+            wait = due - time.monotonic()
+            if wait > 0 and self.stop.wait(wait):
+                break
+            if pacing.open_loop:
+                self.stats.record_lag(max(0.0, time.monotonic() - due))
+            k = plan.txn_size if budget is None else min(plan.txn_size, budget - done)
+            ids.need = k
+            self.session.call(ids.ensure)
+            events = [ops.plan(picker.pick(self.rng)) for _ in range(k)]
+            self._account(events, self.session.run(events))
+            done += k
+
+    def _account(self, events: list[Any], result: Any) -> None:
+        stats = self.stats
+        outcome = result.status
+        if outcome in ("failed", "abandoned", "unresolved"):
+            for event in events:
+                event.rollback_pools()
+        if outcome == "committed":
+            stats.transactions += 1
+        i = 0
+        for event in events:
+            if event.wanted != event.op:
+                stats.substitutions[(event.wanted, event.op)] += 1
+            event_stale = False
+            for st in event.statements:
+                state = "stale" if outcome == "committed" and i in result.stale else outcome
+                event_stale = event_stale or state == "stale"
+                stats.events[(event.op, st.table, state)] += 1
+                i += 1
+            if outcome == "committed" and not event_stale:
+                if OPERATIONS[event.op].kind == "INSERT":
+                    stats.inserts += 1
+                else:
+                    stats.updates += 1
+                stats.latency.observe(result.latency)
+                if self.events_log is not None:
+                    self.events_log.event(event.op)
+
+
+@dataclass
+class StreamSummary:
+    """What a run did, for the final report and for tests."""
+
+    seed: int
+    elapsed: float
+    workers: int
+    rate_target: float | None
+    stats: Stats
+    failure: str | None = None
+    stopped_by: str = "end"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        return snapshot(self.stats, elapsed=self.elapsed)
+
+    def rows(self, table: str, kind: str) -> int:
+        """Committed rows of ``table`` changed by INSERT (or UPDATE) operations."""
+        return sum(
+            n
+            for (op, t, outcome), n in self.stats.events.items()
+            if t == table and outcome == "committed" and OPERATIONS[op].kind == kind
+        )
+
+    def lines(self) -> list[str]:
+        s, snap = self.stats, self.snapshot
+        target = f" (target {self.rate_target:g}/s)" if self.rate_target else ""
+        out = [
+            f"stream summary (seed {self.seed}, {self.workers} worker(s), stopped by "
+            f"{self.stopped_by})",
+            f"  events committed: {snap['events_committed']} in {self.elapsed:.1f} s = "
+            f"{snap['rate']:.1f} events/s{target}; INSERT {s.inserts}, UPDATE {s.updates}; "
+            f"{s.transactions} transactions",
+            f"  latency p50 {fmt_seconds(snap['latency_p50'])}, p95 "
+            f"{fmt_seconds(snap['latency_p95'])}, p99 {fmt_seconds(snap['latency_p99'])}",
+        ]
+        by_op: dict[str, dict[str, int]] = {}
+        for (op, table, outcome), n in sorted(s.events.items()):
+            if table == OPERATIONS[op].table:  # the link rows of insert_paciente are extra
+                by_op.setdefault(op, {})[outcome] = by_op.get(op, {}).get(outcome, 0) + n
+        for op in OPERATIONS:
+            if op in by_op:
+                parts = ", ".join(f"{k} {v}" for k, v in sorted(by_op[op].items()))
+                out.append(f"    {op:<18} {parts}")
+        links = self.rows("pacientes_convenios", "INSERT")
+        if links:
+            out.append(f"    (plus {links} pacientes_convenios links made by insert_paciente)")
+        subs = ", ".join(f"{k} {v}" for k, v in snap["substitutions"].items()) or "none"
+        doubt = ", ".join(f"{k} {v}" for k, v in snap["in_doubt"].items()) or "none"
+        errors = ", ".join(f"class {k}: {v}" for k, v in snap["errors"].items()) or "none"
+        retries = ", ".join(f"{k}: {v}" for k, v in snap["retries"].items()) or "none"
+        out += [
+            f"  reconnects {s.reconnects}; in-doubt commits: {doubt}; retries: {retries}",
+            f"  substitutions: {subs}",
+            f"  errors: {errors}",
+        ]
+        if self.rate_target:
+            out.append(
+                f"  schedule lag: mean {fmt_seconds(snap['lag_mean'])}, "
+                f"max {fmt_seconds(snap['lag_max'])}"
+            )
+        if self.failure:
+            out.append(f"  stopped early: {self.failure}")
+        return out
+
+
+@contextmanager
+def _signals(stop: threading.Event, reason: list[str]) -> Iterator[None]:
+    """SIGINT/SIGTERM ask the workers to stop (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        reason[0] = signal.Signals(signum).name
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _preflight(settings: Settings) -> str:
+    target = prepare_target(settings)
+    with connection(target, deadline=settings.connect_timeout) as conn:
+        check_version(server_info(conn))
+        require_schema(missing_tables(conn))
+    return target.conninfo
+
+
+def make_plan(
+    settings: Settings, conninfo: str, *, seed: int, duration: float | None, clock: Clock
+) -> RunPlan:
+    started = time.monotonic()
+    return RunPlan(
+        conninfo=conninfo,
+        seed=seed,
+        shard=settings.stream_shard_index,
+        shards=settings.stream_shard_count,
+        workers=settings.stream_workers,
+        txn_size=settings.stream_txn_size,
+        rate=settings.stream_rate,
+        weights=dict(settings.stream_weights),
+        interval=settings.stream_interval_seconds,
+        jitter=settings.max_jitter_ms / 1000,
+        profile=settings.stream_profile,
+        ramp_seconds=settings.stream_ramp_seconds,
+        time_scale=settings.stream_time_scale,
+        backoff=Backoff(settings.reconnect_base_seconds, settings.reconnect_cap_seconds),
+        started=started,
+        started_utc=utc_now(),
+        deadline=None if duration is None else started + duration,
+        clock=clock,
+    )
+
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def run_stream(
+    settings: Settings,
+    *,
+    duration: float | None = None,
+    events: int | None = None,
+    seed: int | None = None,
+    stop: threading.Event | None = None,
+    clock: Clock = utc_now,
+    progress: Progress | None = None,
+) -> StreamSummary:
+    """Stream events until ``duration``, ``events``, ``stop`` or SIGINT/SIGTERM."""
+    seed = seed if seed is not None else settings.random_seed
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    log.info("stream seed %d (pass --seed %d to repeat this sequence)", seed, seed)
+    conninfo = _preflight(settings)
+    stop = stop or threading.Event()
+    errors = ErrorLog()
+    plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
+    workers = [Worker(i, plan, stop=stop, errors=errors) for i in range(plan.workers)]
+    event_log = EventLog(workers, level=logging.INFO if plan.rate is None else logging.DEBUG)
+    for w in workers:
+        w.events_log = event_log
+    reason = ["end"]
+    metrics = _start_metrics(settings, workers, plan)
+    with _signals(stop, reason):
+        threads = [
+            threading.Thread(target=w.run, args=(events,), name=w.name, daemon=True)
+            for w in workers
+        ]
+        for t in threads:
+            t.start()
+        _supervise(threads, workers, plan, stop, progress)
+        stop.set()
+        for t in threads:
+            t.join()
+    if metrics is not None:
+        metrics.shutdown()
+    elapsed = time.monotonic() - plan.started
+    if duration is not None and reason[0] == "end":
+        elapsed = min(elapsed, duration)
+    failure = next((w.failure for w in workers if w.failure is not None), None)
+    summary = StreamSummary(
+        seed=seed,
+        elapsed=elapsed,
+        workers=plan.workers,
+        rate_target=plan.rate,
+        stats=merged(w.stats for w in workers),
+        failure=None if failure is None else f"{type(failure).__name__}: {failure}",
+        stopped_by=reason[0],
+    )
+    if failure is not None and not isinstance(failure, Exception):
+        raise failure
+    if failure is not None:
+        log.error("stream stopped: %s", summary.failure)
+    return summary
+
+
+def _supervise(
+    threads: list[threading.Thread],
+    workers: list[Worker],
+    plan: RunPlan,
+    stop: threading.Event,
+    progress: Progress | None,
+) -> None:
+    """Wait for the workers; once a second, report progress."""
+    next_tick = time.monotonic() + 1.0
+    while any(t.is_alive() for t in threads):
+        stop.wait(max(0.0, min(next_tick - time.monotonic(), 1.0)))
+        if stop.is_set():
+            return
+        now = time.monotonic()
+        if now >= next_tick:
+            next_tick += 1.0
+            snap = snapshot(merged(w.stats for w in workers), elapsed=now - plan.started)
+            if progress is not None:
+                progress(snap)
+            elif plan.rate is not None:
+                log.info("%s", progress_line(snap))
+
+
+def progress_line(snap: dict[str, Any]) -> str:
+    """pgbench -P style: elapsed, rate, totals, lag, errors."""
+    errors = sum(snap["errors"].values())
+    return (
+        f"progress: {snap['elapsed_seconds']:.1f} s, {snap['rate']:.1f} events/s, "
+        f"{snap['events_committed']} events (INSERT {snap['inserts']}, UPDATE "
+        f"{snap['updates']}), p95 {fmt_seconds(snap['latency_p95'])}, lag "
+        f"{fmt_seconds(snap['lag_last'])} (max {fmt_seconds(snap['lag_max'])}), "
+        f"errors {errors}, reconnects {snap['reconnects']}"
+    )
+
+
+def _start_metrics(settings: Settings, workers: list[Worker], plan: RunPlan) -> Any:
+    if settings.metrics_port is None:
+        return None
+    from hospital_sim.metrics import serve
+
+    def current() -> Stats:
+        return merged(w.stats for w in workers)
+
+    return serve(settings.metrics_port, current)
