@@ -1,0 +1,18 @@
+"""Pure, seeded data generation for the hospital schema; never touches the database.
+
+``generate_tables`` produces the seed data set in load order and in bounded memory;
+``RowFactory`` produces single rows for the live stream.
+"""
+
+from hospital_sim.generate.dataset import TABLE_COLUMNS, TABLES, Volumes, generate_tables
+from hospital_sim.generate.rows import RowFactory
+from hospital_sim.generate.staff import LOOKUP_CONVENIOS
+
+__all__ = [
+    "LOOKUP_CONVENIOS",
+    "TABLES",
+    "TABLE_COLUMNS",
+    "RowFactory",
+    "Volumes",
+    "generate_tables",
+]

@@ -1,0 +1,154 @@
+"""Single rows for the live stream, drawn from a random.Random the caller owns.
+
+Values follow the same vocabularies and formats as the seed data set. Where a choice
+would depend on the patient (sex, age) or the doctor, which the stream does not look
+up, only the terms that fit anyone are used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from hospital_sim.generate.addresses import pick_address, pick_city, pick_phone
+from hospital_sim.generate.documents import carteira_for_id, cpf_for_id
+from hospital_sim.generate.people import FEMALE_SHARE, pick_age_days, pick_name
+from hospital_sim.generate.places import CITIES
+from hospital_sim.generate.results import result_for
+from hospital_sim.generate.stays import pick_room
+from hospital_sim.generate.timeline import CLINIC
+from hospital_sim.generate.vocab import (
+    EXAMES,
+    MOTIVOS_CONSULTA_GERAL,
+    MOTIVOS_INTERNACAO,
+    STATUS_PASSADO,
+)
+
+Row = tuple[Any, ...]
+
+BOOKING_MIN = dt.timedelta(minutes=5)
+BOOKING_MAX = dt.timedelta(days=90)
+BOOKING_LEAD_DAYS = 20.0  # mean days ahead a new appointment is booked
+EXAM_LOOKBACK = dt.timedelta(days=2)  # a new exam row records a collection up to 2 days ago
+ADMISSION_LOOKBACK = dt.timedelta(days=3)
+DISCHARGE_LAG = dt.timedelta(hours=2)  # discharges are recorded up to two hours late
+CARD_MONTHS = (12, 36)  # a new member card is valid for one to three years
+
+_SLOTS = CLINIC.slots.tolist()
+_SLOT_CUM = CLINIC.cum.tolist()
+_OUTCOMES = list(STATUS_PASSADO)
+_OUTCOME_WEIGHTS = list(STATUS_PASSADO.values())
+
+
+def _whole_seconds(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(microsecond=0)
+
+
+def _between(rng: random.Random, low: dt.datetime, high: dt.datetime) -> dt.datetime:
+    span = max((high - low).total_seconds(), 0.0)
+    moment = low + dt.timedelta(seconds=rng.uniform(0, span))
+    whole = _whole_seconds(moment)
+    return whole if whole >= low else moment
+
+
+class RowFactory:
+    """Builds one row at a time for INSERTs and the new values of UPDATEs."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def paciente(self, id: int, now: dt.datetime) -> Row:
+        """(id, nome, nascimento, cpf, telefone, endereco, data_cadastro=now)."""
+        rng = self.rng
+        female = rng.random() < FEMALE_SHARE
+        birth = (now - dt.timedelta(days=pick_age_days(rng))).date()
+        city = pick_city(rng)
+        return (
+            id,
+            pick_name(rng, female, birth.year),
+            birth,
+            cpf_for_id(id),
+            pick_phone(rng, CITIES[city].ddd),
+            pick_address(rng, city),
+            _whole_seconds(now),
+        )
+
+    def paciente_convenio(
+        self, id: int, paciente_id: int, convenio_id: int, now: dt.datetime
+    ) -> Row:
+        """(id, paciente_id, convenio_id, numero_carteira, validade: end of a future month)."""
+        months = now.month - 1 + self.rng.randint(*CARD_MONTHS) + 1
+        first_of_next = dt.date(now.year + months // 12, months % 12 + 1, 1)
+        return (
+            id,
+            paciente_id,
+            convenio_id,
+            carteira_for_id(id),
+            first_of_next - dt.timedelta(days=1),
+        )
+
+    def consulta(
+        self, id: int, paciente_id: int, medico_id: int, registered: dt.datetime, now: dt.datetime
+    ) -> Row:
+        """(id, paciente_id, medico_id, data, motivo, 'agendada'), data in a clinic slot
+        between now + 5 minutes and now + 90 days (and after the patient registered)."""
+        low = max(now, registered) + BOOKING_MIN
+        high = max(now + BOOKING_MAX, low)
+        return (id, paciente_id, medico_id, self._slot(low, high),
+                MOTIVOS_CONSULTA_GERAL.pick(self.rng), "agendada")  # fmt: skip
+
+    def _slot(self, low: dt.datetime, high: dt.datetime) -> dt.datetime:
+        rng = self.rng
+        for _ in range(20):
+            lead = min(int(rng.expovariate(1 / BOOKING_LEAD_DAYS)), BOOKING_MAX.days)
+            day = dt.datetime.combine(low.date() + dt.timedelta(days=lead), dt.time())
+            if rng.random() < 0.9 and day.weekday() >= 5:
+                continue  # clinics are mostly closed at weekends
+            slot = rng.choices(_SLOTS, cum_weights=_SLOT_CUM)[0]
+            when = day + dt.timedelta(seconds=slot)
+            if low <= when <= high:
+                return when
+        # Nothing fitted (a window of minutes): the next 10-minute mark, if there is one.
+        midnight = dt.datetime.combine(low.date(), dt.time())
+        step = dt.timedelta(minutes=10)
+        mark = midnight + -((midnight - low) // step) * step
+        return mark if mark <= high else low
+
+    def exame(self, id: int, paciente_id: int, registered: dt.datetime, now: dt.datetime) -> Row:
+        """(id, paciente_id, tipo_exame, data, None): a pending exam collected between the
+        patient's registration (at most two days back) and now."""
+        low = min(max(registered, now - EXAM_LOOKBACK), now)
+        return (id, paciente_id, EXAMES.pick(self.rng), _between(self.rng, low, now), None)
+
+    def internacao(self, id: int, paciente_id: int, now: dt.datetime) -> Row:
+        """(id, paciente_id, data_entrada, None, motivo, quarto): a current stay admitted
+        within the last three days."""
+        rng = self.rng
+        entrada = _between(rng, now - ADMISSION_LOOKBACK, now)
+        return (id, paciente_id, entrada, None, MOTIVOS_INTERNACAO.pick(rng), pick_room(rng))
+
+    def telefone(self, uf: str | None = None) -> str:
+        """A phone number with a DDD of ``uf`` (any state, by population, if None)."""
+        return pick_phone(self.rng, CITIES[pick_city(self.rng, uf)].ddd)
+
+    def endereco(self) -> tuple[str, str]:
+        """An address line and its UF."""
+        city = pick_city(self.rng)
+        return pick_address(self.rng, city), CITIES[city].uf
+
+    def consulta_outcome(self) -> str:
+        """How a scheduled appointment ended: realizada, cancelada or faltou."""
+        return self.rng.choices(_OUTCOMES, weights=_OUTCOME_WEIGHTS)[0]
+
+    def exame_resultado(self, tipo_exame: str) -> str:
+        """A result text that reads right for ``tipo_exame``."""
+        return result_for(tipo_exame, self.rng)
+
+    def discharge_time(self, data_entrada: dt.datetime, now: dt.datetime) -> dt.datetime:
+        """When a patient still in hospital is discharged: shortly before now, never
+        before admission."""
+        if now <= data_entrada:
+            return data_entrada
+        low = max(data_entrada, now - DISCHARGE_LAG)
+        return max(_between(self.rng, low, now), data_entrada)

@@ -1,0 +1,194 @@
+"""Hospital stays: admissions in time order, never overlapping for a patient.
+
+Patients are admitted in admission-time order; each patient remembers when they may be
+admitted again (after discharge, or never while still in hospital), so a patient has at
+most one current stay and it is their last.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hospital_sim.generate.cohort import Cohort
+from hospital_sim.generate.timeline import (
+    ADMISSION,
+    DAY,
+    DISCHARGE,
+    HOUR,
+    MINUTE,
+    Clock,
+    Seconds,
+    SortedTimes,
+    to_datetimes,
+    weekday,
+)
+from hospital_sim.generate.vocab import MOTIVOS_INTERNACAO
+
+Row = tuple[Any, ...]
+Streams = Callable[[int], np.random.Generator]
+
+# Length of stay in days: SIH/SUS reports a mean of about five days, with a long tail.
+LOS_MEDIAN_DAYS = 3.2
+LOS_SIGMA = 0.9
+MIN_STAY = 4 * HOUR
+READMISSION_GAP = 12 * HOUR  # nobody is readmitted within hours of discharge
+CANDIDATES = 8  # patients drawn at once when the first one is in hospital
+
+# Stays that rarely last longer than this many days.
+_SHORT_STAYS = {
+    "Parto normal": 2, "Parto cesáreo": 3, "Aborto espontâneo": 1, "Crise asmática": 3,
+    "Hérnia inguinal - cirurgia eletiva": 2, "Apendicite aguda": 4, "Gastroenterite aguda": 4,
+    "Crise hipertensiva": 3, "Bronquiolite": 6,
+}  # fmt: skip
+_MATERNITY = {"Parto normal", "Parto cesáreo", "Aborto espontâneo"}
+_CRITICAL = {"Sepse", "Infarto agudo do miocárdio", "Acidente vascular cerebral",
+             "Traumatismo cranioencefálico"}  # fmt: skip
+
+
+def _rooms(prefix: str, floors: range, rooms: int) -> npt.NDArray[np.object_]:
+    return np.array([f"{prefix}-{f}{r:02d}" for f in floors for r in range(1, rooms + 1)], object)
+
+
+_WARD = _rooms("Enf", range(3, 7), 30)
+_PRIVATE = _rooms("Apto", range(7, 10), 16)
+_ICU = np.array([f"UTI-{bed:02d}" for bed in range(1, 21)], dtype=object)
+_PAEDIATRIC = _rooms("Ped", range(1, 2), 24)
+_MATERNITY_ROOMS = _rooms("Mat", range(2, 3), 24)
+
+_CAP_DAYS = np.array([_SHORT_STAYS.get(t, 10_000) for t in MOTIVOS_INTERNACAO.texts.tolist()])
+_IS_MATERNITY = np.array([t in _MATERNITY for t in MOTIVOS_INTERNACAO.texts.tolist()])
+_IS_CRITICAL = np.array([t in _CRITICAL for t in MOTIVOS_INTERNACAO.texts.tolist()])
+
+
+def pick_room(rng: random.Random) -> str:
+    """A room for an adult admitted from the street: ward, private room or ICU."""
+    u = rng.random()
+    pool = _ICU if u < 0.08 else _PRIVATE if u > 0.84 else _WARD
+    room: str = pool[rng.randrange(pool.size)]
+    return room
+
+
+class BedsFull(ValueError):
+    """Every registered patient is already in hospital when another admission is due."""
+
+
+def stay_blocks(
+    streams: Streams, cohort: Cohort, clock: Clock, n: int, first_id: int, block_rows: int
+) -> Iterator[list[Row]]:
+    """Rows of internacoes in admission order."""
+    first_day = int(cohort.registered[0] // DAY) + 1
+    days = np.arange(first_day, clock.past_last_day + 1, dtype=np.int64)
+    weights = cohort.day_weights(first_day, clock.past_last_day)
+    admissions = SortedTimes(
+        n, first_day, weights * ADMISSION.weekday_weight[weekday(days)], ADMISSION
+    )
+    free_from = [-1] * cohort.size  # second after which each patient may be admitted
+    latest_admission = (clock.past_last_day + 1) * DAY - MINUTE
+    done, block = 0, 0
+    while done < n:
+        rng = streams(block)
+        size = min(block_rows, n - done)
+        entrada = admissions.take(rng, size)
+        saida = _discharges(rng, entrada)
+        patient = _admit(rng, cohort, free_from, entrada, saida, clock.past_limit, latest_admission)
+        female, age = cohort.female[patient], cohort.age_years(patient, entrada)
+        motivo = MOTIVOS_INTERNACAO.sample(rng, size, female=female, age=age)
+        entrada_day = entrada // DAY
+        capped = (entrada_day + _CAP_DAYS[motivo]) * DAY + DISCHARGE.random_slots(rng, size)
+        saida = np.minimum(saida, np.maximum(capped, entrada + MIN_STAY))
+        discharged = saida <= clock.past_limit
+        yield list(
+            zip(
+                range(first_id + done, first_id + done + size),
+                (patient + cohort.first_id).tolist(),
+                to_datetimes(entrada),
+                [
+                    s if d else None
+                    for s, d in zip(to_datetimes(saida), discharged.tolist(), strict=True)
+                ],
+                MOTIVOS_INTERNACAO.text_list(motivo),
+                _quartos(rng, motivo, age),
+                strict=True,
+            )
+        )
+        done, block = done + size, block + 1
+
+
+def _discharges(rng: np.random.Generator, entrada: Seconds) -> Seconds:
+    n = entrada.size
+    los_days = np.floor(rng.lognormal(np.log(LOS_MEDIAN_DAYS), LOS_SIGMA, n)).astype(np.int64)
+    saida = (entrada // DAY + los_days) * DAY + DISCHARGE.random_slots(rng, n)
+    # Same-day stays (observation, day surgery) last a few hours.
+    short = saida < entrada + MIN_STAY
+    saida[short] = (
+        entrada[short] + MIN_STAY + rng.integers(0, 4 * HOUR // MINUTE, short.sum()) * MINUTE
+    )
+    return saida
+
+
+def _admit(
+    rng: np.random.Generator,
+    cohort: Cohort,
+    free_from: list[int],
+    entrada: Seconds,
+    saida: Seconds,
+    past_limit: int,
+    latest_admission: int,
+) -> npt.NDArray[np.intp]:
+    """Pick, in admission order, a patient who is not in hospital; update free_from.
+
+    ``entrada``/``saida`` are moved later in the rare case that nobody is free.
+    """
+    first_choice = cohort.draw_registered_before(rng, entrada).tolist()
+    chosen = np.empty(entrada.size, dtype=np.intp)
+    never = 2**62
+    for i, (t, p) in enumerate(zip(entrada.tolist(), first_choice, strict=True)):
+        if free_from[p] >= t:
+            others = cohort.draw_registered_before(rng, np.full(CANDIDATES, t)).tolist()
+            free = [q for q in others if free_from[q] < t]
+            if free:
+                p = free[0]
+            else:
+                p, moved = _first_free(cohort, free_from, t, latest_admission)
+                entrada[i] += moved - t
+                saida[i] += moved - t
+        end = int(saida[i])
+        chosen[i] = p
+        free_from[p] = end + READMISSION_GAP if end <= past_limit else never
+    return chosen
+
+
+def _first_free(cohort: Cohort, free_from: list[int], t: int, latest: int) -> tuple[int, int]:
+    registered = int(np.searchsorted(cohort.registered, t, side="left"))
+    free = np.array(free_from[:registered], dtype=np.int64)
+    ready = np.flatnonzero(free < t)
+    if ready.size:
+        return int(ready[0]), t
+    soonest = int(free.argmin())
+    if free[soonest] + MINUTE <= latest:
+        return soonest, int(free[soonest]) + MINUTE
+    raise BedsFull(
+        f"cannot place {cohort.size} patients' hospital stays without overlapping them: "
+        "raise the number of pacientes or lower the number of internacoes"
+    )
+
+
+def _quartos(
+    rng: np.random.Generator, motivo: npt.NDArray[np.intp], age: npt.NDArray[np.float64]
+) -> list[str]:
+    n = motivo.size
+    u = rng.random(n)
+    pick = rng.integers(0, 1 << 30, n)
+    icu = np.where(_IS_CRITICAL[motivo], u < 0.5, u < 0.08)
+    private = ~icu & (u > 0.84)
+    rooms = np.where(private, _PRIVATE[pick % _PRIVATE.size], _WARD[pick % _WARD.size])
+    rooms = np.where(icu, _ICU[pick % _ICU.size], rooms)
+    rooms = np.where(_IS_MATERNITY[motivo], _MATERNITY_ROOMS[pick % _MATERNITY_ROOMS.size], rooms)
+    rooms = np.where((age < 14) & ~icu, _PAEDIATRIC[pick % _PAEDIATRIC.size], rooms)
+    labels: list[str] = rooms.tolist()
+    return labels
