@@ -130,14 +130,13 @@ def seed_database(
     volumes = volumes_from(settings)
     target = prepare_target(settings)
     started = time.perf_counter()
-    with connection(target, deadline=settings.connect_timeout, autocommit=False) as conn:
+    with connection(target, deadline=settings.connect_timeout) as conn:
         require_schema(missing_tables(conn))
         with conn.transaction():
             _check_empty(conn)
             # The whole load is one transaction: nothing half-written if it fails.
             conn.execute("SET LOCAL synchronous_commit = off")
             rows = copy_rows(conn, volumes, seed=seed, anchor=anchor_for(now), progress=progress)
-        conn.autocommit = True
         for table in TABLES:
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
     elapsed = time.perf_counter() - started
