@@ -57,7 +57,13 @@ def _col(table: str, name: str) -> int:
 CADASTRO = _col("pacientes", "data_cadastro")
 CONSULTA_DATA = _col("consultas", "data")
 TIPO_EXAME = _col("exames", "tipo_exame")
+EXAME_DATA = _col("exames", "data")
 ENTRADA = _col("internacoes", "data_entrada")
+
+
+def _after(floor: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """A moment strictly after ``floor``, not after ``now`` when there is room."""
+    return floor + (now - floor) / 2 if now > floor else floor + ONE_US
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,12 @@ class Operations:
         pid, patient = picked
         eid = self.ids.take("exames")
         row = self.rows.exame(eid, pid, patient.registered, now)
+        taken = row[EXAME_DATA]
+        assert isinstance(taken, dt.datetime)
+        if taken <= patient.registered < now:
+            # The rule is "after registration": a patient registered this very second
+            # has an exam taken between then and now.
+            row = (*row[:EXAME_DATA], _after(patient.registered, now), *row[EXAME_DATA + 1 :])
         self._add(event, "exames", row)
         self.pools.pending_exams.add(eid, str(row[TIPO_EXAME]))
         event.undo.append(lambda: self.pools.pending_exams.discard(eid))
@@ -214,7 +226,7 @@ class Operations:
         admitted = row[ENTRADA]
         assert isinstance(admitted, dt.datetime)
         if admitted <= floor:
-            admitted = min(floor + (now - floor) / 2, now) if now > floor else floor + ONE_US
+            admitted = _after(floor, now)
             row[ENTRADA] = admitted
         self._add(event, "internacoes", tuple(row))
         self.pools.not_admitted.remove(pid)

@@ -165,8 +165,8 @@ class Worker:
         done = 0
         while not self.stop.is_set() and (budget is None or done < budget):
             due = pacing.next_due(time.monotonic())
-            if plan.deadline is not None and due >= plan.deadline:
-                break
+            if plan.deadline is not None and max(due, time.monotonic()) >= plan.deadline:
+                break  # --duration is wall-clock: late events are not caught up after it
             wait = due - time.monotonic()
             if wait > 0 and self.stop.wait(wait):
                 break
@@ -369,8 +369,6 @@ def run_stream(
     if metrics is not None:
         metrics.shutdown()
     elapsed = time.monotonic() - plan.started
-    if duration is not None and reason[0] == "end":
-        elapsed = min(elapsed, duration)
     failure = next((w.failure for w in workers if w.failure is not None), None)
     summary = StreamSummary(
         seed=seed,
@@ -397,8 +395,9 @@ def _supervise(
 ) -> None:
     """Wait for the workers; once a second, report progress."""
     next_tick = time.monotonic() + 1.0
-    while any(t.is_alive() for t in threads):
-        stop.wait(max(0.0, min(next_tick - time.monotonic(), 1.0)))
+    while alive := [t for t in threads if t.is_alive()]:
+        # Joining (not sleeping) returns as soon as the last worker ends.
+        alive[0].join(max(0.0, min(next_tick - time.monotonic(), 1.0)))
         if stop.is_set():
             return
         now = time.monotonic()

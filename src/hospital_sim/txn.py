@@ -34,7 +34,10 @@ RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 # admin_shutdown, crash_shutdown, cannot_connect_now: the server went away.
 SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
 XID_SUFFIX = b" RETURNING pg_current_xact_id()::text"
-IN_PROGRESS_WAIT = 0.05  # the old backend may still be finishing its commit
+IN_PROGRESS_WAIT = 0.05
+# psycopg's pipeline costs about two plain round trips to set up, so short transactions
+# are sent statement by statement and longer ones in one pipeline.
+PIPELINE_FROM = 3  # the old backend may still be finishing its commit
 
 
 class Stopped(Exception):
@@ -228,6 +231,8 @@ class Session:
             return TxnResult("committed", stale, time.perf_counter() - started)
 
     def _send(self, conn: Conn, statements: list[Statement]) -> tuple[str, set[int]]:
+        if len(statements) < PIPELINE_FROM:
+            return self._send_plain(conn, statements)
         cursors = []
         with conn.pipeline():
             for i, st in enumerate(statements):
@@ -242,6 +247,19 @@ class Session:
             if st.kind == "UPDATE" and cur.rowcount == 0
         }
         return str(row[0]), stale
+
+    def _send_plain(self, conn: Conn, statements: list[Statement]) -> tuple[str, set[int]]:
+        xid = ""
+        stale: set[int] = set()
+        for i, st in enumerate(statements):
+            cur = conn.execute(st.query + XID_SUFFIX if i == 0 else st.query, st.params)
+            if i == 0:
+                row = cur.fetchone()
+                assert row is not None
+                xid = str(row[0])
+            if st.kind == "UPDATE" and cur.rowcount == 0:
+                stale.add(i)
+        return xid, stale
 
     def _failed(self, conn: Conn, exc: psycopg.Error) -> TxnResult | None:
         """Handle an error before COMMIT; None means "send again"."""

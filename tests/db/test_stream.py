@@ -1,0 +1,274 @@
+"""`stream` against a real server: the mix, exact accounting, coherence, determinism,
+surviving killed backends, and two shards side by side."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from hospital_sim.lifecycle import init_database
+from hospital_sim.schema import TABLES
+from hospital_sim.seed import seed_database
+from hospital_sim.stream import StreamSummary, run_stream
+from hospital_sim.workload import DEFAULT_WEIGHTS, OPERATIONS
+from tests.db.support import FreshDb, create_database, drop_database
+from tests.db.test_seed import COHERENCE, fingerprint, scalar
+
+pytestmark = pytest.mark.db
+
+SMALL = {
+    "seed_pacientes": 200,
+    "seed_medicos": 20,
+    "seed_convenios": 5,
+    "seed_consultas": 400,
+    "seed_exames": 300,
+    "seed_internacoes": 100,
+    "seed_pacientes_convenios": 250,
+}
+FAST = {"stream_rate": 1_000_000.0, "stream_interval_seconds": 0, "max_jitter_ms": 0}
+
+# Test-only instrumentation: every row change, counted by the server itself.
+AUDIT = """
+CREATE TABLE stream_audit (tbl text, op text);
+CREATE FUNCTION stream_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO stream_audit VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$;
+""" + "".join(
+    f"CREATE TRIGGER audit_{t} AFTER INSERT OR UPDATE ON {t}"
+    " FOR EACH ROW EXECUTE FUNCTION stream_audit();\n"
+    for t in TABLES
+)
+
+
+def seeded(db: FreshDb, seed: int = 11, *, audit: bool = True, **kw: Any) -> FreshDb:
+    settings = db.settings(**SMALL)
+    init_database(settings)
+    seed_database(settings, seed=seed, **kw)
+    if audit:
+        with db.connect() as conn:
+            conn.execute(AUDIT.encode())
+    return db
+
+
+def audited(db: FreshDb) -> dict[tuple[str, str], int]:
+    with db.connect() as conn:
+        rows = conn.execute("SELECT tbl, op, count(*) FROM stream_audit GROUP BY 1, 2").fetchall()
+    return {(str(t), str(op)): int(str(n)) for t, op, n in rows}
+
+
+def counted(summary: StreamSummary) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for (op, table, outcome), n in summary.stats.events.items():
+        if outcome == "committed":
+            key = (table, OPERATIONS[op].kind)
+            out[key] = out.get(key, 0) + n
+    return out
+
+
+def assert_counters_equal_database(db: FreshDb, summary: StreamSummary) -> None:
+    assert counted(summary) == audited(db)
+
+
+def assert_coherent(db: FreshDb) -> None:
+    with db.connect() as conn:
+        broken = {rule: scalar(conn, q) for rule, q in COHERENCE.items()}
+    assert broken == dict.fromkeys(COHERENCE, 0)
+
+
+@pytest.fixture(scope="module")
+def streamed(server_dsn: str) -> Iterator[tuple[FreshDb, StreamSummary, dict[str, int]]]:
+    """One database streamed for 3000 events by 2 workers, shared by read-only checks."""
+    db = seeded(create_database(server_dsn))
+    with db.connect() as conn:
+        before = {
+            "closed": int(
+                str(scalar(conn, "SELECT count(*) FROM consultas WHERE status <> 'agendada'"))
+            ),
+            "results": int(
+                str(scalar(conn, "SELECT count(*) FROM exames WHERE resultado IS NOT NULL"))
+            ),
+            "discharged": int(
+                str(scalar(conn, "SELECT count(*) FROM internacoes WHERE data_saida IS NOT NULL"))
+            ),
+        }
+    settings = db.settings(**FAST, stream_workers=2, stream_txn_size=10)
+    summary = run_stream(settings, events=3000, seed=5)
+    yield db, summary, before
+    drop_database(server_dsn, db.name)
+
+
+def test_operation_mix_follows_the_weights(
+    streamed: tuple[FreshDb, StreamSummary, dict[str, int]],
+) -> None:
+    _db, summary, _ = streamed
+    wanted: dict[str, int] = dict.fromkeys(OPERATIONS, 0)
+    for (op, table, _outcome), n in summary.stats.events.items():
+        if table == OPERATIONS[op].table:
+            wanted[op] += n
+    for (want, ran), n in summary.stats.substitutions.items():
+        wanted[want] += n
+        wanted[ran] -= n
+    total = sum(wanted.values())
+    assert total == 3000
+    for op, weight in DEFAULT_WEIGHTS.items():
+        assert wanted[op] / total == pytest.approx(weight / 100, abs=0.03), op
+
+
+def test_counters_equal_the_changes_in_the_database(
+    streamed: tuple[FreshDb, StreamSummary, dict[str, int]],
+) -> None:
+    db, summary, before = streamed
+    assert summary.stats.inserts + summary.stats.updates == 3000
+    assert_counters_equal_database(db, summary)
+    ran = {op: 0 for op in OPERATIONS}
+    for (op, table, outcome), n in summary.stats.events.items():
+        if outcome == "committed" and table == OPERATIONS[op].table:
+            ran[op] += n
+    with db.connect() as conn:
+        closed = scalar(conn, "SELECT count(*) FROM consultas WHERE status <> 'agendada'")
+        results = scalar(conn, "SELECT count(*) FROM exames WHERE resultado IS NOT NULL")
+        discharged = scalar(conn, "SELECT count(*) FROM internacoes WHERE data_saida IS NOT NULL")
+    # Each UPDATE operation moves one row to its next state, once.
+    assert int(str(closed)) - before["closed"] == ran["update_consulta"]
+    assert int(str(results)) - before["results"] == ran["update_exame"]
+    assert int(str(discharged)) - before["discharged"] == ran["update_internacao"]
+
+
+@pytest.mark.parametrize("rule", sorted(COHERENCE))
+def test_every_coherence_rule_still_holds(
+    streamed: tuple[FreshDb, StreamSummary, dict[str, int]], rule: str
+) -> None:
+    db, _, _ = streamed
+    with db.connect() as conn:
+        assert scalar(conn, COHERENCE[rule]) == 0, rule
+
+
+def test_summary_reports_rate_latency_and_no_errors(
+    streamed: tuple[FreshDb, StreamSummary, dict[str, int]],
+) -> None:
+    _, summary, _ = streamed
+    snap = summary.snapshot
+    assert snap["errors"] == {} and snap["reconnects"] == 0
+    assert 0 < snap["latency_p50"] <= snap["latency_p95"] <= snap["latency_p99"]
+    text = "\n".join(summary.lines())
+    assert "events committed: 3000" in text and "p99" in text
+
+
+def test_same_seed_gives_the_same_rows(make_db: Callable[[], FreshDb]) -> None:
+    moment = dt.datetime(2026, 11, 2, 10, 30)
+
+    def streamed_with(seed: int) -> dict[str, object]:
+        db = seeded(make_db(), seed=3, audit=False, now=moment)
+        run_stream(
+            db.settings(**FAST, stream_txn_size=20),
+            events=400,
+            seed=seed,
+            clock=lambda: moment,
+        )
+        return fingerprint(db)
+
+    first, second, other = streamed_with(9), streamed_with(9), streamed_with(10)
+    assert first == second
+    assert first != other
+
+
+def _terminate_stream_backends(db: FreshDb) -> int:
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name LIKE 'hospital-sim stream%'"
+        ).fetchone()
+    return int(str(row[0])) if row else 0
+
+
+def test_killed_backends_reconnect_and_counts_stay_exact(fresh_db: FreshDb) -> None:
+    db = seeded(fresh_db)
+    settings = db.settings(stream_rate=400.0, stream_workers=2, reconnect_base_seconds=0.05)
+    stop = threading.Event()
+    result: list[StreamSummary] = []
+    runner = threading.Thread(
+        target=lambda: result.append(run_stream(settings, stop=stop, seed=1)), daemon=True
+    )
+    runner.start()
+    killed = 0
+    deadline = time.monotonic() + 30
+    while killed < 4 and time.monotonic() < deadline:
+        time.sleep(0.4)
+        killed += _terminate_stream_backends(db)
+    time.sleep(0.8)  # let the workers come back and commit more
+    stop.set()
+    runner.join(10)
+    assert result, "the stream did not stop"
+    summary = result[0]
+    assert killed >= 2
+    assert summary.stats.reconnects >= 1
+    assert summary.failure is None
+    assert summary.stats.inserts + summary.stats.updates > 0
+    assert set(summary.stats.in_doubt) <= {"committed", "aborted"}
+    assert_counters_equal_database(db, summary)
+    assert_coherent(db)
+
+
+def test_two_shards_stream_side_by_side_without_collisions(fresh_db: FreshDb) -> None:
+    db = seeded(fresh_db)
+    summaries: list[StreamSummary] = []
+
+    def shard(i: int) -> None:
+        settings = db.settings(
+            **FAST,
+            stream_shard_index=i,
+            stream_shard_count=2,
+            stream_workers=2,
+            stream_txn_size=5,
+        )
+        summaries.append(run_stream(settings, events=600, seed=21))
+
+    threads = [threading.Thread(target=shard, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(summaries) == 2
+    for s in summaries:
+        assert s.failure is None and s.snapshot["errors"] == {}
+        assert s.stats.inserts + s.stats.updates == 600
+    total = counted(summaries[0])
+    for key, n in counted(summaries[1]).items():
+        total[key] = total.get(key, 0) + n
+    assert total == audited(db)
+    assert_coherent(db)
+
+
+def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = seeded(fresh_db, audit=False)
+    stop = threading.Event()
+    settings = db.settings(stream_rate=200.0, metrics_port=port)
+    runner = threading.Thread(target=lambda: run_stream(settings, stop=stop, seed=1))
+    runner.start()
+    try:
+        text = ""
+        for _ in range(50):
+            time.sleep(0.1)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    text = r.read().decode()
+            except OSError:
+                continue
+            if 'outcome="committed"' in text:
+                break
+    finally:
+        stop.set()
+        runner.join(10)
+    assert "hospital_sim_events_total{" in text and 'outcome="committed"' in text
+    assert "hospital_sim_event_latency_seconds_bucket" in text
+    assert "hospital_sim_reconnects_total 0.0" in text
