@@ -36,6 +36,7 @@ _REGIONS = ("Sul", "Sudeste", "Nordeste", "Norte", "Centro-Oeste", "Paulista", "
             "Fluminense", "Gaúcha", "Baiana", "Capixaba", "Paranaense")  # fmt: skip
 
 _SPECIALTY_NAMES = np.array([s.name for s in ESPECIALIDADES], dtype=object)
+_CLINIC_SHARE = np.array([s.clinic_share for s in ESPECIALIDADES], dtype=np.float64)
 _SPECIALTY_WEIGHTS = np.array([s.weight for s in ESPECIALIDADES], dtype=np.float64)
 # Age boundaries where some specialty starts or stops seeing a patient: within two
 # boundaries every patient of a sex can see the same doctors.
@@ -54,31 +55,35 @@ class Staff:
     city: npt.NDArray[np.intp]  # where the doctor holds the CRM
     female: npt.NDArray[np.bool_]
     birth_year: npt.NDArray[np.int64]
-    _pools: dict[tuple[bool, int], npt.NDArray[np.intp]] = field(default_factory=dict)
+    _pools: dict[tuple[bool, int], tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = field(
+        default_factory=dict
+    )
 
     @property
     def size(self) -> int:
         return int(self.specialty.size)
 
-    def _pool(self, female: bool, age_class: int) -> npt.NDArray[np.intp]:
+    def _pool(
+        self, female: bool, age_class: int
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        """Doctors who see this kind of patient, with cumulative booking weights."""
         key = (female, age_class)
         if key not in self._pools:
             age = _AGE_EDGES[age_class - 1] if age_class > 0 else 0.0
             fits = np.array(
                 [
-                    s.outpatient
-                    and s.sex in (None, "F" if female else "M")
-                    and s.min_age <= age <= s.max_age
+                    s.sex in (None, "F" if female else "M") and s.min_age <= age <= s.max_age
                     for s in ESPECIALIDADES
                 ]
             )
-            pool = np.flatnonzero(fits[self.specialty])
-            if pool.size == 0:  # tiny staff: nobody fits, book whoever sees outpatients
-                outpatient = np.array([s.outpatient for s in ESPECIALIDADES])
-                pool = np.flatnonzero(outpatient[self.specialty])
-            if pool.size == 0:
-                pool = np.arange(self.size)
-            self._pools[key] = pool
+            load = _CLINIC_SHARE[self.specialty]
+            weight = np.where(fits[self.specialty], load, 0.0)
+            if weight.sum() == 0:  # tiny staff: nobody fits, book whoever holds a clinic
+                weight = load
+            if weight.sum() == 0:
+                weight = np.ones(self.size)
+            pool = np.flatnonzero(weight)
+            self._pools[key] = (pool, np.cumsum(weight[pool]) / weight[pool].sum())
         return self._pools[key]
 
     def book(
@@ -87,14 +92,16 @@ class Staff:
         female: npt.NDArray[np.bool_],
         age: npt.NDArray[np.float64],
     ) -> npt.NDArray[np.intp]:
-        """A doctor for each patient whose specialty sees patients of that sex and age."""
+        """A doctor for each patient, whose specialty sees patients of that sex and age,
+        in proportion to the time the specialty spends in the clinic."""
         age_class = np.searchsorted(_AGE_EDGES, age, side="right")
         doctor = np.empty(age.size, dtype=np.intp)
         for sex in (True, False):
             for cls in np.unique(age_class[female == sex]).tolist():
                 rows = np.flatnonzero((female == sex) & (age_class == cls))
-                pool = self._pool(sex, cls)
-                doctor[rows] = pool[rng.integers(0, pool.size, rows.size)]
+                pool, cum = self._pool(sex, cls)
+                pick = np.searchsorted(cum, rng.random(rows.size), side="right")
+                doctor[rows] = pool[np.minimum(pick, pool.size - 1)]
         return doctor
 
 

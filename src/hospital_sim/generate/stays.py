@@ -33,8 +33,8 @@ Row = tuple[Any, ...]
 Streams = Callable[[int], np.random.Generator]
 
 # Length of stay in days: SIH/SUS reports a mean of about five days, with a long tail.
-LOS_MEDIAN_DAYS = 3.2
-LOS_SIGMA = 0.9
+LOS_MEDIAN_DAYS = 3.5
+LOS_SIGMA = 0.95
 MIN_STAY = 4 * HOUR
 READMISSION_GAP = 12 * HOUR  # nobody is readmitted within hours of discharge
 CANDIDATES = 8  # patients drawn at once when the first one is in hospital

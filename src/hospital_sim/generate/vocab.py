@@ -126,7 +126,10 @@ class Specialty:
     sex: str | None = None
     min_age: int = ANY_AGE[0]
     max_age: int = ANY_AGE[1]
-    outpatient: bool = True  # False for specialties without consultations (e.g. ICU)
+    # Share of a doctor's working time spent on outpatient consultations, relative to a
+    # clinician's: surgeons operate, anaesthetists mostly work in theatre, ICU staff never
+    # hold a clinic.
+    clinic_share: float = 1.0
 
 
 # Follow-up visits are a large share of every outpatient agenda.
@@ -140,10 +143,10 @@ def _specialty(
     sex: str | None = None,
     min_age: int = ANY_AGE[0],
     max_age: int = ANY_AGE[1],
-    outpatient: bool = True,
+    clinic_share: float = 1.0,
 ) -> Specialty:
     motivos_all = Vocabulary((*motivos, *_FOLLOW_UP))
-    return Specialty(name, weight, motivos_all, sex, min_age, max_age, outpatient)
+    return Specialty(name, weight, motivos_all, sex, min_age, max_age, clinic_share)
 
 
 def term(text: str, weight: float, sex: str | None = None, ages: tuple[int, int] = ANY_AGE) -> Term:
@@ -181,6 +184,7 @@ ESPECIALIDADES: tuple[Specialty, ...] = (
         term("Retorno pós-operatório", 3),
         term("Nódulo subcutâneo", 1), term("Hérnia umbilical", 1),
         min_age=15,
+        clinic_share=0.5,
     ),
     _specialty(
         "Ginecologia e Obstetrícia", 37,
@@ -192,7 +196,7 @@ ESPECIALIDADES: tuple[Specialty, ...] = (
         sex="F", min_age=15,
     ),
     _specialty(
-        "Anestesiologia", 31, term("Avaliação pré-anestésica", 10), min_age=1,
+        "Anestesiologia", 31, term("Avaliação pré-anestésica", 10), min_age=1, clinic_share=0.1,
     ),
     _specialty(
         "Ortopedia e Traumatologia", 21,
@@ -238,7 +242,7 @@ ESPECIALIDADES: tuple[Specialty, ...] = (
         term("Renovação de receita", 2, ages=_ADULT),
         min_age=15,
     ),
-    _specialty("Medicina Intensiva", 9, term("Visita pós-alta da UTI", 1), outpatient=False),
+    _specialty("Medicina Intensiva", 9, term("Visita pós-alta da UTI", 1), clinic_share=0),
     _specialty(
         "Otorrinolaringologia", 8,
         term("Sinusite", 2), term("Otite", 1.5),
@@ -267,6 +271,7 @@ ESPECIALIDADES: tuple[Specialty, ...] = (
         term("Avaliação para cirurgia plástica", 3, ages=_ADULT), term("Retorno pós-operatório", 2),
         term("Cicatriz hipertrófica", 1),
         min_age=15,
+        clinic_share=0.5,
     ),
     _specialty(
         "Endocrinologia e Metabologia", 6,
@@ -314,6 +319,7 @@ ESPECIALIDADES: tuple[Specialty, ...] = (
         term("Pé diabético", 1, ages=(30, 120)),
         term("Doença arterial periférica", 1, ages=(50, 120)),
         min_age=15,
+        clinic_share=0.5,
     ),
     _specialty(
         "Hematologia e Hemoterapia", 3,
