@@ -2,8 +2,9 @@
 -- plan. Their CNPJs are cnpj_for_id(1) and cnpj_for_id(2), so generated plans (ids >= 3)
 -- never collide with them. ON CONFLICT keeps a second init from touching them.
 INSERT INTO convenios (id, nome, cnpj, tipo, cobertura) VALUES
-    (1, 'SUS', '04.591.927/0001-02', 'publico', 'Universal - Sistema Único de Saúde'),
-    (2, 'Vida Plena Saúde', '77.767.928/0001-20', 'privado', 'Ambulatorial + Hospitalar')
+    (1, 'SUS - Sistema Único de Saúde', '04.592.563/0001-77', 'publico', 'Integral - Nacional'),
+    (2, 'Vida Plena Saúde', '77.769.200/0001-38', 'privado',
+     'Ambulatorial + Hospitalar com obstetrícia - Nacional')
 ON CONFLICT (id) DO NOTHING;
 
 -- Keep BIGSERIAL past the explicit ids, without moving it back on a populated table.
