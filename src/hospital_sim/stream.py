@@ -40,6 +40,22 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+@dataclass
+class Timeline:
+    """When the run started: set once every worker has loaded its pools."""
+
+    duration: float | None
+    started: float = 0.0  # monotonic
+    started_utc: dt.datetime = dt.datetime.min
+    deadline: float | None = None  # monotonic
+
+    def begin(self) -> None:
+        self.started = time.monotonic()
+        self.started_utc = utc_now()
+        if self.duration is not None:
+            self.deadline = self.started + self.duration
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """What every worker needs to know, fixed for the run."""
@@ -58,9 +74,7 @@ class RunPlan:
     ramp_seconds: float
     time_scale: float
     backoff: Backoff
-    started: float  # monotonic
-    started_utc: dt.datetime
-    deadline: float | None  # monotonic
+    timeline: Timeline
     clock: Clock = utc_now
 
     def budget(self, events: int | None, worker: int) -> int | None:
@@ -76,11 +90,11 @@ class RunPlan:
             self.profile,
             ramp_seconds=self.ramp_seconds,
             time_scale=self.time_scale,
-            start_utc=self.started_utc,
+            start_utc=self.timeline.started_utc,
         )
         return RatePacing(
             rate=self.rate / self.workers,
-            start=self.started,
+            start=self.timeline.started,
             profile=profile,
             events_per_txn=self.txn_size,
             phase=worker / self.workers,
@@ -116,8 +130,15 @@ class Worker:
     """One connection streaming the events of its partition of the patients."""
 
     def __init__(
-        self, index: int, plan: RunPlan, *, stop: threading.Event, errors: ErrorLog
+        self,
+        index: int,
+        plan: RunPlan,
+        *,
+        stop: threading.Event,
+        errors: ErrorLog,
+        gate: threading.Barrier,
     ) -> None:
+        self.gate = gate
         self.index = index
         self.plan = plan
         self.stop = stop
@@ -134,17 +155,18 @@ class Worker:
         )
         self.events_log: EventLog | None = None
         self.failure: BaseException | None = None
-        self.ready = threading.Event()
 
     def run(self, events: int | None) -> None:
         """Thread body: never raises; a fatal error stops the run and is reported."""
         try:
             self._run(self.plan.budget(events, self.index))
-        except BaseException as exc:
+        except threading.BrokenBarrierError:
+            pass  # another worker failed to start; it reports why
+        except BaseException as exc:  # reported by run_stream
             self.failure = exc
             self.stop.set()
+            self.gate.abort()
         finally:
-            self.ready.set()
             self.session.close()
 
     def _run(self, budget: int | None) -> None:
@@ -160,12 +182,13 @@ class Worker:
         ids = IdReserve(part)
         ops = Operations(rng=self.rng, pools=pools, ids=ids, clock=plan.clock)
         picker = OperationPicker(plan.weights)
+        self.gate.wait()  # every worker is loaded: the clock starts for all at once
         pacing = plan.pacing(self.index, random.Random(f"pacing:{plan.seed}:{self.index}"))
-        self.ready.set()
+        deadline = plan.timeline.deadline
         done = 0
         while not self.stop.is_set() and (budget is None or done < budget):
             due = pacing.next_due(time.monotonic())
-            if plan.deadline is not None and max(due, time.monotonic()) >= plan.deadline:
+            if deadline is not None and max(due, time.monotonic()) >= deadline:
                 break  # --duration is wall-clock: late events are not caught up after it
             wait = due - time.monotonic()
             if wait > 0 and self.stop.wait(wait):
@@ -304,7 +327,6 @@ def _preflight(settings: Settings) -> str:
 def make_plan(
     settings: Settings, conninfo: str, *, seed: int, duration: float | None, clock: Clock
 ) -> RunPlan:
-    started = time.monotonic()
     return RunPlan(
         conninfo=conninfo,
         seed=seed,
@@ -320,9 +342,7 @@ def make_plan(
         ramp_seconds=settings.stream_ramp_seconds,
         time_scale=settings.stream_time_scale,
         backoff=Backoff(settings.reconnect_base_seconds, settings.reconnect_cap_seconds),
-        started=started,
-        started_utc=utc_now(),
-        deadline=None if duration is None else started + duration,
+        timeline=Timeline(duration=duration),
         clock=clock,
     )
 
@@ -349,7 +369,8 @@ def run_stream(
     stop = stop or threading.Event()
     errors = ErrorLog()
     plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
-    workers = [Worker(i, plan, stop=stop, errors=errors) for i in range(plan.workers)]
+    gate = threading.Barrier(plan.workers, action=plan.timeline.begin)
+    workers = [Worker(i, plan, stop=stop, errors=errors, gate=gate) for i in range(plan.workers)]
     event_log = EventLog(workers, level=logging.INFO if plan.rate is None else logging.DEBUG)
     for w in workers:
         w.events_log = event_log
@@ -368,7 +389,7 @@ def run_stream(
             t.join()
     if metrics is not None:
         metrics.shutdown()
-    elapsed = time.monotonic() - plan.started
+    elapsed = time.monotonic() - plan.timeline.started if plan.timeline.started else 0.0
     failure = next((w.failure for w in workers if w.failure is not None), None)
     summary = StreamSummary(
         seed=seed,
@@ -403,7 +424,9 @@ def _supervise(
         now = time.monotonic()
         if now >= next_tick:
             next_tick += 1.0
-            snap = snapshot(merged(w.stats for w in workers), elapsed=now - plan.started)
+            if not plan.timeline.started:
+                continue  # still loading pools
+            snap = snapshot(merged(w.stats for w in workers), elapsed=now - plan.timeline.started)
             if progress is not None:
                 progress(snap)
             elif plan.rate is not None:

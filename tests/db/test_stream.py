@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from hospital_sim.lifecycle import init_database
@@ -272,3 +273,55 @@ def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb) -> None:
     assert "hospital_sim_events_total{" in text and 'outcome="committed"' in text
     assert "hospital_sim_event_latency_seconds_bucket" in text
     assert "hospital_sim_reconnects_total 0.0" in text
+
+
+KILL_AT_COMMIT = """
+CREATE SEQUENCE kill_once;
+CREATE FUNCTION kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- A sequence is not rolled back with the transaction: this fires exactly once.
+    IF nextval('kill_once') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON consultas
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kill_at_commit();
+"""
+
+
+def test_connection_lost_during_commit_is_resolved_and_replayed(fresh_db: FreshDb) -> None:
+    db = seeded(fresh_db)
+    with db.connect() as conn:
+        conn.execute(KILL_AT_COMMIT.encode())
+    weights = dict.fromkeys(OPERATIONS, 0.0) | {"insert_consulta": 1.0}
+    with db.connect() as conn:
+        before = int(str(scalar(conn, "SELECT count(*) FROM consultas")))
+    summary = run_stream(
+        db.settings(**FAST, stream_weights=weights, reconnect_base_seconds=0.05),
+        events=20,
+        seed=3,
+    )
+    assert summary.stats.in_doubt == {"aborted": 1}
+    assert summary.stats.reconnects == 1
+    assert summary.stats.inserts == 20
+    with db.connect() as conn:
+        assert scalar(conn, "SELECT count(*) FROM consultas") == before + 20
+    assert_counters_equal_database(db, summary)
+
+
+def test_in_doubt_resolution_reads_the_commit_status(fresh_db: FreshDb) -> None:
+    from hospital_sim.stats import Stats
+    from hospital_sim.txn import ErrorLog, Session
+
+    xids = {}
+    with psycopg.connect(fresh_db.dsn) as conn:
+        for outcome in ("committed", "aborted"):
+            row = conn.execute("SELECT pg_current_xact_id()::text").fetchone()
+            assert row is not None
+            xids[outcome] = str(row[0])
+            conn.commit() if outcome == "committed" else conn.rollback()
+    stats = Stats()
+    session = Session(fresh_db.dsn, stats=stats, stop=threading.Event(), errors=ErrorLog())
+    assert session._resolve(xids["committed"]) == "committed"
+    assert session._resolve(xids["aborted"]) == "aborted"
+    session.close()
+    assert stats.in_doubt == {"committed": 1, "aborted": 1}
