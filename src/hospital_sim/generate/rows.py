@@ -116,9 +116,9 @@ class RowFactory:
         return mark if mark <= high else low
 
     def exame(self, id: int, paciente_id: int, registered: dt.datetime, now: dt.datetime) -> Row:
-        """(id, paciente_id, tipo_exame, data, None): a pending exam collected between the
-        patient's registration (at most two days back) and now."""
-        low = min(max(registered, now - EXAM_LOOKBACK), now)
+        """(id, paciente_id, tipo_exame, data, None): a pending exam collected after the
+        patient registered, at most two days before now, and not after now."""
+        low = min(max(registered + dt.timedelta(seconds=1), now - EXAM_LOOKBACK), now)
         return (id, paciente_id, EXAMES.pick(self.rng), _between(self.rng, low, now), None)
 
     def internacao(self, id: int, paciente_id: int, now: dt.datetime) -> Row:
