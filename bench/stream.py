@@ -1,0 +1,283 @@
+"""Stream benchmarks, each a ratio measured side by side on one server.
+
+Run: ``make bench`` or ``.venv/bin/python bench/stream.py [--quick]``.
+
+1. Max throughput, 1 and 4 workers, vs pgbench running the same statements and mix
+   (BEGIN; single-row INSERT with random FK ids or UPDATE by primary key, RETURNING the
+   transaction id; COMMIT) with as many clients: target ours >= 0.7x. pgbench with bare
+   autocommit statements is printed too, as the floor of what any client can reach.
+2. Rate accuracy at 10, 100 and 1000 events/s: achieved within +-1% of the target.
+3. Flat cost: max throughput with 1,000,000 patients (other tables in proportion) vs the
+   default volumes: target >= 0.9x.
+4. Memory: RSS after 10 minutes at max rate within 10% of RSS after 1 minute.
+
+``--quick`` shortens every phase (and seeds 100,000 patients instead of 1,000,000) for a
+smoke run. The server is a dedicated embedded PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.
+Throughput on one machine drifts (the WAL flush of each commit dominates), so the
+throughput phases alternate ours and the reference and compare medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import conninfo, sql
+
+from hospital_sim.config import Settings, load_settings
+from hospital_sim.embedded import EmbeddedServer, bin_dir
+from hospital_sim.lifecycle import init_database
+from hospital_sim.seed import seed_database
+from hospital_sim.workload import DEFAULT_WEIGHTS
+
+DEFAULTS = {
+    "seed_pacientes": 2000,
+    "seed_medicos": 200,
+    "seed_convenios": 12,
+    "seed_consultas": 4000,
+    "seed_exames": 3500,
+    "seed_internacoes": 1200,
+    "seed_pacientes_convenios": 2500,
+}
+MAX_RATE = 1e9  # "as fast as it goes": the open-loop schedule is always due
+
+# Runs the stream in a child process (its own interpreter, like pgbench is its own
+# program) and prints the snapshot, plus its RSS at the requested moments.
+CHILD = """
+import json, sys, threading, time
+from pathlib import Path
+from hospital_sim.config import load_settings
+from hospital_sim.stream import run_stream
+args = json.loads(sys.argv[1])
+s = load_settings(config_dir=Path('/nonexistent'), environ={}, overrides=args['settings']).settings
+rss = {}
+def sample():
+    start = time.monotonic()
+    for at in args.get('rss_at', []):
+        time.sleep(max(0.0, at - (time.monotonic() - start)))
+        for line in open('/proc/self/status'):
+            if line.startswith('VmRSS:'):
+                rss[str(at)] = int(line.split()[1]) / 1024
+threading.Thread(target=sample, daemon=True).start()
+summary = run_stream(s, duration=args['duration'], seed=1)
+snap = summary.snapshot
+snap['rss_mb'] = rss
+print(json.dumps(snap))
+"""
+
+
+def settings_for(dsn: str, **values: Any) -> Settings:
+    return load_settings(
+        config_dir=Path("/nonexistent"),
+        environ={},
+        overrides={"database_url": dsn, "log_file": Path(os.devnull), **values},
+    ).settings
+
+
+def fresh_database(server_dsn: str, name: str, volumes: dict[str, int]) -> str:
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = conninfo.make_conninfo(server_dsn, dbname=name)
+    s = settings_for(dsn, **volumes)
+    init_database(s)
+    seed_database(s, seed=1)
+    return dsn
+
+
+def ours(dsn: str, *, duration: float, workers: int = 1, rate: float = MAX_RATE,
+         rss_at: list[float] | None = None) -> dict[str, Any]:  # fmt: skip
+    args = {
+        "settings": {
+            "database_url": dsn,
+            "log_file": os.devnull,
+            "log_level": "WARNING",
+            "stream_rate": rate,
+            "stream_workers": workers,
+        },
+        "duration": duration,
+        "rss_at": rss_at or [],
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"stream run failed:\n{out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- pgbench reference ---------------------------------------------------------------------
+def pgbench_scripts(folder: Path, volumes: dict[str, int], *, wrapped: bool) -> list[str]:
+    """One script per operation, weighted like the stream's default mix."""
+    n = {k.removeprefix("seed_"): max(v, 1) for k, v in volumes.items()}
+    ret = " RETURNING pg_current_xact_id()::text" if wrapped else ""
+    pick = (
+        f"\\set p random(1, {n['pacientes']})\n\\set m random(1, {n['medicos']})\n"
+        f"\\set c random(1, {n['consultas']})\n\\set e random(1, {n['exames']})\n"
+        f"\\set i random(1, {n['internacoes']})\n\\set v random(1, {n['convenios']})\n"
+    )
+    bodies = {
+        "insert_paciente": (
+            "INSERT INTO pacientes (nome, nascimento, cpf, telefone, endereco, data_cadastro)"
+            " VALUES ('Maria da Silva Santos', '1980-05-04',"
+            " 'b' || lpad(nextval('bench_cpf')::text, 11, '0'), '(11) 98765-4321',"
+            f" 'Rua das Flores, 123 - Centro, São Paulo - SP', now()){ret};\n"
+            "\\set link random(1, 10)\n\\if :link <= 6\n"
+            "INSERT INTO pacientes_convenios (paciente_id, convenio_id, numero_carteira,"
+            " validade) VALUES (currval(pg_get_serial_sequence('pacientes', 'id')), :v,"
+            " '0000 1234 5678 9012', '2028-12-31');\n\\endif\n"
+        ),
+        "insert_consulta": (
+            "INSERT INTO consultas (paciente_id, medico_id, data, motivo, status) VALUES"
+            f" (:p, :m, now() + interval '3 days', 'Consulta de rotina', 'agendada'){ret};\n"
+        ),
+        "insert_exame": (
+            "INSERT INTO exames (paciente_id, tipo_exame, data, resultado) VALUES"
+            f" (:p, 'Hemograma completo', now() - interval '1 hour', NULL){ret};\n"
+        ),
+        "insert_internacao": (
+            "INSERT INTO internacoes (paciente_id, data_entrada, data_saida, motivo, quarto)"
+            f" VALUES (:p, now() - interval '1 hour', NULL, 'Pneumonia', '312-B'){ret};\n"
+        ),
+        "update_paciente": (
+            f"UPDATE pacientes SET telefone = '(21) 99876-5432' WHERE id = :p{ret};\n"
+        ),
+        "update_consulta": (
+            "UPDATE consultas SET status = 'realizada', data = LEAST(data, now())"
+            f" WHERE id = :c{ret};\n"
+        ),
+        "update_exame": (
+            "UPDATE exames SET resultado = 'Dentro dos valores de referência'"
+            f" WHERE id = :e{ret};\n"
+        ),
+        "update_internacao": (
+            "UPDATE internacoes SET data_saida = GREATEST(data_entrada, now())"
+            f" WHERE id = :i{ret};\n"
+        ),
+    }
+    specs = []
+    for op, body in bodies.items():
+        path = folder / f"{op}{'_txn' if wrapped else ''}.sql"
+        text = pick + ("BEGIN;\n" + body + "COMMIT;\n" if wrapped else body)
+        path.write_text(text, encoding="utf-8")
+        specs.append(f"{path}@{int(DEFAULT_WEIGHTS[op])}")
+    return specs
+
+
+def pgbench(dsn: str, specs: list[str], *, clients: int, duration: float) -> float:
+    params = conninfo.conninfo_to_dict(dsn)
+    cmd = [str(bin_dir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients),
+           "-j", str(clients), "-T", str(int(duration)), "-h", str(params["host"]),
+           "-p", str(params["port"]), "-U", str(params["user"])]  # fmt: skip
+    for spec in specs:
+        cmd += ["-f", spec]
+    out = subprocess.run([*cmd, str(params["dbname"])], capture_output=True, text=True)
+    match = re.search(r"tps = ([\d.]+)", out.stdout)
+    if out.returncode != 0 or match is None:
+        raise SystemExit(f"pgbench failed:\n{out.stderr[-2000:]}")
+    return float(match.group(1))
+
+
+def throughput(dsn: str, volumes: dict[str, int], duration: float, rounds: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE IF NOT EXISTS bench_cpf")
+    folder = Path(tempfile.mkdtemp(prefix="hsim-pgbench-"))
+    same = pgbench_scripts(folder, volumes, wrapped=True)
+    bare = pgbench_scripts(folder, volumes, wrapped=False)
+    for workers in (1, 4):
+        mine, ref, floor = [], [], []
+        for _ in range(rounds):  # alternate: drift hits both sides alike
+            mine.append(ours(dsn, duration=duration, workers=workers)["rate"])
+            ref.append(pgbench(dsn, same, clients=workers, duration=duration))
+            floor.append(pgbench(dsn, bare, clients=workers, duration=duration))
+        m, r, f = statistics.median(mine), statistics.median(ref), statistics.median(floor)
+        print(
+            f"[1] max throughput, {workers} worker(s): ours {m:,.0f} events/s; pgbench same "
+            f"statements {r:,.0f} tps -> ratio {m / r:.2f} (target >= 0.7); pgbench bare "
+            f"autocommit statements {f:,.0f} tps -> ratio {m / f:.2f}"
+        )
+
+
+def rate_accuracy(dsn: str, duration: float) -> None:
+    # Enough workers that commit latency (several ms when the disk is busy) never
+    # limits the rate: the schedule, not the connection count, sets the pace.
+    for rate, workers in ((10.0, 1), (100.0, 2), (1000.0, 16)):
+        snap = ours(dsn, duration=duration, workers=workers, rate=rate)
+        achieved = snap["events_committed"] / duration
+        print(
+            f"[2] rate {rate:g}/s for {duration:g} s ({workers} worker(s)): achieved "
+            f"{achieved:,.2f}/s -> ratio {achieved / rate:.4f} (target 0.99..1.01), "
+            f"max lag {snap['lag_max'] * 1000:.1f} ms"
+        )
+
+
+def flat_cost(server_dsn: str, small_dsn: str, scale: int, duration: float, rounds: int) -> None:
+    big = {k: (v * scale if k != "seed_convenios" else v) for k, v in DEFAULTS.items()}
+    big_dsn = fresh_database(server_dsn, "bench_stream_big", big)
+    small_r, big_r = [], []
+    for _ in range(rounds):
+        small_r.append(ours(small_dsn, duration=duration)["rate"])
+        big_r.append(ours(big_dsn, duration=duration)["rate"])
+    s, b = statistics.median(small_r), statistics.median(big_r)
+    print(
+        f"[3] flat cost: {big['seed_pacientes']:,} patients {b:,.0f} events/s vs default "
+        f"volumes {s:,.0f} events/s -> ratio {b / s:.2f} (target >= 0.9)"
+    )
+
+
+def memory(dsn: str, early: float, late: float) -> None:
+    snap = ours(dsn, duration=late + 1, rss_at=[early, late])
+    a, b = snap["rss_mb"][str(early)], snap["rss_mb"][str(late)]
+    print(
+        f"[4] memory at max rate: RSS {b:.1f} MB after {late:g} s vs {a:.1f} MB after "
+        f"{early:g} s -> ratio {b / a:.3f} (target <= 1.10); {snap['events_committed']:,} events"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short smoke run")
+    parser.add_argument(
+        "--only", default="1234", help="phases to run, e.g. --only 13 (default: all)"
+    )
+    args = parser.parse_args()
+    quick = args.quick
+    server_dsn = os.environ.get("HOSPITAL_SIM_BENCH_DSN")
+    server = None
+    if not server_dsn:
+        server = EmbeddedServer(
+            base_dir=Path(tempfile.gettempdir()) / "hospital-sim-bench-stream",
+            port=int(os.environ.get("HOSPITAL_SIM_BENCH_PORT", "54332")),
+        )
+        server.start()
+        server_dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
+    try:
+        dsn = fresh_database(server_dsn, "bench_stream", DEFAULTS)
+        if "1" in args.only:
+            throughput(dsn, DEFAULTS, duration=5 if quick else 15, rounds=1 if quick else 3)
+        if "2" in args.only:
+            rate_accuracy(dsn, duration=5 if quick else 30)
+        if "3" in args.only:
+            flat_cost(server_dsn, dsn, 50 if quick else 500, 5 if quick else 15, 1 if quick else 3)
+        if "4" in args.only:
+            early, late = (10.0, 60.0) if quick else (60.0, 600.0)
+            memory(dsn, early, late)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
