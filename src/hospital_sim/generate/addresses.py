@@ -15,7 +15,9 @@ from faker.providers.person.pt_BR import Provider as PersonProvider
 from hospital_sim.generate.people import NAMES_BY_BIRTH_YEAR
 from hospital_sim.generate.places import CITIES, cities_of, city_weights
 
-MOBILE_SHARE = 0.85  # mobile lines outnumber fixed ones about six to one (Anatel, 2024)
+# Anatel counts about ten mobile accesses for each fixed line; a patient's contact number
+# is usually a mobile.
+MOBILE_SHARE = 0.85
 
 # Street kinds in Brazilian cities, most common first (Faker pt_BR lists them unweighted).
 _STREET_KINDS = {"Rua": 68, "Avenida": 18, "Travessa": 6, "Alameda": 3, "Praça": 3, "Estrada": 2}
@@ -38,7 +40,7 @@ _COMMON_STREETS = (
 _TITLES_MALE = ("", "", "", "Professor ", "Doutor ", "Coronel ", "Padre ", "Vereador ")
 _TITLES_FEMALE = ("", "", "", "Professora ", "Doutora ", "Dona ", "Irmã ", "Vereadora ")
 _LOWERCASE_PARTICLES = frozenset({"Da", "Das", "De", "Do", "Dos", "E"})
-_NAMED_STREETS = 2_000  # streets named after people, built from Faker's name lists
+_NAMED_STREETS = 2_000  # streets named after people of the older name cohorts
 _POOL_SEED = 20_221_201  # fixed: the pools are the same in every run and every process
 
 _CENTRO_SHARE = 0.08  # most cities' addresses include a downtown share
@@ -136,8 +138,7 @@ def _house_numbers(rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
     return numbers
 
 
-_PAD2 = np.array([f"{i:02d}" for i in range(100)], dtype=object)
-_PAD3 = np.array([f"{i:03d}" for i in range(1000)], dtype=object)
+_CEP_SUFFIXES = np.array([f"-{i:03d}" for i in range(1000)], dtype=object)
 _PAD4 = np.array([f"{i:04d}" for i in range(10_000)], dtype=object)
 _NINE = np.array(["", "9"], dtype=object)
 _DDD = np.array([f"({i:02d}) " for i in range(100)], dtype=object)
@@ -155,22 +156,25 @@ def draw_addresses(rng: np.random.Generator, city: npt.NDArray[np.intp]) -> list
     pools = address_pools()
     n = city.size
     cep5 = pools.cep_first[city] + (rng.random(n) * pools.cep_span[city]).astype(np.int64)
-    cep3 = _cep_suffixes(rng, n)
     parts = (
         pools.streets[rng.integers(0, pools.streets.size, n)],
         pools.numbers[_house_numbers(rng, n)],
         pools.complements[_pick(pools.complement_cum, rng.random(n))],
         pools.bairros[_pick(pools.bairro_cum, rng.random(n))],
         pools.city_labels[city],
-        _PAD2[cep5 // 1000],
-        _PAD3[cep5 % 1000],
-        _PAD3[cep3],
+        _cep_prefixes()[cep5],
+        _CEP_SUFFIXES[_cep_suffixes(rng, n)],
     )
-    s, num, comp, bairro, label, c1, c2, c3 = (p.tolist() for p in parts)
+    s, num, comp, bairro, label, c5, c3 = (p.tolist() for p in parts)
     return [
-        f"{a}, {b}{c} - {d}, {e}, {f}{g}-{h}"
-        for a, b, c, d, e, f, g, h in zip(s, num, comp, bairro, label, c1, c2, c3, strict=True)
+        f"{a}, {b}{c} - {d}, {e}, {f}{g}"
+        for a, b, c, d, e, f, g in zip(s, num, comp, bairro, label, c5, c3, strict=True)
     ]
+
+
+@cache
+def _cep_prefixes() -> npt.NDArray[np.object_]:
+    return np.array([f"{i:05d}" for i in range(100_000)], dtype=object)
 
 
 def draw_phones(rng: np.random.Generator, ddd: npt.NDArray[np.int64]) -> list[str]:

@@ -24,7 +24,9 @@ from hospital_sim.generate.timeline import (
     DAY,
     REGISTRATION,
     Clock,
+    DayProfile,
     Seconds,
+    SortedTimes,
     to_dates,
     to_datetimes,
     weekday,
@@ -58,6 +60,20 @@ class Cohort:
         starts = np.arange(first_day, last_day + 1, dtype=np.int64) * DAY
         registered = np.searchsorted(self.registered, starts, side="left")
         return np.where(registered > 0, self.weight_cum[np.maximum(registered - 1, 0)], 0.0)
+
+    @property
+    def first_event_day(self) -> int:
+        """First day anything can happen to a patient: the day after the first registration."""
+        return int(self.registered[0] // DAY) + 1
+
+    def event_times(
+        self, n: int, first_day: int, last_day: int, profile: DayProfile
+    ) -> SortedTimes:
+        """``n`` sorted event times on days first_day..last_day, as frequent as the patients
+        registered by then make them, in the profile's daily and weekly rhythm."""
+        days = np.arange(first_day, last_day + 1, dtype=np.int64)
+        weights = self.day_weights(first_day, last_day) * profile.weekday_weight[weekday(days)]
+        return SortedTimes(n, first_day, weights, profile)
 
     def draw_registered_before(self, rng: np.random.Generator, t: Seconds) -> npt.NDArray[np.intp]:
         """For each time, a patient registered strictly before it, frequent visitors favoured.

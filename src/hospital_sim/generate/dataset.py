@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -150,7 +150,7 @@ def _generate(
     cohort: Cohort | None = None
     staff: Staff | None = None
 
-    def streams(table: str) -> Any:
+    def streams(table: str) -> Callable[[int], np.random.Generator]:
         index = TABLES.index(table)
         return lambda block: _stream(seed, index, block)
 

@@ -22,7 +22,6 @@ from hospital_sim.generate.timeline import (
     LAB,
     Clock,
     Seconds,
-    SortedTimes,
     to_datetimes,
     weekday,
 )
@@ -42,16 +41,6 @@ _STATUS = np.array(list(STATUS_PASSADO), dtype=object)
 _STATUS_CUM = np.cumsum(list(STATUS_PASSADO.values())) / sum(STATUS_PASSADO.values())
 
 
-def _first_event_day(cohort: Cohort) -> int:
-    return int(cohort.registered[0] // DAY) + 1
-
-
-def _past_times(cohort: Cohort, n: int, first_day: int, last_day: int, profile: Any) -> SortedTimes:
-    days = np.arange(first_day, last_day + 1, dtype=np.int64)
-    weights = cohort.day_weights(first_day, last_day) * profile.weekday_weight[weekday(days)]
-    return SortedTimes(n, first_day, weights, profile)
-
-
 def consulta_blocks(
     streams: Streams,
     cohort: Cohort,
@@ -64,7 +53,7 @@ def consulta_blocks(
     """Rows of consultas: past ones (realizada/cancelada/faltou) in date order, then the
     scheduled ones (agendada) within the next FUTURE_HORIZON_DAYS days."""
     n_future = round(n * FUTURE_SHARE)
-    past = _past_times(cohort, n - n_future, _first_event_day(cohort), clock.past_last_day, CLINIC)
+    past = cohort.event_times(n - n_future, cohort.first_event_day, clock.past_last_day, CLINIC)
     future_days = np.arange(
         clock.future_first_day, clock.future_last_day(FUTURE_HORIZON_DAYS) + 1, dtype=np.int64
     )
@@ -130,12 +119,12 @@ def exame_blocks(
 ) -> Iterator[list[Row]]:
     """Rows of exames in date order: those with a result, then the last PENDING_WINDOW_DAYS
     days' exams still awaiting one (resultado NULL)."""
-    first_day = _first_event_day(cohort)
+    first_day = cohort.first_event_day
     pending_from = max(first_day, clock.past_last_day - PENDING_WINDOW_DAYS + 1)
     n_pending = n if pending_from == first_day else round(n * PENDING_SHARE)
     segments = [
-        _past_times(cohort, n - n_pending, first_day, pending_from - 1, LAB),
-        _past_times(cohort, n_pending, pending_from, clock.past_last_day, LAB),
+        cohort.event_times(n - n_pending, first_day, pending_from - 1, LAB),
+        cohort.event_times(n_pending, pending_from, clock.past_last_day, LAB),
     ]
     pools = result_pools(tuple(EXAMES.texts.tolist()), random.Random(result_seed), RESULT_POOL_SIZE)
     flat_results = np.concatenate(pools)

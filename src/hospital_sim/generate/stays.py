@@ -23,9 +23,7 @@ from hospital_sim.generate.timeline import (
     MINUTE,
     Clock,
     Seconds,
-    SortedTimes,
     to_datetimes,
-    weekday,
 )
 from hospital_sim.generate.vocab import MOTIVOS_INTERNACAO
 
@@ -81,12 +79,7 @@ def stay_blocks(
     streams: Streams, cohort: Cohort, clock: Clock, n: int, first_id: int, block_rows: int
 ) -> Iterator[list[Row]]:
     """Rows of internacoes in admission order."""
-    first_day = int(cohort.registered[0] // DAY) + 1
-    days = np.arange(first_day, clock.past_last_day + 1, dtype=np.int64)
-    weights = cohort.day_weights(first_day, clock.past_last_day)
-    admissions = SortedTimes(
-        n, first_day, weights * ADMISSION.weekday_weight[weekday(days)], ADMISSION
-    )
+    admissions = cohort.event_times(n, cohort.first_event_day, clock.past_last_day, ADMISSION)
     free_from = [-1] * cohort.size  # second after which each patient may be admitted
     latest_admission = (clock.past_last_day + 1) * DAY - MINUTE
     done, block = 0, 0
@@ -145,7 +138,8 @@ def _admit(
     ``entrada``/``saida`` are moved later in the rare case that nobody is free.
     """
     first_choice = cohort.draw_registered_before(rng, entrada).tolist()
-    chosen = np.empty(entrada.size, dtype=np.intp)
+    chosen: list[int] = []
+    ends = saida.tolist()
     never = 2**62
     for i, (t, p) in enumerate(zip(entrada.tolist(), first_choice, strict=True)):
         if free_from[p] >= t:
@@ -157,10 +151,10 @@ def _admit(
                 p, moved = _first_free(cohort, free_from, t, latest_admission)
                 entrada[i] += moved - t
                 saida[i] += moved - t
-        end = int(saida[i])
-        chosen[i] = p
-        free_from[p] = end + READMISSION_GAP if end <= past_limit else never
-    return chosen
+                ends[i] += moved - t
+        chosen.append(p)
+        free_from[p] = ends[i] + READMISSION_GAP if ends[i] <= past_limit else never
+    return np.array(chosen, dtype=np.intp)
 
 
 def _first_free(cohort: Cohort, free_from: list[int], t: int, latest: int) -> tuple[int, int]:
