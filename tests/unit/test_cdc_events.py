@@ -88,6 +88,7 @@ SHAPES = {
     ),
     "d console consumer, null key": f"null\t{dumps(VALUE)}",
     "e hospital-sim capture": own_capture_line(),
+    "a file starting with a byte-order mark": "\ufeff" + dumps(WRAPPED),
 }
 
 

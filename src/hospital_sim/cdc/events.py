@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -55,9 +56,13 @@ class ChangeLogError(UserError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChangeEvent:
-    """One row change, normalised. ``key`` is the row's ``id`` (None for a truncate)."""
+    """One row change, normalised. ``key`` is the row's ``id`` (None for a truncate).
+
+    Not frozen only because frozen dataclasses are several times slower to build;
+    treat it as read-only.
+    """
 
     table: str
     op: str
@@ -151,33 +156,39 @@ def _date(v: Any) -> Any:
     raise _BadValue("expected epoch days or an ISO-8601 date")
 
 
+# Multiplying a timedelta is several times faster than building one from an int.
+_ONE_US: Final = timedelta(microseconds=1)
+_ONE_MS: Final = timedelta(milliseconds=1)
+
+
+# Commit-time columns (created_at, updated_at) repeat across the rows of a transaction
+# and between a row's two columns, so converted timestamps are worth caching.
+@functools.lru_cache(maxsize=1 << 16)
 def _micros(v: int) -> datetime:
-    return EPOCH + timedelta(microseconds=v)
+    return EPOCH + _ONE_US * v
 
 
 def _millis(v: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=v)
+    return EPOCH + _ONE_MS * v
 
 
 def _nanos(v: int) -> datetime:
-    return EPOCH + timedelta(microseconds=v // 1000)
-
-
-def _timestamp_from_int(v: int) -> datetime:
-    magnitude = -v if v < 0 else v
-    if magnitude >= _NANO_FROM:
-        return _nanos(v)
-    if magnitude >= _MICRO_FROM:
-        return _micros(v)
-    return _millis(v)
+    return EPOCH + _ONE_US * (v // 1000)
 
 
 def _timestamp(v: Any) -> Any:
-    try:
-        if type(v) is int:
-            return _timestamp_from_int(v)
-    except OverflowError:
-        raise _BadValue("epoch timestamp out of range") from None
+    if type(v) is int:
+        try:
+            if _MICRO_FROM <= v < _NANO_FROM:
+                return _micros(v)
+            magnitude = -v if v < 0 else v
+            if magnitude >= _NANO_FROM:
+                return _nanos(v)
+            if magnitude >= _MICRO_FROM:
+                return _micros(v)
+            return _millis(v)
+        except OverflowError:
+            raise _BadValue("epoch timestamp out of range") from None
     if v is None:
         return None
     if isinstance(v, str):
@@ -380,7 +391,9 @@ class ChangeLogParser:
                 line_no, f"expected a JSON object (a change event), got {type(obj).__name__}"
             )
         try:
-            return self._event(obj, schema, key, topic, line_no)
+            # A substring test is cheaper than looking at every decoded value.
+            maybe_placeholders = UNAVAILABLE_PLACEHOLDER in line
+            return self._event(obj, schema, key, topic, line_no, maybe_placeholders)
         except _BadValue as exc:
             raise ChangeLogError(line_no, str(exc)) from None
 
@@ -393,9 +406,16 @@ class ChangeLogParser:
             ) from None
 
     def _console_line(self, line: str, line_no: int, exc: ValueError) -> tuple[Any, Any]:
+        """Value and key of a line that is not one JSON document."""
         text = line.strip()
         if text.startswith(_CONSUMER_TRAILER):
             return _SKIP, None
+        if text.startswith("\ufeff"):  # a byte-order mark left by an editor or export tool
+            text = text[1:]
+            try:
+                return json.loads(text), None
+            except ValueError as retry:
+                exc = retry
         if "\t" not in text:
             raise ChangeLogError(
                 line_no, f"not JSON ({exc}); expected one Debezium change event per line"
@@ -414,7 +434,13 @@ class ChangeLogParser:
         return value, key
 
     def _event(
-        self, obj: dict[str, Any], schema: Any, key: Any, topic: Any, line_no: int
+        self,
+        obj: dict[str, Any],
+        schema: Any,
+        key: Any,
+        topic: Any,
+        line_no: int,
+        maybe_placeholders: bool,
     ) -> ChangeEvent | None:
         op = obj.get("op")
         if op is None:
@@ -449,26 +475,28 @@ class ChangeLogParser:
             if type(row_key) is not int:
                 raise ChangeLogError(line_no, f"{table} event without an integer 'id'")
         placeholders = 0
-        if after is not None and UNAVAILABLE in after.values():
+        if maybe_placeholders and after is not None:
             placeholders = sum(1 for v in after.values() if v is UNAVAILABLE)
             self.stats.placeholders += placeholders
-        lsn = source.get("lsn")
-        if isinstance(lsn, str):
-            lsn = self._lsn(lsn, line_no)
+        lsn, tx_id = source.get("lsn"), source.get("txId")
+        source_ts_ms, ts_ms = source.get("ts_ms"), obj.get("ts_ms")
+        if not (
+            type(lsn) is int
+            and type(tx_id) is int
+            and type(source_ts_ms) is int
+            and type(ts_ms) is int
+        ):
+            if isinstance(lsn, str):
+                lsn = self._lsn(lsn, line_no)
+            lsn = _optional_int(lsn, "source.lsn")
+            tx_id = _optional_int(tx_id, "source.txId")
+            source_ts_ms = _optional_int(source_ts_ms, "source.ts_ms")
+            ts_ms = _optional_int(ts_ms, "ts_ms")
         self.stats.events += 1
         return ChangeEvent(
-            table,
-            op,
-            row_key,
-            before,
-            after,
-            _optional_int(lsn, "source.lsn"),
-            _optional_int(source.get("txId"), "source.txId"),
-            _optional_int(source.get("ts_ms"), "source.ts_ms"),
-            _optional_int(obj.get("ts_ms"), "ts_ms"),
-            line_no,
+            table, op, row_key, before, after, lsn, tx_id, source_ts_ms, ts_ms, line_no,
             placeholders,
-        )
+        )  # fmt: skip
 
     @staticmethod
     def _lsn(text: str, line_no: int) -> int:
@@ -508,24 +536,30 @@ class ChangeLogParser:
     def _row(
         row: Any, decoders: Mapping[str, Decode], table: str, which: str, line_no: int
     ) -> dict[str, Any] | None:
+        """Decode ``row`` in place: the dict is fresh from json.loads and ours to change."""
         if row is None:
             return None
         if type(row) is not dict:
             raise ChangeLogError(line_no, f"'{which}' is not a JSON object")
-        out = {}
         get = decoders.get
         for column, value in row.items():
             decode = get(column)
-            if decode is None:
-                out[column] = value
+            # Strings and integers that need no conversion are left as they are (hot path).
+            if (
+                decode is None
+                or value is None
+                or (decode is _varchar and type(value) is str and value != UNAVAILABLE_PLACEHOLDER)
+                or (decode is _bigint and type(value) is int)
+            ):
                 continue
             try:
-                out[column] = decode(value)
+                # Replacing the value of an existing key is safe while iterating.
+                row[column] = decode(value)
             except _BadValue as exc:
                 raise ChangeLogError(
                     line_no, f"{table}.{column} in '{which}': {value!r} - {exc}"
                 ) from None
-        return out
+        return row
 
 
 _SKIP: Final = object()

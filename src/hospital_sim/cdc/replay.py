@@ -114,7 +114,8 @@ def _image_hash(after: Row | None) -> int:
     if after is None:
         return 0
     try:
-        return hash(tuple(after.items()))
+        # Column names are fixed per table, so the values in order identify the image.
+        return hash(tuple(after.values()))
     except TypeError:  # an unmodelled column decoded to a list or dict
         return hash(repr(sorted(after.items(), key=lambda kv: kv[0])))
 

@@ -77,7 +77,7 @@ def datetime_to_epoch_micros(value: datetime) -> int:
 
 def epoch_micros_to_datetime(micros: int) -> datetime:
     """The naive UTC datetime ``micros`` microseconds after the Unix epoch."""
-    return EPOCH + timedelta(microseconds=micros)
+    return EPOCH + _ONE_US * micros
 
 
 def parse_pg_text(pg_type: PgType, text: str) -> int | str | date | datetime:

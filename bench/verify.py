@@ -1,0 +1,140 @@
+"""Verify speed: ``verify_changelog`` vs a bare ``json.loads`` pass over the same log.
+
+Run: ``.venv/bin/python bench/verify.py [--events 210000] [--repeat 3]``.
+Builds a synthetic change log in hospital-sim's capture shape (inserts into the seven
+tables, then updates of some of those rows), the rows it should leave behind, and times
+the full verify (parse, normalise, replay, compare) next to the floor of merely decoding
+each line's JSON. Prints events/s for both and their ratio; the target is >= 20,000
+verified events/s. No database is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from hospital_sim.cdc import verify_changelog
+from hospital_sim.cdc.envelope import row_event
+from hospital_sim.cdc.schema_types import TABLES, PgType
+
+# Share of the inserts per table, after the seed defaults (2000/200/12/2500/4000/3500/1200).
+WEIGHTS = {
+    "pacientes": 2000,
+    "medicos": 200,
+    "convenios": 12,
+    "pacientes_convenios": 2500,
+    "consultas": 4000,
+    "exames": 3500,
+    "internacoes": 1200,
+}
+TARGET_EVENTS_PER_S = 20_000
+WORDS = [
+    "Conceição",
+    "São",
+    "Paulo",
+    "Ribeirão",
+    "ambulatório",
+    "exame",
+    "glicemia",
+    "raio-X",
+    "tórax",
+    "Sant'Anna",
+]
+
+
+def _value(rng: random.Random, column: str, pg_type: PgType, ids: dict[str, int]) -> Any:
+    if pg_type is PgType.BIGINT:
+        parent = column.removesuffix("_id") + "s"
+        return rng.randint(1, max(1, ids.get(parent, 1000)))
+    if pg_type is PgType.VARCHAR:
+        return " ".join(rng.choices(WORDS, k=rng.randint(2, 6)))
+    if pg_type is PgType.DATE:
+        return date(1940, 1, 1) + timedelta(days=rng.randint(0, 30_000))
+    return datetime(2024, 1, 1) + timedelta(microseconds=rng.randint(0, 63_000_000_000_000))
+
+
+def build_log(n_events: int, seed: int = 7) -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
+    """``n_events`` JSON lines (about 70% inserts, then updates) and the final rows."""
+    rng = random.Random(seed)
+    total_weight = sum(WEIGHTS.values())
+    n_inserts = int(n_events * 0.7)
+    counts = {t: max(1, n_inserts * w // total_weight) for t, w in WEIGHTS.items()}
+    rows: dict[str, dict[int, dict[str, Any]]] = {t: {} for t in TABLES}
+    lines: list[str] = []
+    lsn, xid, ts_ms = 30_000_000, 1000, 1_795_912_109_000
+
+    def emit(table: str, op: Literal["c", "u"], after: dict[str, Any]) -> None:
+        nonlocal lsn, xid, ts_ms
+        lsn += rng.randint(40, 400)
+        xid += 1
+        ts_ms += rng.randint(0, 3)
+        event = row_event(
+            table, op, before=None, after=after, db="hospital", lsn=lsn, tx_id=xid,
+            source_ts_ms=ts_ms, ts_ms=ts_ms + rng.randint(20, 400),
+        )  # fmt: skip
+        lines.append(json.dumps(event, ensure_ascii=False))
+
+    for table, count in counts.items():
+        columns = TABLES[table].columns
+        for key in range(1, count + 1):
+            row: dict[str, Any] = {"id": key}
+            row.update({c.name: _value(rng, c.name, c.type, counts) for c in columns[1:]})
+            rows[table][key] = row
+            emit(table, "c", row)
+    tables = list(counts)
+    while len(lines) < n_events:
+        table = rng.choice(tables)
+        key = rng.randint(1, counts[table])
+        row = dict(rows[table][key])
+        column = rng.choice(TABLES[table].columns[1:-2])
+        row[column.name] = _value(rng, column.name, column.type, counts)
+        row["updated_at"] = row["updated_at"] + timedelta(seconds=1)
+        rows[table][key] = row
+        emit(table, "u", row)
+    return lines, {t: list(r.values()) for t, r in rows.items()}
+
+
+def _best(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=210_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    lines, expected = build_log(args.events)
+    print(f"built {len(lines):,} events in {time.perf_counter() - start:.1f} s")
+
+    report = verify_changelog(lines, expected)
+    if not report.identical:
+        print(report.render_table())
+        print("FAIL: the synthetic log does not verify identical")
+        return 1
+
+    ours = _best(lambda: verify_changelog(lines, expected), args.repeat)
+    floor = _best(lambda: [json.loads(line) for line in lines], args.repeat)
+    ours_rate, floor_rate = len(lines) / ours, len(lines) / floor
+    print(f"verify_changelog: {ours_rate:>10,.0f} events/s  ({ours:.2f} s, best of {args.repeat})")
+    print(f"json.loads only:  {floor_rate:>10,.0f} events/s  ({floor:.2f} s)")
+    print(f"ratio verify / json.loads: {ours_rate / floor_rate:.2f}")
+    ok = ours_rate >= TARGET_EVENTS_PER_S
+    print(f"target >= {TARGET_EVENTS_PER_S:,} events/s: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
