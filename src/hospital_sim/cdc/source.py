@@ -1,0 +1,157 @@
+"""``cdc verify``: a change log against the live source tables or a folder of CSV dumps.
+
+The source is read only once it is quiescent (its tables and the change log unchanged
+for ``wait_quiescent`` seconds), in one REPEATABLE READ transaction so the seven tables
+are seen at one instant, with server-side cursors so rows stream instead of being loaded
+at once. psycopg already returns the canonical values the verifier compares (int, str,
+date, naive datetime, None).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from hospital_sim.cdc.compare import VerifyReport
+from hospital_sim.cdc.events import ChangeLogError
+from hospital_sim.cdc.psql_csv import load_expected_csv_dir
+from hospital_sim.cdc.verify import verify_changelog
+from hospital_sim.config import Settings
+from hospital_sim.db import Target, connect, connection
+from hospital_sim.errors import UserError
+from hospital_sim.lifecycle import require_schema
+from hospital_sim.schema import TABLES, missing_tables
+from hospital_sim.server import prepare_target
+
+__all__ = ["SourceStillChanging", "log_lines", "source_fingerprint", "verify_log"]
+
+log = logging.getLogger(__name__)
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+_POLL = 0.25
+_FETCH = 5000
+
+
+class SourceStillChanging(UserError):
+    """The source or the log kept changing longer than we were willing to wait."""
+
+
+def log_lines(path: str | Path) -> Iterator[str]:
+    """The lines of a change log (``-`` is stdin); a line that is not UTF-8 is an error."""
+    if str(path) == "-":
+        yield from sys.stdin
+        return
+    try:
+        fh = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise UserError(f"cannot read the change log {path}: {exc.strerror}") from None
+    with fh:
+        for line_no, raw in enumerate(fh, 1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ChangeLogError(line_no, f"not UTF-8 text ({exc.reason})") from None
+
+
+def source_fingerprint(conn: Conn) -> tuple[object, ...]:
+    """Row count, highest id and latest ``updated_at`` of every table: changes when rows do."""
+    parts = [
+        sql.SQL("SELECT count(*), max(id), max(updated_at) FROM {}").format(sql.Identifier(t))
+        for t in TABLES
+    ]
+    rows = conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
+    return tuple(rows)
+
+
+def _log_size(path: str | Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return -1
+
+
+def wait_until_quiescent(
+    conn: Conn, log_path: str | Path, seconds: float, *, limit: float | None = None
+) -> None:
+    """Block until the source tables and the log file stay unchanged for ``seconds``."""
+    limit = limit if limit is not None else max(60.0, 10 * seconds)
+    started = time.monotonic()
+    state = (source_fingerprint(conn), _log_size(log_path))
+    stable_since = started
+    while time.monotonic() - stable_since < seconds:
+        if time.monotonic() - started > limit:
+            raise SourceStillChanging(
+                f"the source tables or {log_path} kept changing for {limit:.0f} s; stop the "
+                "stream and let the pipeline catch up, or pass --wait-quiescent 0 to compare now"
+            )
+        time.sleep(_POLL)
+        now = (source_fingerprint(conn), _log_size(log_path))
+        if now != state:
+            state, stable_since = now, time.monotonic()
+
+
+def _table_rows(conn: Conn, table: str) -> Iterator[dict[str, Any]]:
+    query = sql.SQL("SELECT * FROM {} ORDER BY id").format(sql.Identifier(table))
+    with conn.cursor(name=f"hsim_verify_{table}", row_factory=dict_row) as cur:
+        cur.itersize = _FETCH
+        cur.execute(query)
+        yield from cur
+
+
+def _source_tables(conn: Conn) -> dict[str, Iterable[dict[str, Any]]]:
+    # Generators: each table is read while compare() walks it, after the replay.
+    return {t: _table_rows(conn, t) for t in TABLES}
+
+
+def _open_source(settings: Settings) -> tuple[Target, Conn]:
+    target = prepare_target(settings)
+    conn = connect(target, deadline=settings.connect_timeout, autocommit=False)
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    return target, conn
+
+
+def verify_log(
+    settings: Settings,
+    log_path: str | Path,
+    *,
+    expected_dir: str | Path | None = None,
+    baseline_dir: str | Path | None = None,
+    wait_quiescent: float = 2.0,
+    sample_size: int = 10,
+) -> VerifyReport:
+    """Replay the change log and compare it with the expected CSVs or the live source.
+
+    Raises :class:`ChangeLogError` (a UserError naming the line) for an unusable line.
+    """
+    if str(log_path) != "-" and not Path(log_path).is_file():
+        raise UserError(f"change log {log_path} does not exist or is not a file")
+    baseline = load_expected_csv_dir(baseline_dir) if baseline_dir else None
+    if expected_dir is not None:
+        expected = load_expected_csv_dir(expected_dir)
+        return verify_changelog(log_lines(log_path), expected, baseline, sample_size=sample_size)
+    target, conn = _open_source(settings)
+    try:
+        if wait_quiescent > 0:
+            conn.autocommit = True
+            require_schema(missing_tables(conn))
+            wait_until_quiescent(conn, log_path, wait_quiescent)
+            conn.autocommit = False
+        else:
+            with connection(target, deadline=settings.connect_timeout) as check:
+                require_schema(missing_tables(check))
+        report = verify_changelog(
+            log_lines(log_path), _source_tables(conn), baseline, sample_size=sample_size
+        )
+        conn.rollback()
+        return report
+    finally:
+        conn.close()
