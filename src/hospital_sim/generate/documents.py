@@ -8,6 +8,7 @@ that can never collide with a seeded one, without asking the database.
 from __future__ import annotations
 
 import re
+from operator import mul
 
 import numpy as np
 import numpy.typing as npt
@@ -49,21 +50,25 @@ def _mod11_digit(total: int) -> int:
     return 0 if remainder < 2 else 11 - remainder
 
 
+_CPF_W1 = tuple(range(10, 1, -1))
+_CPF_W2 = tuple(range(11, 1, -1))
+
+
 def cpf_check_digits(base: str) -> str:
     """The two check digits of a 9-digit CPF base."""
-    digits = [int(c) for c in base]
-    first = sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) * 10 % 11 % 10
+    digits = list(map(int, base))
+    first = sum(map(mul, digits, _CPF_W1)) * 10 % 11 % 10
     digits.append(first)
-    second = sum(d * w for d, w in zip(digits, range(11, 1, -1), strict=True)) * 10 % 11 % 10
+    second = sum(map(mul, digits, _CPF_W2)) * 10 % 11 % 10
     return f"{first}{second}"
 
 
 def cnpj_check_digits(base: str) -> str:
     """The two check digits of a 12-character CNPJ base (digits or, since 2026, 0-9A-Z)."""
     values = [ord(c) - 48 for c in base]
-    first = _mod11_digit(sum(v * w for v, w in zip(values, _CNPJ_W1, strict=True)))
+    first = _mod11_digit(sum(map(mul, values, _CNPJ_W1)))
     values.append(first)
-    second = _mod11_digit(sum(v * w for v, w in zip(values, _CNPJ_W2, strict=True)))
+    second = _mod11_digit(sum(map(mul, values, _CNPJ_W2)))
     return f"{first}{second}"
 
 

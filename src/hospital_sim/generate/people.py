@@ -7,6 +7,7 @@ pools and names are assembled from numpy index arrays.
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
@@ -139,24 +140,35 @@ def draw_names(
 
 def pick_name(rng: random.Random, female: bool, birth_year: int) -> str:
     """One full name, as draw_names builds them, from a random.Random."""
-    pools = name_pools()
-    cohort = int(np.searchsorted(pools.cohort_limits, birth_year, side="right"))
-    given = rng.choice((pools.female if female else pools.male)[cohort].tolist())
-    cum = _surname_cum_list()
-    surnames = pools.surnames
-    first = rng.choices(range(len(cum)), cum_weights=cum)[0]
-    name = f"{given}{surnames[first]}"
-    if rng.random() < SECOND_SURNAME_SHARE:
-        second = rng.choices(range(len(cum)), cum_weights=cum)[0]
-        if second != first:
-            name += surnames[second]
-    return name
+    lists = _name_lists()
+    cohort = bisect_right(lists.cohort_limits, birth_year)
+    given = rng.choice((lists.female if female else lists.male)[cohort])
+    picks = rng.choices(lists.surnames, cum_weights=lists.surname_cum, k=2)
+    second = picks[1] if rng.random() < SECOND_SURNAME_SHARE and picks[1] != picks[0] else ""
+    return f"{given}{picks[0]}{second}"
+
+
+@dataclass(frozen=True)
+class _NameLists:
+    """NamePools as plain lists, for one-at-a-time draws without numpy overhead."""
+
+    cohort_limits: list[int]
+    female: list[list[str]]
+    male: list[list[str]]
+    surnames: list[str]  # each prefixed with a space
+    surname_cum: list[float]
 
 
 @cache
-def _surname_cum_list() -> list[float]:
-    cum: list[float] = name_pools().surname_cum.tolist()
-    return cum
+def _name_lists() -> _NameLists:
+    pools = name_pools()
+    return _NameLists(
+        cohort_limits=pools.cohort_limits.tolist(),
+        female=[p.tolist() for p in pools.female],
+        male=[p.tolist() for p in pools.male],
+        surnames=pools.surnames[:-1].tolist(),
+        surname_cum=pools.surname_cum.tolist(),
+    )
 
 
 def draw_ages_days(rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
