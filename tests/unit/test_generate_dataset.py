@@ -505,6 +505,7 @@ def test_tiny_and_empty_volumes_work() -> None:
         (DEFAULTS, {"seed": -1}, "seed"),
         (DEFAULTS, {"chunk_rows": 0}, "chunk_rows"),
         (DEFAULTS, {"first_ids": {"doctors": 3}}, "unknown tables"),
+        (DEFAULTS, {"first_ids": {"medicos": 899_900}}, "documents exist for ids up to"),
     ],
 )
 def test_impossible_requests_fail_before_generating(

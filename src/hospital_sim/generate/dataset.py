@@ -11,6 +11,7 @@ import numpy as np
 
 from hospital_sim.generate.cohort import Cohort, build_cohort, patient_rows
 from hospital_sim.generate.coverage import enrolment_blocks
+from hospital_sim.generate.documents import MAX_CRM_ID, MAX_DOCUMENT_ID
 from hospital_sim.generate.encounters import consulta_blocks, exame_blocks
 from hospital_sim.generate.staff import Staff, build_staff, doctor_rows, plan_rows
 from hospital_sim.generate.stays import stay_blocks
@@ -132,6 +133,19 @@ def _validate(
         for parent, available in parents:
             if getattr(volumes, table) and not available:
                 raise ValueError(f"cannot generate {table} without {parent}: set {parent} > 0")
+    # Documents are bijections of the id over a fixed range (see documents.py).
+    limits = {
+        "convenios": MAX_DOCUMENT_ID,
+        "medicos": MAX_CRM_ID,
+        "pacientes": MAX_DOCUMENT_ID,
+        "pacientes_convenios": MAX_DOCUMENT_ID,
+    }
+    for table, limit in limits.items():
+        last = starts[table] + getattr(volumes, table) - 1
+        if last > limit:
+            raise ValueError(
+                f"{table} ids would reach {last}; documents exist for ids up to {limit}"
+            )
     if volumes.pacientes_convenios > volumes.pacientes * plans:
         raise ValueError(
             f"pacientes_convenios={volumes.pacientes_convenios} exceeds the "
