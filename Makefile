@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CLI    := $(BIN)/hospital-sim
 
-.PHONY: help install run init seed stream reset counts test test-unit test-db bench fmt lint clean distclean
+.PHONY: help install run init seed stream reset counts test test-unit test-db bench docs fmt lint clean distclean
 
 help:
 	@echo "make run    start the embedded PostgreSQL, create the schema, seed, stream"
@@ -49,6 +49,10 @@ test-db: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/seed.py
+
+# Regenerate docs/cli.md, docs/configuration.md, config/settings.toml, config/.env.example.
+docs: $(STAMP)
+	$(BIN)/python docs/gen_reference.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench
