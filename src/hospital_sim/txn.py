@@ -35,6 +35,7 @@ RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
 XID_SUFFIX = b" RETURNING pg_current_xact_id()::text"
 IN_PROGRESS_WAIT = 0.05
+STARTING_UP_POLL = 0.4
 # psycopg's pipeline costs about two plain round trips to set up, so short transactions
 # are sent statement by statement and longer ones in one pipeline.
 PIPELINE_FROM = 3  # the old backend may still be finishing its commit
@@ -108,7 +109,7 @@ class Session:
         errors: ErrorLog,
         backoff: Backoff = Backoff(),
         name: str = "hospital-sim stream",
-        connect_timeout: int = 5,
+        connect_timeout: int = 2,  # libpq minimum: a hung handshake costs 2 s, not more
     ) -> None:
         self.conninfo = conninfo
         self.stats = stats
@@ -139,12 +140,19 @@ class Session:
                     application_name=self.name,
                 )
             except psycopg.OperationalError as exc:
+                log.debug("%s: connect failed (%s)", self.name, _first_line(exc))
                 self.errors.report(
                     f"connect:{sqlstate_class(exc.sqlstate)}",
                     f"cannot reach the server ({_first_line(exc)}); retrying with backoff",
                 )
                 pause = delay * self._jitter.uniform(0.5, 1.0)
                 delay = min(delay * 2, self.backoff.cap)
+                if self._accepting():
+                    # The server answers TCP but refused us: it is starting up or
+                    # recovering (libpq gives no SQLSTATE for that at connect time). It will
+                    # accept in moments, so poll at a modest, steady pace instead of
+                    # backing off past the moment it does.
+                    pause = min(pause, STARTING_UP_POLL * self._jitter.uniform(0.8, 1.2))
                 self._wait_for_server(pause)
                 continue
             if lost:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 
 import pytest
@@ -60,7 +61,7 @@ def test_transactions_of_k_events_are_due_with_their_last_event() -> None:
 def test_workers_sharing_a_rate_interleave_by_phase() -> None:
     workers = [RatePacing(rate=50.0, start=0.0, phase=w / 2) for w in range(2)]
     merged = sorted(t for p in workers for t in dues(p, 50))
-    gaps = {round(b - a, 9) for a, b in zip(merged, merged[1:], strict=False)}
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(merged)}
     assert gaps == {0.01}  # 100 events/s in total, evenly spaced
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -22,8 +23,8 @@ def test_percentiles_are_within_a_bucket_of_the_truth() -> None:
 
 def test_empty_histogram_reads_zero_and_buckets_are_log_spaced() -> None:
     assert Histogram().percentile(0.99) == 0.0
-    ratios = {round(b / a, 6) for a, b in zip(LATENCY_BOUNDS, LATENCY_BOUNDS[1:], strict=False)}
-    assert ratios == {round(10 ** 0.1, 6)}
+    ratios = {round(b / a, 6) for a, b in itertools.pairwise(LATENCY_BOUNDS)}
+    assert ratios == {round(10**0.1, 6)}
 
 
 def test_cumulative_buckets_end_with_inf_and_the_count() -> None:
@@ -33,7 +34,7 @@ def test_cumulative_buckets_end_with_inf_and_the_count() -> None:
     cum = hist.cumulative()
     assert cum[-1] == ("+Inf", 3)
     assert cum[-2][1] == 2  # 500 s is above the top bound
-    assert all(a[1] <= b[1] for a, b in zip(cum, cum[1:], strict=False))
+    assert all(a[1] <= b[1] for a, b in itertools.pairwise(cum))
 
 
 def test_merge_sums_workers_and_snapshot_keys_are_stable() -> None:

@@ -29,7 +29,7 @@ FLAG_OF = {
 
 def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
     return typer.Option(
-        f"--{flag}", envvar=None, help=f"{help} [env: {env}]", show_default=False, **kw
+        f"--{flag}", envvar=None, help=f"{help} (env {env})", show_default=False, **kw
     )
 
 
