@@ -29,10 +29,15 @@ class Term:
 
 
 class Vocabulary:
-    """Terms drawn in proportion to their weights, skipping terms that don't fit the person.
+    """Terms drawn in proportion to their weights, among those that fit the person.
 
     Bulk draws (numpy) honour sex and age; single draws for the live stream, where the
     person is unknown, use only the unrestricted terms.
+
+    People fall into classes (sex x age band between the terms' age limits) within
+    which the same terms fit. Each class's cumulative weights are stored shifted by the
+    class number, so one search over a single sorted array draws a fitting term for
+    every row at once.
     """
 
     def __init__(self, terms: Iterable[Term]) -> None:
@@ -42,29 +47,33 @@ class Vocabulary:
         self.texts: npt.NDArray[np.object_] = np.array([t.text for t in self.terms], dtype=object)
         weights = np.array([t.weight for t in self.terms], dtype=np.float64)
         self._cum = np.cumsum(weights) / weights.sum()
-        self._sex = np.array([{None: 0, "F": 1, "M": 2}[t.sex] for t in self.terms], np.int8)
-        self._min_age = np.array([t.min_age for t in self.terms], dtype=np.float64)
-        self._max_age = np.array([t.max_age + 1 for t in self.terms], dtype=np.float64)
+        limits = {t.min_age for t in self.terms} | {t.max_age + 1 for t in self.terms}
+        self._age_edges = np.array(sorted(limits), dtype=np.float64)
+        flat_cum, flat_term = [], []
+        for klass, (sex, age) in enumerate(self._classes()):
+            fits = np.array(
+                [t.sex in (None, sex) and t.min_age <= age <= t.max_age for t in self.terms]
+            )
+            if not fits.any():  # nobody like this in the vocabulary: ignore who they are
+                fits[:] = True
+            members = np.flatnonzero(fits)
+            cum = np.cumsum(weights[members]) / weights[members].sum()
+            cum[-1] = 1.0  # exact, so each class ends at exactly klass + 1
+            flat_cum.append(klass + cum)
+            flat_term.append(members)
+        self._flat_cum = np.concatenate(flat_cum)
+        self._flat_term = np.concatenate(flat_term)
         open_terms = [t for t in self.terms if t.unrestricted] or list(self.terms)
         self._open_texts = [t.text for t in open_terms]
         self._open_cum = list(accumulate(t.weight for t in open_terms))
 
+    def _classes(self) -> list[tuple[str, float]]:
+        """(sex, youngest age) of each class; women first, then men."""
+        youngest = [0.0, *self._age_edges.tolist()]
+        return [(sex, age) for sex in ("F", "M") for age in youngest]
+
     def __len__(self) -> int:
         return len(self.terms)
-
-    def _fits(
-        self,
-        idx: npt.NDArray[np.intp],
-        female: npt.NDArray[np.bool_] | None,
-        age: npt.NDArray[np.float64] | None,
-    ) -> npt.NDArray[np.bool_]:
-        ok = np.ones(idx.shape, dtype=np.bool_)
-        if female is not None:
-            sex = self._sex[idx]
-            ok &= (sex == 0) | ((sex == 1) & female) | ((sex == 2) & ~female)
-        if age is not None:
-            ok &= (age >= self._min_age[idx]) & (age < self._max_age[idx])
-        return ok
 
     def sample(
         self,
@@ -74,32 +83,19 @@ class Vocabulary:
         female: npt.NDArray[np.bool_] | None = None,
         age: npt.NDArray[np.float64] | None = None,
     ) -> npt.NDArray[np.intp]:
-        """Indexes of ``n`` terms; row i fits ``female[i]`` and ``age[i]`` (years) if given."""
-        idx = self._draw(rng, n)
-        for _ in range(12):
-            bad = np.flatnonzero(~self._fits(idx, female, age))
-            if bad.size == 0:
-                return idx
-            idx[bad] = self._draw(rng, bad.size)
-        # Rows whose person fits almost no term: draw among the fitting ones explicitly.
-        for row in np.flatnonzero(~self._fits(idx, female, age)).tolist():
-            everyone = np.arange(len(self.terms))
-            fits = self._fits(
-                everyone,
-                None if female is None else np.full(everyone.shape, female[row]),
-                None if age is None else np.full(everyone.shape, age[row]),
-            )
-            choices = np.flatnonzero(fits)
-            if choices.size:
-                weights = np.diff(self._cum, prepend=0.0)[choices]
-                idx[row] = choices[
-                    np.searchsorted(np.cumsum(weights), rng.random() * weights.sum())
-                ]
-        return idx
+        """Indexes of ``n`` terms; row i fits ``female[i]`` and ``age[i]`` (years).
 
-    def _draw(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.intp]:
-        idx = np.searchsorted(self._cum, rng.random(n), side="right")
-        return np.minimum(idx, len(self.terms) - 1)
+        Without ``female`` and ``age`` every term may be drawn.
+        """
+        u = rng.random(n)
+        if female is None or age is None:
+            return np.minimum(np.searchsorted(self._cum, u, side="right"), len(self.terms) - 1)
+        bands = self._age_edges.size + 1
+        klass = np.where(female, 0, bands) + np.searchsorted(self._age_edges, age, side="right")
+        found = np.searchsorted(self._flat_cum, klass + u, side="right")
+        # klass + u can round up to klass + 1: stay on the class's last term.
+        last_of_class = np.searchsorted(self._flat_cum, klass + 1.0, side="left")
+        return self._flat_term[np.minimum(found, last_of_class)]
 
     def text_list(self, idx: npt.NDArray[np.intp]) -> list[str]:
         """The texts of drawn indexes, as Python strings."""
@@ -374,12 +370,13 @@ EXAMES = vocabulary(
 )  # fmt: skip
 
 # Causes of hospital admission in SUS: DATASUS SIH/SUS, admissions by ICD-10 chapter
-# (Brazil, 2023): childbirth and pregnancy lead (~20%), then respiratory, circulatory and
-# digestive diseases, injuries, infections, genitourinary diseases and cancer. The weights
-# below spread each chapter's share over its most frequent causes (rounded).
+# (Brazil, 2023): pregnancy and childbirth lead (~20% of all admissions, and most of those
+# of women aged 15-44), then respiratory, circulatory and digestive diseases, injuries,
+# infections, genitourinary diseases and cancer. The weights spread each chapter's share
+# over its most frequent causes (rounded); weights compare terms that fit the same person.
 MOTIVOS_INTERNACAO = vocabulary(
-    term("Parto normal", 10, "F", (14, 45)), term("Parto cesáreo", 8, "F", (14, 45)),
-    term("Aborto espontâneo", 1.2, "F", (14, 45)),
+    term("Parto normal", 60, "F", (14, 45)), term("Parto cesáreo", 50, "F", (14, 45)),
+    term("Aborto espontâneo", 8, "F", (14, 45)),
     ("Pneumonia", 6), term("Bronquiolite", 1.5, ages=(0, 2)), ("Crise asmática", 1),
     term("DPOC exacerbada", 1.5, ages=(40, 120)), ("COVID-19", 1),
     term("Insuficiência cardíaca descompensada", 3, ages=(40, 120)),
