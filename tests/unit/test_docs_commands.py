@@ -1,0 +1,209 @@
+"""Every command line the user guides show must run: the command exists, so do its options.
+
+Command lines are read from the fenced ``sh``/``bash``/``shell``/``console`` blocks of the
+documents below; ``text`` blocks hold output and are not read. A ``hospital-sim ...`` line
+is resolved through the command tree of the Typer app; a ``make X`` line needs a target X.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+
+from hospital_sim.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[2]
+GUIDES = ["README.md", "QUICK_START.md", "GUIDE.md"]
+SHELL_LANGS = {"sh", "bash", "shell", "console", "zsh"}
+SUBSTITUTION = re.compile(r"\$\(([^()]*)\)")
+OPERATORS = {"&&", "||", ";", "|", "&", "(", ")", ">", ">>", "<", "2>", "2>&1"}
+
+
+def shell_blocks(text: str) -> Iterator[tuple[int, str, str]]:
+    """(first line number, language, body) of each fenced block."""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        fence = re.match(r"^\s*```\s*([\w-]*)", lines[i])
+        if fence is None:
+            i += 1
+            continue
+        lang, start, body = fence.group(1).lower(), i + 2, []
+        i += 1
+        while i < len(lines) and not lines[i].strip().startswith("```"):
+            body.append(lines[i])
+            i += 1
+        i += 1
+        yield start, lang, "\n".join(body)
+
+
+def command_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, logical command line) of the shell blocks of a Markdown text."""
+    for start, lang, body in shell_blocks(text):
+        if lang not in SHELL_LANGS:
+            continue
+        pending, first = "", start
+        for offset, raw in enumerate(body.splitlines()):
+            line = raw.rstrip()
+            if lang == "console":
+                if not pending and not line.lstrip().startswith("$ "):
+                    continue  # output
+                line = line.lstrip().removeprefix("$ ") if not pending else line
+            if not pending:
+                first = start + offset
+            if line.endswith("\\"):
+                pending += line[:-1] + " "
+                continue
+            logical, pending = (pending + line).strip(), ""
+            if logical and not logical.startswith("#"):
+                yield first, logical
+
+
+def segments(line: str) -> Iterator[list[str]]:
+    """The simple commands of a shell line, as token lists (substitutions included)."""
+    for inner in SUBSTITUTION.findall(line):
+        yield from segments(inner)
+    lexer = shlex.shlex(SUBSTITUTION.sub("SUBST", line), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    current: list[str] = []
+    for token in lexer:
+        if token in OPERATORS or set(token) <= set("&|;()<>"):
+            if current:
+                yield current
+            current = []
+        else:
+            current.append(token)
+    if current:
+        yield current
+
+
+def root_command() -> Any:
+    return typer.main.get_command(app)
+
+
+def _option(cmd: Any, name: str) -> Any | None:
+    for param in cmd.params:
+        if name in param.opts or name in param.secondary_opts:
+            return param
+    return None
+
+
+def check_cli_args(args: list[str], root: Any | None = None) -> list[str]:
+    """Problems with ``hospital-sim <args>``: unknown commands, options, extra arguments."""
+    cmd = root if root is not None else root_command()
+    where = ["hospital-sim"]
+    positionals = 0
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if token == "--":
+            break
+        if token.startswith("-") and token != "-":
+            name, has_value, _ = token.partition("=")
+            if name in ("--help", "-h"):
+                return []
+            param = _option(cmd, name)
+            if param is None:
+                return [f"'{' '.join(where)}' has no option {name}"]
+            if not getattr(param, "is_flag", False) and not has_value:
+                i += 1  # the option's value
+        elif getattr(cmd, "commands", None):
+            sub = cmd.commands.get(token)
+            if sub is None:
+                return [f"'{' '.join(where)}' has no command '{token}'"]
+            cmd = sub
+            where.append(token)
+        else:
+            positionals += 1
+            arguments = [p for p in cmd.params if not p.opts[0].startswith("-")]
+            if positionals > len(arguments):
+                return [f"'{' '.join(where)}' takes no argument '{token}'"]
+        i += 1
+    return []
+
+
+def cli_args(tokens: list[str]) -> list[str] | None:
+    """The arguments after a hospital-sim entry point in ``tokens``, or None if there is none."""
+    for i, token in enumerate(tokens):
+        if token.split("/")[-1] == "hospital-sim":
+            return tokens[i + 1 :]
+        if token == "-m" and i + 1 < len(tokens) and tokens[i + 1] == "hospital_sim":
+            return tokens[i + 2 :]
+    return None
+
+
+def make_targets() -> set[str]:
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, flags=re.MULTILINE))
+
+
+def check_line(line: str, targets: set[str]) -> list[str]:
+    problems = []
+    for tokens in segments(line):
+        args = cli_args(tokens)
+        if args is not None:
+            problems += check_cli_args(args)
+        elif tokens[0] == "make":
+            for word in tokens[1:]:
+                if not word.startswith("-") and "=" not in word and word not in targets:
+                    problems.append(f"the Makefile has no target '{word}'")
+    return problems
+
+
+@pytest.mark.parametrize("doc", GUIDES)
+def test_every_command_line_in_the_guides_exists(doc: str) -> None:
+    path = ROOT / doc
+    if not path.exists():
+        pytest.fail(f"{doc} is missing")
+    targets = make_targets()
+    found = 0
+    problems = []
+    for lineno, line in command_lines(path.read_text(encoding="utf-8")):
+        found += 1
+        problems += [f"{doc}:{lineno}: {p}: {line}" for p in check_line(line, targets)]
+    assert found, f"{doc} shows no command line in a sh/bash/console block"
+    assert not problems, "\n".join(problems)
+
+
+def test_readme_starts_with_make_run_and_make_test() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_two = [line.split("#")[0].strip() for _, line in command_lines(text)][:2]
+    assert first_two == ["make run", "make test"], first_two
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("hospital-sim strem --rate 5", "has no command 'strem'"),
+        ("hospital-sim stream --speed 5", "has no option --speed"),
+        ("hospital-sim cdc setup --register http://x:8083 --bogus", "has no option --bogus"),
+        ("hospital-sim counts extra", "takes no argument 'extra'"),
+        ('psql "$(hospital-sim db uri)"', "has no command 'uri'"),
+        ("make run && make deploy", "no target 'deploy'"),
+    ],
+)
+def test_the_checker_rejects_what_does_not_exist(line: str, problem: str) -> None:
+    problems = check_line(line, make_targets())
+    assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        ".venv/bin/hospital-sim --log-level DEBUG stream --rate 100 --workers=4 --duration 60",
+        "hospital-sim cdc verify changes.jsonl --json",
+        "hospital-sim run --no-stream && hospital-sim counts --json | jq .",
+        "psql \"$(.venv/bin/hospital-sim db url)\" -c 'SELECT 1'",
+        "PG_HOST=db hospital-sim reset -y --seed 42  # a comment --nope",
+        "make install && make test",
+    ],
+)
+def test_the_checker_accepts_real_command_lines(line: str) -> None:
+    assert check_line(line, make_targets()) == []
