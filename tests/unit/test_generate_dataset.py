@@ -500,6 +500,7 @@ def test_tiny_and_empty_volumes_work() -> None:
     [
         (Volumes(1, 0, 5, 0, 3, 0, 0), {}, "without medicos"),
         (Volumes(1, 1, 0, 0, 0, 2, 0), {}, "without pacientes"),
+        (Volumes(1, 1, 3, 0, 0, 0, 31), {}, "stays per paciente"),
         (Volumes(1, 1, 2, 5, 0, 0, 0), {"first_ids": None}, "distinct"),
         (DEFAULTS, {"anchor": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}, "naive"),
         (DEFAULTS, {"seed": -1}, "seed"),

@@ -39,6 +39,9 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "internacoes": ("id", "paciente_id", "data_entrada", "data_saida", "motivo", "quarto"),
 }
 
+# Beyond this many stays per patient over five years, non-overlapping stays stop fitting.
+MAX_STAYS_PER_PATIENT = 10
+
 # Rows are generated in blocks of this size whatever chunk_rows is, so the data only
 # depends on volumes, seed and anchor.
 BLOCK_ROWS = 8_192
@@ -146,6 +149,11 @@ def _validate(
             raise ValueError(
                 f"{table} ids would reach {last}; documents exist for ids up to {limit}"
             )
+    if volumes.internacoes > MAX_STAYS_PER_PATIENT * volumes.pacientes:
+        raise ValueError(
+            f"internacoes={volumes.internacoes} is more than {MAX_STAYS_PER_PATIENT} stays per "
+            f"paciente (pacientes={volumes.pacientes}); stays of a patient cannot overlap"
+        )
     if volumes.pacientes_convenios > volumes.pacientes * plans:
         raise ValueError(
             f"pacientes_convenios={volumes.pacientes_convenios} exceeds the "

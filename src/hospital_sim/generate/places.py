@@ -202,12 +202,3 @@ def cities_of(uf: str) -> tuple[int, ...]:
     if not found:
         raise ValueError(f"unknown UF {uf!r}; expected one of {', '.join(sorted(UF_CODES))}")
     return found
-
-
-def uf_of_cep(cep: str) -> str | None:
-    """The state a CEP such as ``01510-010`` belongs to, or None if no range holds it."""
-    prefix = int(cep[:5])
-    for uf, ranges in UF_CEP_RANGES.items():
-        if any(first <= prefix <= last for first, last in ranges):
-            return uf
-    return None
