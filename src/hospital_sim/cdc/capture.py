@@ -342,6 +342,10 @@ class Capture:
         row = conn.execute(_FLUSH).fetchone()
         assert row is not None
         upto = int(str(row[0]))
+        with self._lock:
+            until = self._until
+        if until is not None:
+            upto = min(upto, until)  # nothing committed after the stop position
         try:
             changes, rows, last_lsn = self._peek(conn, upto)
         except psycopg.errors.UndefinedObject as exc:
