@@ -167,8 +167,8 @@ def _first_free(cohort: Cohort, free_from: list[int], t: int, latest: int) -> tu
     if free[soonest] + MINUTE <= latest:
         return soonest, int(free[soonest]) + MINUTE
     raise BedsFull(
-        f"all {registered} patients registered by {t} s are in hospital, so another stay "
-        "would overlap one of theirs: raise pacientes or lower internacoes"
+        f"all {registered} patients registered by {np.datetime64(t, 's')} are in hospital, "
+        "so another stay would overlap one of theirs: raise pacientes or lower internacoes"
     )
 
 
