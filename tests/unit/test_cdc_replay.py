@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from hospital_sim.cdc.compare import compare
@@ -102,3 +104,21 @@ def test_percentile_nearest_rank() -> None:
     assert percentile([], 50) is None
     assert percentile([7], 99) == 7
     assert percentile([1, 2, 3, 4], 50) == 2
+
+
+def test_report_dict_is_json_ready_with_iso_dates() -> None:
+    got = {"id": 1, "nome": "Ana", "data": datetime(2025, 3, 14, 8, 2, 11, 250000)}
+    want = {**got, "data": datetime(2025, 3, 14, 8, 2, 11)}
+    report = compare(replay([ev("c", 1, got, lsn=1, lag=40)]), {"medicos": [want]})
+
+    data = json.loads(json.dumps(report.to_dict()))
+
+    assert data["identical"] is False
+    assert data["tables"]["medicos"]["diffs"] == [
+        {"id": 1, "column": "data", "expected": "2025-03-14T08:02:11",
+         "got": "2025-03-14T08:02:11.250000"},
+    ]  # fmt: skip
+    assert data["lag_ms"] == {"count": 1, "p50": 40, "p99": 40, "max": 40}
+    assert "data expected 2025-03-14 08:02:11, got 2025-03-14 08:02:11.250000" in (
+        report.render_table()
+    )
