@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hospital_sim.cdc.envelope import row_event
 from hospital_sim.cdc.events import ChangeEvent, ChangeLogError, ChangeLogParser, parse_line
@@ -269,6 +271,8 @@ def test_table_comes_from_the_topic_when_source_has_none() -> None:
         ("key\t{broken", "not JSON"),
         ('"a string"', "expected a JSON object"),
         (dumps({**VALUE, "op": "x"}), "unknown op 'x'"),
+        (dumps({**VALUE, "op": ["c"]}), "unknown op"),
+        ("{}", "no 'op' field"),
         (dumps({**VALUE, "source": {"table": "leitos"}}), "'leitos' is not one of"),
         (dumps({**VALUE, "source": {}}), "no table name"),
         (dumps({**VALUE, "after": None}), "without an 'after' row"),
@@ -285,3 +289,21 @@ def test_table_comes_from_the_topic_when_source_has_none() -> None:
 def test_unusable_lines_raise_naming_the_line(line: str, why: str) -> None:
     with pytest.raises(ChangeLogError, match=f"^change log line 12: .*{why}"):
         parse_line(line, line_no=12)
+
+
+@given(
+    nome=st.text(min_size=1, max_size=40),
+    nascimento=st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)),
+    telefone=st.none() | st.text(max_size=20),
+    # Without a schema the unit is told by magnitude: microseconds from 1973-03 on.
+    moment=st.datetimes(min_value=datetime(1973, 4, 1), max_value=datetime(2200, 1, 1)),
+)
+@settings(max_examples=60, deadline=None)
+def test_capture_envelope_round_trips_any_row(
+    nome: str, nascimento: date, telefone: str | None, moment: datetime
+) -> None:
+    row = {**CANONICAL_AFTER, "nome": nome, "nascimento": nascimento, "telefone": telefone}
+    row["data_cadastro"] = moment
+    line = dumps(row_event("pacientes", "u", before=None, after=row, db="h", lsn=1))
+
+    assert after_of(line) == row

@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 OPS: Final = frozenset("rcudt")
+_HEARTBEAT_KEYS: Final = frozenset(("ts_ms", "ts_us", "ts_ns"))
 _CONSUMER_TRAILER: Final = "Processed a total of "
 
 
@@ -444,14 +445,14 @@ class ChangeLogParser:
     ) -> ChangeEvent | None:
         op = obj.get("op")
         if op is None:
-            if ("status" in obj and "id" in obj) or set(obj) <= {"ts_ms", "ts_us", "ts_ns"}:
+            if ("status" in obj and "id" in obj) or (obj and set(obj) <= _HEARTBEAT_KEYS):
                 self.stats.skipped += 1  # transaction BEGIN/END marker or heartbeat
                 return None
             raise ChangeLogError(line_no, "no 'op' field; not a Debezium change event")
         if op == "m":
             self.stats.skipped += 1
             return None
-        if op not in OPS:
+        if type(op) is not str or op not in OPS:
             raise ChangeLogError(line_no, f"unknown op {op!r}; expected one of r, c, u, d, t")
         source = obj.get("source")
         if not isinstance(source, dict):
