@@ -62,7 +62,8 @@ class Vocabulary:
             flat_cum.append(klass + cum)
             flat_term.append(members)
         self._flat_cum = np.concatenate(flat_cum)
-        self._flat_term = np.concatenate(flat_term)
+        self._flat_term: npt.NDArray[np.intp] = np.concatenate(flat_term)
+        self._class_last: npt.NDArray[np.intp] = np.cumsum([c.size for c in flat_cum]) - 1
         open_terms = [t for t in self.terms if t.unrestricted] or list(self.terms)
         self._open_texts = [t.text for t in open_terms]
         self._open_cum = list(accumulate(t.weight for t in open_terms))
@@ -94,8 +95,7 @@ class Vocabulary:
         klass = np.where(female, 0, bands) + np.searchsorted(self._age_edges, age, side="right")
         found = np.searchsorted(self._flat_cum, klass + u, side="right")
         # klass + u can round up to klass + 1: stay on the class's last term.
-        last_of_class = np.searchsorted(self._flat_cum, klass + 1.0, side="left")
-        return self._flat_term[np.minimum(found, last_of_class)]
+        return self._flat_term[np.minimum(found, self._class_last[klass])]
 
     def text_list(self, idx: npt.NDArray[np.intp]) -> list[str]:
         """The texts of drawn indexes, as Python strings."""
