@@ -47,8 +47,14 @@ test-unit: $(STAMP)
 test-db: $(STAMP)
 	$(BIN)/pytest tests/db -q
 
+# Each script prints our figure, a reference measured in the same run, and the ratio.
+# BENCH_ARGS=--quick shortens the stream benchmark to a smoke run.
 bench: $(STAMP)
+	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/seed.py
+	$(BIN)/python bench/stream.py $(BENCH_ARGS)
+	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/cdc.py
 
 # Regenerate docs/cli.md, docs/configuration.md, config/settings.toml, config/.env.example.
 docs: $(STAMP)
