@@ -44,7 +44,7 @@ def _with_digit_changed(value: str, position: int) -> str:
 # --- CPF -------------------------------------------------------------------------------
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(document_ids)
 def test_every_cpf_is_formatted_and_has_valid_check_digits(id_: int) -> None:
     cpf = cpf_for_id(id_)
@@ -53,7 +53,7 @@ def test_every_cpf_is_formatted_and_has_valid_check_digits(id_: int) -> None:
     assert is_valid_cpf(cpf.replace(".", "").replace("-", ""))
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(document_ids, st.sampled_from([12, 13]))
 def test_a_wrong_cpf_check_digit_is_rejected(id_: int, position: int) -> None:
     assert not is_valid_cpf(_with_digit_changed(cpf_for_id(id_), position))
@@ -118,7 +118,7 @@ def test_cpf_ids_out_of_range_are_refused(id_: int) -> None:
 # --- CNPJ ------------------------------------------------------------------------------
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(document_ids)
 def test_every_cnpj_is_a_valid_head_office_number(id_: int) -> None:
     cnpj = cnpj_for_id(id_)
@@ -127,7 +127,7 @@ def test_every_cnpj_is_a_valid_head_office_number(id_: int) -> None:
     assert is_valid_cnpj(re.sub(r"[./-]", "", cnpj))
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(document_ids)
 def test_every_alphanumeric_cnpj_is_valid_and_never_equals_a_numeric_one(id_: int) -> None:
     cnpj = cnpj_for_id(id_, alphanumeric=True)
@@ -136,7 +136,7 @@ def test_every_alphanumeric_cnpj_is_valid_and_never_equals_a_numeric_one(id_: in
     assert cnpj != cnpj_for_id(id_)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(document_ids, st.sampled_from([16, 17]), st.booleans())
 def test_a_wrong_cnpj_check_digit_is_rejected(id_: int, position: int, alnum: bool) -> None:
     assert not is_valid_cnpj(_with_digit_changed(cnpj_for_id(id_, alnum), position))
@@ -181,7 +181,7 @@ def test_malformed_or_wrong_cnpjs_are_rejected(value: str) -> None:
 # --- CRM and member cards -----------------------------------------------------------------
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.integers(1, MAX_CRM_ID), st.sampled_from(sorted(UF_CODES)))
 def test_crm_is_six_digits_and_the_given_state(id_: int, uf: str) -> None:
     crm = crm_for_id(id_, uf)
@@ -201,7 +201,7 @@ def test_crm_refuses_a_state_that_does_not_exist(uf: str) -> None:
         crm_for_id(1, uf)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(document_ids)
 def test_card_numbers_are_16_digits_with_a_luhn_check(id_: int) -> None:
     card = carteira_for_id(id_)

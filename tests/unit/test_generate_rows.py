@@ -73,7 +73,7 @@ def test_a_new_enrolment_has_its_card_and_a_future_end_of_month_validity() -> No
         assert (validade + dt.timedelta(days=1)).day == 1
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(seeds, moments, st.integers(0, 400 * 24 * 60))
 def test_a_new_appointment_is_scheduled_in_a_future_clinic_slot(
     seed: int, now: dt.datetime, minutes_since_registration: int
@@ -101,7 +101,7 @@ def test_an_appointment_registered_moments_ago_still_gets_a_slot() -> None:
     assert NOW + dt.timedelta(minutes=5) <= row[3] <= NOW + dt.timedelta(days=90)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(seeds, moments, st.integers(0, 10 * 24 * 3600))
 def test_a_new_exam_is_pending_and_taken_after_registration(
     seed: int, now: dt.datetime, seconds_since_registration: int
@@ -122,7 +122,7 @@ def test_new_exams_never_need_a_sex_or_age_the_stream_does_not_know() -> None:
     assert "Hemograma completo" in tipos
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(seeds, moments)
 def test_a_new_stay_is_current_and_admitted_in_the_last_three_days(
     seed: int, now: dt.datetime
@@ -200,7 +200,7 @@ def test_an_exam_type_we_do_not_model_gets_a_generic_result() -> None:
     assert factory().exame_resultado("Cintilografia óssea") == GENERIC_RESULT
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(seeds, moments, st.integers(-3600, 30 * 24 * 3600))
 def test_a_discharge_is_never_before_admission_nor_after_now(
     seed: int, now: dt.datetime, seconds_admitted: int
