@@ -157,7 +157,7 @@ def _stream(settings: Settings, seconds: float) -> tuple[Counter[tuple[str, str]
 
 def _current_lsn(target: Target, settings: Settings) -> str:
     with connection(target, deadline=settings.connect_timeout) as conn:
-        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
     assert row is not None
     return str(row[0])
 

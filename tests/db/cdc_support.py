@@ -139,7 +139,7 @@ def lines_of(path: Path) -> list[str]:
 
 def current_lsn(cdc: CdcDb) -> str:
     with cdc.connect() as conn:
-        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
     assert row is not None
     return str(row[0])
 

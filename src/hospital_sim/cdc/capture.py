@@ -23,6 +23,10 @@ so the slot is advanced to it even if nothing was published (traffic on other ta
 databases): an idle capture still lets the server recycle WAL. A full batch (the server
 stops after whole transactions) is confirmed up to its last commit.
 
+Decoding only sees WAL the server has flushed. On a source running with
+``synchronous_commit = off``, a commit becomes visible to us when the WAL writer flushes
+it (``wal_writer_delay``, 200 ms by default), which adds up to that much latency.
+
 See :mod:`hospital_sim.cdc.slots` for how ``--snapshot`` gets a baseline that is
 consistent with the slot's start.
 """
@@ -69,7 +73,9 @@ _PEEK = (
     "%s, %s::pg_lsn, %s, 'proto_version', '1', 'publication_names', %s)"
 )
 _FLUSH = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::int8"
-_CURRENT = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8"
+# The insert position, not pg_current_wal_lsn(): with synchronous_commit=off a commit the
+# client already saw may still sit in the WAL buffers, below the write position.
+_CURRENT = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8"
 _MAX_LATENCIES = 2_000_000
 
 
