@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GUIDES = ["README.md", "QUICK_START.md", "GUIDE.md"]
 SHELL_LANGS = {"sh", "bash", "shell", "console", "zsh"}
 SUBSTITUTION = re.compile(r"\$\(([^()]*)\)")
-OPERATORS = {"&&", "||", ";", "|", "&", "(", ")", ">", ">>", "<", "2>", "2>&1"}
+REDIRECTIONS = {">", ">>", "<", ">&", "&>", "<&"}
 
 
 def shell_blocks(text: str) -> Iterator[tuple[int, str, str]]:
@@ -72,14 +72,23 @@ def segments(line: str) -> Iterator[list[str]]:
     lexer = shlex.shlex(SUBSTITUTION.sub("SUBST", line), posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     lexer.commenters = "#"
+    tokens = list(lexer)
     current: list[str] = []
-    for token in lexer:
-        if token in OPERATORS or set(token) <= set("&|;()<>"):
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token in REDIRECTIONS:
+            if current and current[-1].isdigit():
+                current.pop()  # the 2 of 2>/dev/null
+            i += 2  # the operator and its target
+            continue
+        if set(token) <= set("&|;()<>"):
             if current:
                 yield current
             current = []
         else:
             current.append(token)
+        i += 1
     if current:
         yield current
 
@@ -203,6 +212,7 @@ def test_the_checker_rejects_what_does_not_exist(line: str, problem: str) -> Non
         "psql \"$(.venv/bin/hospital-sim db url)\" -c 'SELECT 1'",
         "PG_HOST=db hospital-sim reset -y --seed 42  # a comment --nope",
         "make install && make test",
+        "until hospital-sim counts --json 2>/dev/null | python -c 'x'; do sleep 5; done",
     ],
 )
 def test_the_checker_accepts_real_command_lines(line: str) -> None:

@@ -1,0 +1,116 @@
+"""The Grafana dashboard only queries metrics the program exports.
+
+The exported names come from the collectors in hospital_sim.metrics, with the suffixes the
+Prometheus exposition adds (_total for counters; _bucket, _count, _sum for histograms).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hospital_sim import metrics
+from hospital_sim.stats import Stats
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "deploy/grafana/hospital-sim.json"
+
+SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_count", "_sum"),
+    "summary": ("", "_count", "_sum"),
+    "gauge": ("",),
+    "info": ("_info",),
+}
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
+
+
+def exported_names() -> set[str]:
+    registry = metrics.registry_for(Stats)
+    names = set()
+    for family in registry.collect():
+        for suffix in SUFFIXES.get(family.type, ("",)):
+            names.add(family.name + suffix)
+    return names
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names in a PromQL expression: identifiers that are not functions or labels."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # string literals
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors
+    expr = re.sub(r"\b(?:by|without|on|ignoring)\s*\([^)]*\)", "", expr)  # grouping labels
+    expr = re.sub(r"\$\w+", "", expr)  # Grafana variables
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][\w:]*", expr):
+        word, rest = match.group(0), expr[match.end() :].lstrip()
+        if rest.startswith("(") or word in PROMQL_WORDS or word.lower() in ("inf", "nan"):
+            continue
+        names.add(word)
+    return names
+
+
+def dashboard() -> dict[str, Any]:
+    data = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def panels() -> list[dict[str, Any]]:
+    out = []
+    for panel in dashboard()["panels"]:
+        out += [panel, *panel.get("panels", [])]  # rows may nest panels
+    return [p for p in out if p.get("type") != "row"]
+
+
+def test_metric_name_extraction() -> None:
+    expr = (
+        'histogram_quantile(0.99, sum by (le) (rate(x_bucket{instance=~"$instance"}'
+        "[$__rate_interval]))) / on (job) group_left sum(y_total) > bool 2"
+    )
+    assert metric_names(expr) == {"x_bucket", "y_total"}
+
+
+def test_the_program_exports_the_metrics_the_dashboard_is_built_on() -> None:
+    names = exported_names()
+    assert {
+        "hospital_sim_events_total",
+        "hospital_sim_event_latency_seconds_bucket",
+        "hospital_sim_reconnects_total",
+        "hospital_sim_schedule_lag_seconds",
+    } <= names, sorted(names)
+
+
+@pytest.mark.parametrize("panel", panels(), ids=lambda p: p["title"])
+def test_every_query_uses_exported_metrics(panel: dict[str, Any]) -> None:
+    exported = exported_names()
+    targets = panel.get("targets", [])
+    assert targets, f"panel {panel['title']!r} has no query"
+    for target in targets:
+        used = metric_names(target["expr"])
+        assert used, f"{panel['title']}: no metric in {target['expr']}"
+        unknown = sorted(used - exported)
+        assert not unknown, (
+            f"{panel['title']}: {unknown} are not exported; exported: {sorted(exported)}"
+        )
+
+
+def test_template_variables_query_exported_metrics() -> None:
+    exported = exported_names()
+    for variable in dashboard()["templating"]["list"]:
+        query = variable.get("query")
+        text = query.get("query", "") if isinstance(query, dict) else str(query or "")
+        for found in re.findall(r"label_values\(\s*([A-Za-z_:][\w:]*)", text):
+            assert found in exported, f"variable {variable['name']}: {found} is not exported"
+
+
+def test_dashboard_covers_rates_latency_reconnects_and_lag() -> None:
+    exprs = " ".join(t["expr"] for p in panels() for t in p.get("targets", []))
+    assert "by (operation)" in exprs
+    assert "histogram_quantile(0.99" in exprs and "histogram_quantile(0.5" in exprs
+    assert "hospital_sim_reconnects_total" in exprs
+    assert "hospital_sim_schedule_lag_seconds" in exprs
