@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 Conn = psycopg.Connection[tuple[object, ...]]
 Marker = tuple[int | None, int | None]
 """(txId, lsn) of the last change event written."""
+Decoded = tuple[RowChange, int | None]
+"""A change and the end LSN of the transaction committed before its own (or None)."""
 
 _PEEK = (
     "SELECT (lsn - '0/0'::pg_lsn)::int8, data FROM pg_logical_slot_peek_binary_changes("
@@ -197,6 +199,7 @@ class Capture:
         self._lock = threading.Lock()
         self._marker: Marker | None = None
         self._last_written: Marker | None = None
+        self._previous_commit: int | None = None
         self._chunked = True
         self._db = ""
 
@@ -364,18 +367,22 @@ class Capture:
             self._flush(out)
         return upto, written, rows >= self.batch_changes, last_lsn
 
-    def _peek(self, conn: Conn, upto: int) -> tuple[list[RowChange], int, int | None]:
+    def _peek(self, conn: Conn, upto: int) -> tuple[list[Decoded], int, int | None]:
         decoder = Decoder()  # Relation messages are sent again by every peek
-        changes: list[RowChange] = []
+        changes: list[Decoded] = []
         rows = 0
         last_lsn = None
+        previous = self._previous_commit
         params = (self.slot, format_lsn(upto), self.batch_changes, _quote_ident(self.publication))
         with conn.cursor(binary=True) as cur:
             for lsn, data in self._stream(cur, params):
                 rows += 1
                 last_lsn = int(str(lsn))
                 assert isinstance(data, bytes)
-                changes.extend(decoder.decode(data, last_lsn))
+                changes.extend((c, previous) for c in decoder.decode(data, last_lsn))
+                if data[:1] == b"C":  # a Commit's row LSN is the transaction's end
+                    previous = last_lsn
+        self._previous_commit = previous
         return changes, rows, last_lsn
 
     def _stream(
@@ -391,18 +398,18 @@ class Capture:
                 self._chunked = False
         yield from cur.stream(_PEEK, params)
 
-    def _skip_written(self, changes: list[RowChange]) -> list[RowChange]:
+    def _skip_written(self, changes: list[Decoded]) -> list[Decoded]:
         """Drop the changes up to the last one already written (a resumed, unconfirmed tail)."""
         marker, self._marker = self._marker, None
         if marker is None:
             return changes
         for i in range(len(changes) - 1, -1, -1):
-            if (changes[i].xid, changes[i].lsn) == marker:
+            if (changes[i][0].xid, changes[i][0].lsn) == marker:
                 log.info("skipping %d changes already in the change log", i + 1)
                 return changes[i + 1 :]
         return changes
 
-    def _write(self, out: TextIO, changes: list[RowChange], result: CaptureResult) -> int:
+    def _write(self, out: TextIO, changes: list[Decoded], result: CaptureResult) -> int:
         changes = self._skip_written(changes)
         if not changes:
             return 0
@@ -411,8 +418,13 @@ class Capture:
         lines = []
         latencies = result.latencies_ms
         last_xid = None
-        for change in changes:
-            lines.append(dumps(change_event(change, db=self._db, ts_ms=now)))
+        for change, previous in changes:
+            event = change_event(change, db=self._db, ts_ms=now)
+            # Debezium's order key: (last commit LSN, this change's LSN), as decimal strings.
+            # Change LSNs of concurrent transactions interleave; this pair never goes back.
+            prior = None if previous is None else str(previous)
+            event["source"]["sequence"] = dumps([prior, str(change.lsn)])
+            lines.append(dumps(event))
             result.by_table_op[(change.table, change.op)] += 1
             if change.xid != last_xid:
                 result.transactions += 1
@@ -423,7 +435,7 @@ class Capture:
         lines.append("")
         out.write("\n".join(lines))
         result.events += len(changes)
-        self._last_written = (changes[-1].xid, changes[-1].lsn)
+        self._last_written = (changes[-1][0].xid, changes[-1][0].lsn)
         return len(changes)
 
 
