@@ -55,6 +55,11 @@ def test_seed_and_stream_with_capture_running_verify_identical(
     assert proc.stdout.rstrip().endswith("IDENTICAL")
     ops = _ops(log)
     assert ops["r"] == 2
+    keys = [
+        tuple(int(x or 0) for x in json.loads(json.loads(line)["source"]["sequence"]))
+        for line in lines_of(log)[2:]
+    ]
+    assert keys == sorted(keys)  # Debezium's (last commit LSN, LSN) order key
     assert ops["c"] >= seeded.total
     assert ops["u"] > 0
 
