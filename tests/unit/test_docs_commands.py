@@ -148,6 +148,38 @@ def cli_args(tokens: list[str]) -> list[str] | None:
     return None
 
 
+RUN_OPTIONS_WITH_VALUE = {"-e", "--env", "--name", "-u", "--user", "-w", "--workdir", "-v"}
+RUN_OPTIONS_WITH_VALUE |= {"--volume", "-p", "--publish", "-l", "--label", "--profile", "-f"}
+
+
+def compose_image_services() -> set[str]:
+    """docker-compose.yml services that run the hospital-sim image (built here)."""
+    import yaml
+
+    path = ROOT / "docker-compose.yml"
+    if not path.exists():
+        return set()
+    services = yaml.safe_load(path.read_text(encoding="utf-8"))["services"]
+    return {name for name, service in services.items() if "build" in service}
+
+
+def compose_run_args(tokens: list[str]) -> list[str] | None:
+    """``docker compose [opts] run|exec [opts] SERVICE args`` of a hospital-sim service."""
+    if tokens[:2] != ["docker", "compose"] and tokens[:1] != ["docker-compose"]:
+        return None
+    rest = tokens[2:] if tokens[0] == "docker" else tokens[1:]
+    i = 0
+    while i < len(rest) and rest[i] not in ("run", "exec"):
+        i += 2 if rest[i] in RUN_OPTIONS_WITH_VALUE else 1
+    i += 1
+    while i < len(rest) and rest[i].startswith("-"):
+        i += 2 if rest[i] in RUN_OPTIONS_WITH_VALUE else 1
+    if i >= len(rest) or rest[i] not in compose_image_services():
+        return None
+    args = rest[i + 1 :]
+    return args[1:] if args[:1] == ["hospital-sim"] else args
+
+
 def make_targets() -> set[str]:
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
     return set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, flags=re.MULTILINE))
@@ -157,6 +189,8 @@ def check_line(line: str, targets: set[str]) -> list[str]:
     problems = []
     for tokens in segments(line):
         args = cli_args(tokens)
+        if args is None:
+            args = compose_run_args(tokens)
         if args is not None:
             problems += check_cli_args(args)
         elif tokens[0] == "make":
@@ -196,6 +230,7 @@ def test_readme_starts_with_make_run_and_make_test() -> None:
         ("hospital-sim counts extra", "takes no argument 'extra'"),
         ('psql "$(hospital-sim db uri)"', "has no command 'uri'"),
         ("make run && make deploy", "no target 'deploy'"),
+        ("docker compose run --rm -T init cdc verfy -", "has no command 'verfy'"),
     ],
 )
 def test_the_checker_rejects_what_does_not_exist(line: str, problem: str) -> None:
@@ -212,6 +247,7 @@ def test_the_checker_rejects_what_does_not_exist(line: str, problem: str) -> Non
         "psql \"$(.venv/bin/hospital-sim db url)\" -c 'SELECT 1'",
         "PG_HOST=db hospital-sim reset -y --seed 42  # a comment --nope",
         "make install && make test",
+        "docker compose --profile cdc run --rm -e LOG_LEVEL=DEBUG init cdc status --json",
         "until hospital-sim counts --json 2>/dev/null | python -c 'x'; do sleep 5; done",
     ],
 )
