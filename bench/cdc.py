@@ -162,9 +162,10 @@ def main() -> None:
     server_dsn = os.environ.get("HOSPITAL_SIM_BENCH_DSN")
     server = None
     if not server_dsn:
+        # Its own server, apart from bench/seed.py's, so the two can run side by side.
         server = EmbeddedServer(
-            base_dir=Path(tempfile.gettempdir()) / "hospital-sim-bench",
-            port=int(os.environ.get("HOSPITAL_SIM_BENCH_PORT", "54331")),
+            base_dir=Path(tempfile.gettempdir()) / "hospital-sim-bench-cdc",
+            port=int(os.environ.get("HOSPITAL_SIM_BENCH_CDC_PORT", "54332")),
         )
         server.start()
         server_dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
