@@ -16,6 +16,7 @@ from psycopg import conninfo
 from hospital_sim.cdc.capture import Capture
 from hospital_sim.cdc.setup import setup_cdc, teardown_cdc
 from hospital_sim.cdc.status import cdc_status, slot_lag
+from hospital_sim.errors import UserError
 from hospital_sim.lifecycle import init_database
 from hospital_sim.schema import TABLES
 from tests.db.cdc_support import CdcDb, cdc  # noqa: F401
@@ -44,6 +45,12 @@ def test_setup_role_reads_but_cannot_write_and_is_not_superuser(cdc: CdcDb) -> N
         assert info.value.sqlstate == "42501"
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE pacientes SET nome = 'x'")
+    # The role is enough to stream changes, not to lock the tables for a snapshot.
+    as_cdc = cdc.settings(database_url=as_role)
+    result = Capture(as_cdc, output=Path("/dev/null"), snapshot=False, idle_timeout=0.2).run()
+    assert result.stopped_by == "idle-timeout"
+    with pytest.raises(UserError, match="--no-snapshot"):
+        Capture(as_cdc, output=Path("/dev/null"), slot=f"{cdc.slot}_2", snapshot=True).run()
 
 
 def test_setup_twice_is_idempotent_and_teardown_removes_everything(cdc: CdcDb) -> None:  # noqa: F811

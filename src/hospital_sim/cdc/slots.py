@@ -138,7 +138,13 @@ def create_slot_with_baseline(target: Target, name: str, sink: SnapshotSink) -> 
     try:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         tables = sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
-        conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(tables))
+        try:
+            conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(tables))
+        except psycopg.errors.InsufficientPrivilege:
+            raise UserError(
+                "a snapshot locks the 7 tables IN SHARE MODE, which needs the UPDATE privilege; "
+                "capture as the tables' owner (PG_USER) or pass --no-snapshot"
+            ) from None
         lsn = create_slot(conn, name)
         created = True
         for table in TABLES:
