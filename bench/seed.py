@@ -63,7 +63,7 @@ def settings_for(dsn: str, volumes: dict[str, int]) -> Settings:
 def our_seed(dsn: str, volumes: dict[str, int]) -> tuple[int, float, float]:
     """Seed in a child process: rows, seconds, and the child's peak RSS in MB."""
     code = (
-        "import json, sys, resource\n"
+        "import json, sys\n"
         "from pathlib import Path\n"
         "from hospital_sim.config import Settings, load_settings\n"
         "from hospital_sim.seed import seed_database\n"
@@ -71,7 +71,9 @@ def our_seed(dsn: str, volumes: dict[str, int]) -> tuple[int, float, float]:
         "s = load_settings(config_dir=Path('/nonexistent'), environ={}, overrides={"
         "'database_url': sys.argv[1], 'log_file': Path('/dev/null'), **v}).settings\n"
         "r = seed_database(s, seed=1)\n"
-        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "rss = int(hwm.split()[1]) / 1024\n"
         "print(json.dumps([r.total, r.seconds, rss]))\n"
     )
     import json

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
+import operator
 import secrets
 import time
 from collections.abc import Callable
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from hospital_sim.config import Settings
 from hospital_sim.db import connection
@@ -94,16 +97,20 @@ def copy_rows(
         )
         for t in TABLES
     }
+    chunks = generate_tables(
+        volumes, seed=seed, anchor=anchor, first_ids={"convenios": LOOKUP_CONVENIOS + 1}
+    )
     with conn.cursor() as cur:
-        for table, rows in generate_tables(
-            volumes, seed=seed, anchor=anchor, first_ids={"convenios": LOOKUP_CONVENIOS + 1}
-        ):
-            with cur.copy(copy_sql[table]) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            written[table] += len(rows)
-            if progress is not None:
-                progress(table, written[table], planned[table])
+        for table, table_chunks in itertools.groupby(chunks, key=operator.itemgetter(0)):
+            # One COPY per table, fed from a queue by a writer thread: the server checks
+            # FKs and stores one chunk while we generate the next.
+            with cur.copy(copy_sql[table], writer=QueuedLibpqWriter(cur)) as copy:
+                for _, rows in table_chunks:
+                    for row in rows:
+                        copy.write_row(row)
+                    written[table] += len(rows)
+                    if progress is not None:
+                        progress(table, written[table], planned[table])
         for table in TABLES:
             # Keep BIGSERIAL ahead of the explicit ids we loaded.
             cur.execute(
