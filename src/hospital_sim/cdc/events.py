@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -99,6 +98,8 @@ Decode = Callable[[Any], Any]
 
 # --- per-type decoders (no schema) -------------------------------------------------
 
+_DAYS_MIN: Final = -719_162  # 0001-01-01
+_DAYS_MAX: Final = 2_932_896  # 9999-12-31
 _MICRO_FROM: Final = 10**14  # |v| at or above: microseconds (after 1973-03 or before 1966-10)
 _NANO_FROM: Final = 10**17  # |v| at or above: nanoseconds
 
@@ -139,7 +140,7 @@ def _iso_datetime(text: str) -> datetime:
 def _date(v: Any) -> Any:
     if type(v) is int:
         try:
-            return epoch_days_to_date(v)
+            return _days(v)
         except (ValueError, OverflowError):
             raise _BadValue("epoch days out of range") from None
     if v is None:
@@ -162,11 +163,30 @@ _ONE_US: Final = timedelta(microseconds=1)
 _ONE_MS: Final = timedelta(milliseconds=1)
 
 
-# Commit-time columns (created_at, updated_at) repeat across the rows of a transaction
-# and between a row's two columns, so converted timestamps are worth caching.
-@functools.lru_cache(maxsize=1 << 16)
+# Converted values are memoised: commit-time columns (created_at, updated_at) repeat
+# across a transaction's rows and within a row, and dates repeat across rows. A plain
+# dict, emptied when it grows large, is cheaper than functools.lru_cache here.
+_CACHE_LIMIT: Final = 1 << 17
+_MICROS_CACHE: dict[int, datetime] = {}
+_DAYS_CACHE: dict[int, date] = {}
+
+
 def _micros(v: int) -> datetime:
-    return EPOCH + _ONE_US * v
+    value = _MICROS_CACHE.get(v)
+    if value is None:
+        if len(_MICROS_CACHE) >= _CACHE_LIMIT:
+            _MICROS_CACHE.clear()
+        value = _MICROS_CACHE[v] = EPOCH + _ONE_US * v
+    return value
+
+
+def _days(v: int) -> date:
+    value = _DAYS_CACHE.get(v)
+    if value is None:
+        if len(_DAYS_CACHE) >= _CACHE_LIMIT:
+            _DAYS_CACHE.clear()
+        value = _DAYS_CACHE[v] = epoch_days_to_date(v)
+    return value
 
 
 def _millis(v: int) -> datetime:
@@ -542,7 +562,7 @@ class ChangeLogParser:
             return None
         if type(row) is not dict:
             raise ChangeLogError(line_no, f"'{which}' is not a JSON object")
-        get = decoders.get
+        get, micros_get, days_get = decoders.get, _MICROS_CACHE.get, _DAYS_CACHE.get
         for column, value in row.items():
             decode = get(column)
             # Strings and integers that need no conversion are left as they are (hot path).
@@ -553,6 +573,16 @@ class ChangeLogParser:
                 or (decode is _bigint and type(value) is int)
             ):
                 continue
+            if type(value) is int:
+                # Debezium's default encodings, inlined: epoch microseconds and days.
+                if decode is _timestamp and _MICRO_FROM <= value < _NANO_FROM:
+                    moment = micros_get(value)
+                    row[column] = _micros(value) if moment is None else moment
+                    continue
+                if decode is _date and _DAYS_MIN <= value <= _DAYS_MAX:
+                    day = days_get(value)
+                    row[column] = _days(value) if day is None else day
+                    continue
             try:
                 # Replacing the value of an existing key is safe while iterating.
                 row[column] = decode(value)
