@@ -212,7 +212,7 @@ def setting_type(field: FieldInfo) -> str:
     if annotation is SecretStr:
         word = "secret text"
     elif typing.get_origin(annotation) is dict:
-        word = "op=weight pairs"
+        word = "name=value pairs"
     else:
         word = _type_word(annotation)
     bounds: dict[str, Any] = {}
@@ -246,7 +246,7 @@ def _shown(value: Any) -> str:
     if value is None:
         return "unset"
     if isinstance(value, dict) and not value:
-        return "the built-in weights"
+        return "empty"
     return str(value)
 
 
@@ -293,7 +293,7 @@ def _toml_value(value: Any, field: FieldInfo) -> str:
     if isinstance(value, str | Path):
         return f'"{value}"'
     if isinstance(value, dict):
-        return "{}"  # an inline table of op = weight; empty keeps the built-in weights
+        return "{}"  # an inline table, empty by default
     annotation, _ = _optional(field.annotation)
     placeholder = {int: "<integer>", float: "<number>"}.get(annotation)
     return placeholder or '"<text>"'
