@@ -120,14 +120,21 @@ def _image_hash(after: Row | None) -> int:
         return hash(repr(sorted(after.items(), key=lambda kv: kv[0])))
 
 
+@dataclass(slots=True)
+class _TableState:
+    rows: dict[int, Row]
+    stats: TableReplayStats = field(default_factory=TableReplayStats)
+    seen: set[tuple[Any, ...]] = field(default_factory=set)
+    last_lsn: int = -1
+    last_line_no: int = 0
+
+
 class Replayer:
     """Applies events one at a time; :meth:`result` gives the tables and the counts."""
 
     def __init__(self, baseline: Baseline | None = None, *, sample_size: int = 20) -> None:
         self._tables: dict[str, dict[int, Row]] = {}
-        self._stats: dict[str, TableReplayStats] = {}
-        self._seen: dict[str, set[tuple[Any, ...]]] = {}
-        self._last: dict[str, tuple[int, int]] = {}
+        self._states: dict[str, _TableState] = {}
         self._lags: list[int] = []
         self._sample_size = sample_size
         self._duplicate_samples: list[Duplicate] = []
@@ -135,13 +142,9 @@ class Replayer:
         for table, rows in (baseline or {}).items():
             self._tables[table] = {row[PRIMARY_KEY]: dict(row) for row in rows}
 
-    def _table(self, table: str) -> tuple[dict[int, Row], TableReplayStats, set[tuple[Any, ...]]]:
-        stats = self._stats.get(table)
-        if stats is None:
-            stats = self._stats[table] = TableReplayStats()
-            self._tables.setdefault(table, {})
-            self._seen[table] = set()
-        return self._tables[table], stats, self._seen[table]
+    def _state(self, table: str) -> _TableState:
+        state = self._states[table] = _TableState(self._tables.setdefault(table, {}))
+        return state
 
     def apply_all(self, events: Iterable[ChangeEvent]) -> None:
         apply = self.apply
@@ -149,26 +152,33 @@ class Replayer:
             apply(event)
 
     def apply(self, event: ChangeEvent) -> None:
-        rows, stats, seen = self._table(event.table)
+        state = self._states.get(event.table) or self._state(event.table)
+        stats = state.stats
         op = event.op
         stats.events += 1
         stats.ops[op] = stats.ops.get(op, 0) + 1
 
-        signature = (event.key, op, event.lsn, _image_hash(event.after))
-        if signature in seen:
+        after = event.after
+        signature = (event.key, op, event.lsn, _image_hash(after))
+        if signature in state.seen:
             stats.duplicates += 1
             if len(self._duplicate_samples) < self._sample_size:
                 self._duplicate_samples.append(
                     Duplicate(event.table, event.key, op, event.lsn, event.line_no)
                 )
             return
-        seen.add(signature)
+        state.seen.add(signature)
 
         if op != "r":
-            self._check_order(event, stats)
+            lsn = event.lsn
+            if lsn is not None:
+                if lsn < state.last_lsn:
+                    self._order_violation(event, lsn, state)
+                state.last_lsn, state.last_line_no = lsn, event.line_no
             if event.ts_ms is not None and event.source_ts_ms is not None:
                 self._lags.append(event.ts_ms - event.source_ts_ms)
 
+        rows = state.rows
         if op == "t":
             rows.clear()
             return
@@ -177,7 +187,6 @@ class Replayer:
         if op == "d":
             rows.pop(key, None)
             return
-        after = event.after
         assert after is not None
         if event.placeholders:
             stats.placeholders += event.placeholders
@@ -189,18 +198,12 @@ class Replayer:
                 rows.pop(old_key, None)
         rows[key] = after
 
-    def _check_order(self, event: ChangeEvent, stats: TableReplayStats) -> None:
-        lsn = event.lsn
-        if lsn is None:
-            return
-        last = self._last.get(event.table)
-        if last is not None and lsn < last[0]:
-            stats.order_violations += 1
-            if len(self._order_samples) < self._sample_size:
-                self._order_samples.append(
-                    OrderViolation(event.table, event.line_no, lsn, last[0], last[1])
-                )
-        self._last[event.table] = (lsn, event.line_no)
+    def _order_violation(self, event: ChangeEvent, lsn: int, state: _TableState) -> None:
+        state.stats.order_violations += 1
+        if len(self._order_samples) < self._sample_size:
+            self._order_samples.append(
+                OrderViolation(event.table, event.line_no, lsn, state.last_lsn, state.last_line_no)
+            )
 
     @staticmethod
     def _fill_placeholders(after: Row, previous: Row | None, stats: TableReplayStats) -> Row:
@@ -224,7 +227,7 @@ class Replayer:
         )
         return ReplayResult(
             tables=self._tables,
-            stats=self._stats,
+            stats={table: state.stats for table, state in self._states.items()},
             lag=lag,
             duplicate_samples=list(self._duplicate_samples),
             order_violation_samples=list(self._order_samples),
