@@ -54,7 +54,7 @@ def test_duplicated_event_is_counted_once_and_does_not_change_the_rows() -> None
     assert pacientes.duplicates == 1
     assert (pacientes.missing, pacientes.extra, pacientes.differing) == (0, 0, 0)
     assert sum(t.order_violations for t in report.tables) == 0
-    assert "1 duplicate events" in report.render_table()
+    assert "NOT IDENTICAL: 1 duplicate event" in report.render_table()
 
 
 def test_late_redelivery_of_an_old_update_does_not_roll_the_row_back() -> None:

@@ -231,17 +231,17 @@ class VerifyReport:
         return "\n".join(out)
 
     def _summary(self) -> str:
-        parts = [
-            f"{self._total(name)} {label}"
-            for name, label in (
-                ("missing", "missing"),
-                ("extra", "extra"),
-                ("differing", "differing"),
-                ("duplicates", "duplicate events"),
-                ("order_violations", "LSN order violations"),
-            )
-            if self._total(name)
-        ]
+        parts = []
+        for name, one, many in (
+            ("missing", "missing row", "missing rows"),
+            ("extra", "extra row", "extra rows"),
+            ("differing", "differing row", "differing rows"),
+            ("duplicates", "duplicate event", "duplicate events"),
+            ("order_violations", "LSN order violation", "LSN order violations"),
+        ):
+            count = self._total(name)
+            if count:
+                parts.append(f"{count} {one if count == 1 else many}")
         return ", ".join(parts)
 
     def _details(self) -> list[str]:
