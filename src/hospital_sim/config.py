@@ -167,7 +167,7 @@ class Settings(BaseSettings):
         50,
         ge=1,
         validation_alias=_env("BATCH_SIZE", "batch_size"),
-        description="Rows per batch for bulk work.",
+        description="Ids each stream worker reserves from a sequence per round trip.",
     )
     stream_rate: float | None = Field(
         None,

@@ -96,10 +96,9 @@ class IdReserve:
     keys derived from them (CPF) never collide across workers, shards or runs.
     """
 
-    BLOCK = 64
-
-    def __init__(self, part: Partition) -> None:
+    def __init__(self, part: Partition, *, block: int = 50) -> None:
         self.part = part
+        self.block = block  # ids per round trip: BATCH_SIZE
         self.need = 1  # ids each table must have before a transaction is planned
         self._free: dict[str, list[int]] = {}
 
@@ -113,7 +112,7 @@ class IdReserve:
             free = self._free.setdefault(table, [])
             if len(free) >= need:
                 continue
-            count = max(need, self.BLOCK)
+            count = max(need, self.block)
             modulus = self.part.modulus if table == "pacientes" else 1
             residue = self.part.residue if table == "pacientes" else 0
             rows = conn.execute(

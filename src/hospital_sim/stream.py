@@ -66,6 +66,7 @@ class RunPlan:
     shards: int
     workers: int
     txn_size: int
+    id_batch: int
     rate: float | None
     weights: dict[str, float]
     interval: float
@@ -179,7 +180,7 @@ class Worker:
         )
         pools = self.session.call(lambda conn: load_pools(conn, part, self.rng))
         log.debug("%s pools: %s", self.name, pools.sizes())
-        ids = IdReserve(part)
+        ids = IdReserve(part, block=plan.id_batch)
         ops = Operations(rng=self.rng, pools=pools, ids=ids, clock=plan.clock)
         picker = OperationPicker(plan.weights)
         self.gate.wait()  # every worker is loaded: the clock starts for all at once
@@ -334,6 +335,7 @@ def make_plan(
         shards=settings.stream_shard_count,
         workers=settings.stream_workers,
         txn_size=settings.stream_txn_size,
+        id_batch=settings.batch_size,
         rate=settings.stream_rate,
         weights=dict(settings.stream_weights),
         interval=settings.stream_interval_seconds,
