@@ -209,7 +209,8 @@ def main() -> None:
     )
     print(
         f"commit-to-written latency at 1,000 events/s: p50 {latency.latency_ms(50)} ms, "
-        f"p99 {latency.latency_ms(99)} ms over {latency.events} events (target p99 < 500 ms)"
+        f"p99 {latency.latency_ms(99)} ms over {latency.transactions} transactions of "
+        f"{latency.events} events (target p99 < 500 ms)"
     )
 
 

@@ -82,7 +82,7 @@ class DemoResult:
             out.append(f"    {table:<20} {shown or '-'}")
         if cap.latencies_ms:
             out.append(
-                f"  commit-to-written latency: p50 {cap.latency_ms(50)} ms, "
+                f"  commit-to-written latency per transaction: p50 {cap.latency_ms(50)} ms, "
                 f"p99 {cap.latency_ms(99)} ms"
             )
         out += ["", "verify against the source", self.report.render_table()]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +20,7 @@ from hospital_sim.lifecycle import init_database
 from hospital_sim.seed import seed_database
 from hospital_sim.stream import run_stream
 from tests.db.cdc_support import Background, CdcDb, cdc, current_lsn, lines_of  # noqa: F401
-from tests.db.support import run_cli
+from tests.db.support import ROOT, run_cli
 
 pytestmark = pytest.mark.db
 
@@ -152,3 +156,30 @@ def test_capture_cli_rejects_a_bad_lsn_and_a_missing_publication(cdc: CdcDb) -> 
     assert proc.returncode == 2
     assert f"publication {cdc.publication} does not exist" in proc.stderr
     assert "cdc setup" in proc.stderr
+
+
+def test_capture_cli_stops_cleanly_on_sigint(cdc: CdcDb, tmp_path: Path) -> None:  # noqa: F811
+    _ready(cdc)
+    log = tmp_path / "changes.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hospital_sim", "cdc", "capture", "-o", str(log)],
+        env=cdc.env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(lines_of(log) if log.exists() else []) < 2:  # the snapshot is written
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        with cdc.connect() as conn:
+            conn.execute("INSERT INTO medicos (nome, crm, especialidade) VALUES ('a', 'b', 'c')")
+        while len(lines_of(log)) < 3:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopped by SIGINT: 2 snapshot rows, 1 change events" in err
