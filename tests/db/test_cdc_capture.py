@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hospital_sim.cdc.capture import Capture, CaptureResult
+from hospital_sim.cdc.capture import Capture, CaptureResult, read_marker
 from hospital_sim.cdc.setup import setup_cdc
 from hospital_sim.cdc.source import verify_log
 from hospital_sim.lifecycle import init_database
@@ -183,3 +183,16 @@ def test_capture_cli_stops_cleanly_on_sigint(cdc: CdcDb, tmp_path: Path) -> None
             proc.communicate()
     assert proc.returncode == 0, err
     assert "stopped by SIGINT: 2 snapshot rows, 1 change events" in err
+
+
+def test_a_torn_last_line_is_cut_and_the_last_complete_event_marks_the_resume(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "changes.jsonl"
+    first = json.dumps({"op": "c", "source": {"txId": 7, "lsn": 100}})
+    second = json.dumps({"op": "u", "source": {"txId": 8, "lsn": 200}})
+    log.write_text(f"{first}\n{second}\n" + '{"op": "c", "sour', encoding="utf-8")
+    assert read_marker(log) == (8, 200)
+    assert log.read_text(encoding="utf-8") == f"{first}\n{second}\n"
+    log.write_text("", encoding="utf-8")
+    assert read_marker(log) is None
