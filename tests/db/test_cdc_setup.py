@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -122,8 +123,10 @@ def test_register_with_kafka_connect_unreachable_is_one_line_exit_2(cdc: CdcDb) 
 
 class _FakeConnect(BaseHTTPRequestHandler):
     configs: ClassVar[dict[str, Any]] = {}
+    auth: ClassVar[list[str | None]] = []
 
     def do_PUT(self) -> None:
+        self.auth.append(self.headers.get("Authorization"))
         name = self.path.split("/")[2]
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.configs[name] = json.loads(body)
@@ -162,13 +165,15 @@ def test_register_puts_the_config_and_reports_the_state(
 ) -> None:
     s = cdc.settings(cdc_password="pw-for-test")
     init_database(s)
-    result = setup_cdc(s, register_url=kafka_connect)
+    url = kafka_connect.replace("http://", "http://connect:p%40ss@")
+    result = setup_cdc(s, register_url=url)
     assert result.registered is not None
     assert result.registered.state == "RUNNING"
     assert result.registered.tasks == ["RUNNING"]
     sent = _FakeConnect.configs[result.connector["name"]]
     assert sent["slot.name"] == f"{cdc.slot}_debezium"
     assert sent["database.password"] == "pw-for-test"
+    assert _FakeConnect.auth[-1] == "Basic " + base64.b64encode(b"connect:p@ss").decode()
 
 
 def test_status_reports_slot_lag_and_coverage(cdc: CdcDb) -> None:  # noqa: F811

@@ -7,10 +7,12 @@ running setup again is safe.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -99,12 +101,27 @@ class ConnectorState:
     trace: str | None = None
 
 
+def _shown(url: str) -> str:
+    """The URL without user:password@, if it carried any."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 def _call(url: str, method: str, body: dict[str, Any] | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, method=method,
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
-    )  # fmt: skip
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None:
+        # urllib ignores user:password@ in a URL; Kafka Connect's basic auth wants a header.
+        pair = (
+            f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        )
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    request = urllib.request.Request(_shown(url), data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"null")
@@ -113,11 +130,13 @@ def _call(url: str, method: str, body: dict[str, Any] | None = None) -> Any:
         with contextlib.suppress(ValueError, AttributeError):
             detail = json.loads(detail).get("message", detail)
         first = " ".join(str(detail).split())[:300]
-        raise ConnectRestError(f"Kafka Connect at {url} answered {exc.code}: {first}") from None
+        raise ConnectRestError(
+            f"Kafka Connect at {_shown(url)} answered {exc.code}: {first}"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ConnectRestError(
-            f"cannot reach Kafka Connect at {url}: {reason}; check the --register URL "
+            f"cannot reach Kafka Connect at {_shown(url)}: {reason}; check the --register URL "
             "(e.g. http://localhost:8083) and that Kafka Connect is running"
         ) from None
 
