@@ -119,7 +119,8 @@ def test_two_change_events_swapped_out_of_lsn_order_count_one_violation() -> Non
     assert (consultas.missing, consultas.extra, consultas.differing) == (0, 0, 0)
     (violation,) = report.order_violation_samples
     assert violation.line_no == second + 1
-    assert f"line {second + 1} has lsn" in report.render_table()
+    assert f"consultas: line {second + 1} (lsn 0/" in report.render_table()
+    assert f"is out of order, after line {second} (lsn 0/" in report.render_table()
 
 
 def test_snapshot_reads_do_not_count_as_order_violations() -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from hospital_sim.cdc.compare import compare
-from hospital_sim.cdc.events import ChangeEvent
+from hospital_sim.cdc.events import ChangeEvent, parse_line
 from hospital_sim.cdc.replay import percentile, replay
 from hospital_sim.cdc.values import UNAVAILABLE
 
@@ -122,3 +122,35 @@ def test_report_dict_is_json_ready_with_iso_dates() -> None:
     assert "data expected 2025-03-14 08:02:11, got 2025-03-14 08:02:11.250000" in (
         report.render_table()
     )
+
+
+def test_interleaved_transactions_in_commit_order_are_not_order_violations() -> None:
+    # T1 writes at lsn 100 and 300 and commits at 500; T2 writes at 200 and commits at
+    # 400, first. Debezium streams T2 then T1: lsn 200, 100, 300 - a correct stream whose
+    # lsn goes back. source.sequence's last commit LSN keeps it in order.
+    def change(key: int, lsn: int, last_commit: int | None) -> ChangeEvent:
+        event = ev("c", key, row(key, "x"), lsn=lsn)
+        event.last_commit_lsn = last_commit
+        return event
+
+    with_sequence = [change(2, 200, 50), change(1, 100, 400), change(3, 300, 400)]
+    without = [change(2, 200, None), change(1, 100, None), change(3, 300, None)]
+
+    assert replay(with_sequence).order_violations == 0
+    assert replay(without).order_violations == 1
+    late = [change(1, 100, 400), change(3, 300, 400), change(2, 200, 50)]
+    assert replay(late).order_violations == 1
+
+
+def test_sequence_is_read_from_the_event_source() -> None:
+    value: dict[str, Any] = {
+        "op": "c", "before": None, "after": {"id": 1}, "ts_ms": 2,
+        "source": {"table": "medicos", "lsn": 31865808, "ts_ms": 1,
+                   "sequence": '["31865752","31865808"]'},
+    }  # fmt: skip
+    event = parse_line(json.dumps(value))
+    value["source"]["sequence"] = '[null,"31844984"]'  # as on snapshot reads
+    read = parse_line(json.dumps(value))
+
+    assert event is not None and event.last_commit_lsn == 31865752
+    assert read is not None and read.last_commit_lsn is None

@@ -263,8 +263,8 @@ class VerifyReport:
                 )
         for v in self.order_violation_samples:
             out.append(
-                f"{v.table}: line {v.line_no} has lsn {format_lsn(v.lsn)}, lower than "
-                f"{format_lsn(v.previous_lsn)} on line {v.previous_line_no}"
+                f"{v.table}: line {v.line_no} (lsn {format_lsn(v.lsn)}) is out of order, "
+                f"after line {v.previous_line_no} (lsn {format_lsn(v.previous_lsn)})"
             )
         for dup in self.duplicate_samples:
             out.append(

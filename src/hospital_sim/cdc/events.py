@@ -76,6 +76,8 @@ class ChangeEvent:
     line_no: int
     placeholders: int = 0
     """How many column values of ``after`` were Debezium's unavailable placeholder."""
+    last_commit_lsn: int | None = None
+    """First half of Debezium's ``source.sequence`` order key, when the event has one."""
 
 
 @dataclass(slots=True)
@@ -362,6 +364,17 @@ def _is_wrapper(obj: dict[str, Any]) -> bool:
     return "value" in obj and ("topic" in obj or "key" in obj) and "op" not in obj
 
 
+def _last_commit_lsn(sequence: Any) -> int | None:
+    """The last commit LSN in Debezium's ``source.sequence``, ``'["31865752","31865808"]'``.
+
+    None when absent, ``null`` or not in that form: the sequence is optional metadata.
+    """
+    if not isinstance(sequence, str) or not sequence.startswith("["):
+        return None
+    first = sequence[1:].split(",", 1)[0].strip().strip('"')
+    return int(first) if first.isdigit() else None
+
+
 def _optional_int(value: Any, what: str) -> int | None:
     if value is None or type(value) is int:
         return value
@@ -513,10 +526,11 @@ class ChangeLogParser:
             tx_id = _optional_int(tx_id, "source.txId")
             source_ts_ms = _optional_int(source_ts_ms, "source.ts_ms")
             ts_ms = _optional_int(ts_ms, "ts_ms")
+        sequence = source.get("sequence")
         self.stats.events += 1
         return ChangeEvent(
             table, op, row_key, before, after, lsn, tx_id, source_ts_ms, ts_ms, line_no,
-            placeholders,
+            placeholders, None if sequence is None else _last_commit_lsn(sequence),
         )  # fmt: skip
 
     @staticmethod

@@ -6,8 +6,12 @@ table. Along the way the replay counts:
 
 - duplicates: the same table, key, op, LSN and ``after`` image seen again. A duplicate
   is not applied a second time, so a late redelivery cannot roll a row back;
-- LSN order violations: a change event (not a snapshot read) whose ``source.lsn`` is
-  lower than that of the previous change event of the same table;
+- LSN order violations: a change event (not a snapshot read) that goes back in the log
+  compared with the previous change event of the same table. The position is
+  ``source.lsn``, preceded by the last commit LSN of ``source.sequence`` when events
+  carry one: change LSNs of concurrent transactions interleave, so a correct stream in
+  commit order can have a lower ``lsn`` than the event before it, never a lower
+  ``(last commit LSN, lsn)`` pair;
 - unavailable placeholders, filled in from the row's previous image when there is one;
 - commit-to-capture lag, ``ts_ms - source.ts_ms``, of change events.
 """
@@ -125,7 +129,7 @@ class _TableState:
     rows: dict[int, Row]
     stats: TableReplayStats = field(default_factory=TableReplayStats)
     seen: set[tuple[Any, ...]] = field(default_factory=set)
-    last_lsn: int = -1
+    last_position: tuple[int, int] = (-1, -1)
     last_line_no: int = 0
 
 
@@ -172,9 +176,11 @@ class Replayer:
         if op != "r":
             lsn = event.lsn
             if lsn is not None:
-                if lsn < state.last_lsn:
+                commit = event.last_commit_lsn
+                position = (-1 if commit is None else commit, lsn)
+                if position < state.last_position:
                     self._order_violation(event, lsn, state)
-                state.last_lsn, state.last_line_no = lsn, event.line_no
+                state.last_position, state.last_line_no = position, event.line_no
             if event.ts_ms is not None and event.source_ts_ms is not None:
                 self._lags.append(event.ts_ms - event.source_ts_ms)
 
@@ -202,7 +208,9 @@ class Replayer:
         state.stats.order_violations += 1
         if len(self._order_samples) < self._sample_size:
             self._order_samples.append(
-                OrderViolation(event.table, event.line_no, lsn, state.last_lsn, state.last_line_no)
+                OrderViolation(
+                    event.table, event.line_no, lsn, state.last_position[1], state.last_line_no
+                )
             )
 
     @staticmethod
