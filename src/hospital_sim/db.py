@@ -70,7 +70,7 @@ def resolve_target(settings: Settings) -> Target:
     host = settings.pg_host or "127.0.0.1"
     port = settings.pg_port if settings.pg_host else settings.embedded_port
     user = settings.pg_user if settings.pg_host else "postgres"
-    params: dict[str, object] = {
+    params: dict[str, str | int | None] = {
         "host": host,
         "port": port,
         "user": user,
@@ -98,8 +98,9 @@ def _listening(target: Target) -> bool:
     if host.startswith("/"):
         return False
     try:
-        with socket.create_connection((host.split(",")[0], int(str(params.get("port") or 5432))),
-                                      timeout=2):
+        with socket.create_connection(
+            (host.split(",")[0], int(str(params.get("port") or 5432))), timeout=2
+        ):
             return True
     except OSError:
         return False
@@ -114,10 +115,12 @@ def _database_missing(target: Target) -> bool:
         if maintenance == target.dbname:
             continue
         try:
-            with psycopg.connect(target.with_dbname(maintenance).conninfo, connect_timeout=5,
-                                 autocommit=True) as conn:
-                row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                   (target.dbname,)).fetchone()
+            with psycopg.connect(
+                target.with_dbname(maintenance).conninfo, connect_timeout=5, autocommit=True
+            ) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,)
+                ).fetchone()
                 return row is None
         except psycopg.Error:
             continue
@@ -136,8 +139,11 @@ def _fail(target: Target, exc: psycopg.OperationalError, *, rejected: bool) -> C
             f"cannot connect to {where}: the server refused the login: {_cause(exc)}; "
             "check PG_USER/PG_PASSWORD (or DATABASE_URL) and the server's pg_hba.conf"
         )
-    fix = ("start it with 'hospital-sim db start'" if target.embedded
-           else "check PG_HOST/PG_PORT and that the server is running")
+    fix = (
+        "start it with 'hospital-sim db start'"
+        if target.embedded
+        else "check PG_HOST/PG_PORT and that the server is running"
+    )
     return ConnectionFailed(f"cannot connect to {where}: {_cause(exc)}; {fix}")
 
 
@@ -162,7 +168,9 @@ def connect(
     while True:
         try:
             return psycopg.connect(
-                target.conninfo, autocommit=autocommit, connect_timeout=max(2, int(deadline)),
+                target.conninfo,
+                autocommit=autocommit,
+                connect_timeout=max(2, int(deadline)),
                 application_name=application_name,
             )
         except psycopg.OperationalError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,6 +56,16 @@ def _col(table: str, name: str) -> int:
 
 
 CADASTRO = _col("pacientes", "data_cadastro")
+ENDERECO = _col("pacientes", "endereco")
+_UF_AT_END = re.compile(r" - ([A-Z]{2}), \d{5}-\d{3}$")
+
+
+def address_uf(address: str) -> str | None:
+    """The state of a generated address line ('... - São Paulo - SP, 01510-010')."""
+    match = _UF_AT_END.search(address)
+    return match.group(1) if match else None
+
+
 CONSULTA_DATA = _col("consultas", "data")
 TIPO_EXAME = _col("exames", "tipo_exame")
 EXAME_DATA = _col("exames", "data")
@@ -167,7 +178,9 @@ class Operations:
         self._add(event, "pacientes", row)
         registered = row[CADASTRO]
         assert isinstance(registered, dt.datetime)
-        patient = Patient(registered)
+        address = row[ENDERECO]
+        assert isinstance(address, str)
+        patient = Patient(registered, uf=address_uf(address))
         self.pools.patients.add(pid, patient)
         self.pools.not_admitted.add(pid, patient)
         event.undo.append(lambda: self.pools.patients.discard(pid))
@@ -242,11 +255,14 @@ class Operations:
         picked = self.pools.patients.pick()
         if picked is None:
             return False
-        pid = picked[0]
+        pid, patient = picked
+        # A new phone or a move stays in the patient's state, so the phone's area code
+        # keeps matching the address.
         if self.rng.random() < 0.5:
-            self._update(event, UPDATE_TELEFONE, (self.rows.telefone(), pid), "pacientes")
+            phone = self.rows.telefone(patient.uf)
+            self._update(event, UPDATE_TELEFONE, (phone, pid), "pacientes")
         else:
-            address, _uf = self.rows.endereco()
+            address, _uf = self.rows.endereco(patient.uf)
             self._update(event, UPDATE_ENDERECO, (address, pid), "pacientes")
         return True
 

@@ -95,6 +95,7 @@ class Patient:
 
     registered: dt.datetime
     last_discharge: dt.datetime | None = None
+    uf: str | None = None  # state of the address: new phones and addresses stay in it
 
 
 @dataclass
@@ -138,7 +139,8 @@ Conn = psycopg.Connection[tuple[object, ...]]
 # One query per pool, restricted to the partition; ORDER BY id makes the load (and so
 # the seeded sequence of picks) the same on every run.
 _PATIENTS = """
-SELECT p.id, p.data_cadastro, coalesce(s.admitted, false), s.last_discharge
+SELECT p.id, p.data_cadastro, coalesce(s.admitted, false), s.last_discharge,
+       substring(p.endereco FROM ' - ([A-Z]{2}), [0-9]{5}-[0-9]{3}$')
 FROM pacientes p
 LEFT JOIN (
     SELECT paciente_id, bool_or(data_saida IS NULL) AS admitted,
@@ -170,9 +172,13 @@ def _rows(conn: Conn, query: str, part: Partition) -> Iterable[tuple[object, ...
 def load_pools(conn: Conn, part: Partition, rng: random.Random) -> WorkerPools:
     """Read the partition's candidates (one query per pool) and the global lookups."""
     pools = WorkerPools(rng)
-    for pid, registered, admitted, last in _rows(conn, _PATIENTS, part):
+    for pid, registered, admitted, last, uf in _rows(conn, _PATIENTS, part):
         assert isinstance(pid, int) and isinstance(registered, dt.datetime)
-        patient = Patient(registered, last if isinstance(last, dt.datetime) else None)
+        patient = Patient(
+            registered,
+            last if isinstance(last, dt.datetime) else None,
+            uf if isinstance(uf, str) else None,
+        )
         pools.patients.add(pid, patient)
         if not admitted:
             pools.not_admitted.add(pid, patient)

@@ -249,3 +249,19 @@ def test_reset_without_yes_asks_and_aborts_on_no(fresh_db: FreshDb) -> None:
     assert out.returncode != 0
     with fresh_db.connect() as conn:
         assert scalar(conn, "SELECT count(*) FROM pacientes") == 300
+
+
+def phone_area_mismatches(conn: psycopg.Connection[tuple[object, ...]]) -> list[object]:
+    """Patients whose phone area code (DDD) is not one of their address's state."""
+    from hospital_sim.generate.places import UF_DDDS
+
+    rows = conn.execute(
+        "SELECT id, substring(telefone FROM '^\\((\\d\\d)\\)'),"
+        " substring(endereco FROM ' - ([A-Z]{2}), [0-9]{5}-[0-9]{3}$') FROM pacientes"
+    ).fetchall()
+    return [r for r in rows if r[2] is None or int(str(r[1])) not in UF_DDDS[str(r[2])]]
+
+
+def test_phone_area_code_matches_the_address_state(default_db: FreshDb) -> None:
+    with default_db.connect() as conn:
+        assert phone_area_mismatches(conn) == []

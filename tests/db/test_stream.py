@@ -325,3 +325,19 @@ def test_in_doubt_resolution_reads_the_commit_status(fresh_db: FreshDb) -> None:
     assert session._resolve(xids["aborted"]) == "aborted"
     session.close()
     assert stats.in_doubt == {"committed": 1, "aborted": 1}
+
+
+def test_phone_updates_keep_the_patients_area_code(fresh_db: FreshDb) -> None:
+    from tests.db.test_seed import phone_area_mismatches
+
+    db = seeded(fresh_db, audit=False)
+    weights = dict.fromkeys(OPERATIONS, 0.0) | {"update_paciente": 1.0}
+    summary = run_stream(db.settings(**FAST, stream_weights=weights), events=300, seed=3)
+    assert (
+        sum(n for (_op, _t, outcome), n in summary.stats.events.items() if outcome == "committed")
+        == 300
+    )
+    with db.connect() as conn:
+        changed = scalar(conn, "SELECT count(*) FROM pacientes WHERE updated_at > created_at")
+        assert phone_area_mismatches(conn) == []
+    assert int(str(changed)) > 50

@@ -228,3 +228,17 @@ def test_the_same_random_state_gives_the_same_rows() -> None:
 
     assert sample(21) == sample(21)
     assert sample(21) != sample(22)
+
+
+def test_endereco_and_telefone_can_stay_in_a_state() -> None:
+    import random as _random
+
+    from hospital_sim.generate import RowFactory as _RowFactory
+    from hospital_sim.generate.places import UF_DDDS
+
+    rows = _RowFactory(_random.Random(4))
+    for uf in ("SP", "AC", "RS", "DF"):
+        for _ in range(20):
+            address, got = rows.endereco(uf)
+            assert got == uf and f" - {uf}, " in address
+            assert int(rows.telefone(uf)[1:3]) in UF_DDDS[uf]

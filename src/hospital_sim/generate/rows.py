@@ -132,9 +132,9 @@ class RowFactory:
         """A phone number with a DDD of ``uf`` (any state, by population, if None)."""
         return pick_phone(self.rng, CITIES[pick_city(self.rng, uf)].ddd)
 
-    def endereco(self) -> tuple[str, str]:
-        """An address line and its UF."""
-        city = pick_city(self.rng)
+    def endereco(self, uf: str | None = None) -> tuple[str, str]:
+        """An address line in ``uf`` (any state, by population, if None) and its UF."""
+        city = pick_city(self.rng, uf)
         return pick_address(self.rng, city), CITIES[city].uf
 
     def consulta_outcome(self) -> str:
