@@ -17,8 +17,8 @@ from psycopg.copy import QueuedLibpqWriter
 
 from hospital_sim.config import Settings
 from hospital_sim.db import connection
-from hospital_sim.errors import UserError
-from hospital_sim.generate import TABLE_COLUMNS, Volumes, generate_tables
+from hospital_sim.errors import ConfigError, UserError
+from hospital_sim.generate import TABLE_COLUMNS, Volumes, check_volumes, generate_tables
 from hospital_sim.lifecycle import require_schema
 from hospital_sim.schema import TABLES, missing_tables
 from hospital_sim.server import prepare_target
@@ -43,9 +43,16 @@ class SeedResult:
         return sum(self.rows.values())
 
 
+FIRST_IDS = {"convenios": LOOKUP_CONVENIOS + 1}
+
+
 def volumes_from(settings: Settings) -> Volumes:
-    """The rows to generate per table; the lookup plans already exist."""
-    return Volumes(
+    """The rows to generate per table (the lookup plans already exist).
+
+    Raises ConfigError, before anything is touched, for volumes that cannot be
+    generated coherently.
+    """
+    volumes = Volumes(
         convenios=settings.seed_convenios - LOOKUP_CONVENIOS,
         medicos=settings.seed_medicos,
         pacientes=settings.seed_pacientes,
@@ -54,6 +61,11 @@ def volumes_from(settings: Settings) -> Volumes:
         exames=settings.seed_exames,
         internacoes=settings.seed_internacoes,
     )
+    try:
+        check_volumes(volumes, FIRST_IDS)
+    except ValueError as exc:
+        raise ConfigError(f"cannot seed the requested volumes: {exc}") from None
+    return volumes
 
 
 def anchor_for(now: dt.datetime | None = None) -> dt.datetime:
@@ -97,9 +109,7 @@ def copy_rows(
         )
         for t in TABLES
     }
-    chunks = generate_tables(
-        volumes, seed=seed, anchor=anchor, first_ids={"convenios": LOOKUP_CONVENIOS + 1}
-    )
+    chunks = generate_tables(volumes, seed=seed, anchor=anchor, first_ids=FIRST_IDS)
     with conn.cursor() as cur:
         for table, table_chunks in itertools.groupby(chunks, key=operator.itemgetter(0)):
             # One COPY per table, fed from a queue by a writer thread: the server checks

@@ -265,3 +265,15 @@ def phone_area_mismatches(conn: psycopg.Connection[tuple[object, ...]]) -> list[
 def test_phone_area_code_matches_the_address_state(default_db: FreshDb) -> None:
     with default_db.connect() as conn:
         assert phone_area_mismatches(conn) == []
+
+
+def test_impossible_volumes_exit_2_before_reset_drops_anything(fresh_db: FreshDb) -> None:
+    seeded(fresh_db, seed=5)
+    env = fresh_db.env(
+        {"SEED_PACIENTES": "10", "SEED_INTERNACOES": "500", "SEED_PACIENTES_CONVENIOS": "10"}
+    )
+    out = run_cli("reset", "--yes", env=env)
+    assert out.returncode == 2
+    assert "internacoes=500 is more than 10 stays per paciente" in out.stderr
+    with fresh_db.connect() as conn:
+        assert scalar(conn, "SELECT count(*) FROM pacientes") == 300

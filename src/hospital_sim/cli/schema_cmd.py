@@ -115,6 +115,9 @@ def reset(
 ) -> None:
     """Drop all hospital tables, create them again and seed."""
     s = settings(ctx, random_seed=seed)
+    from hospital_sim.seed import volumes_from
+
+    volumes_from(s)  # refuse impossible volumes before dropping anything
     if not yes:
         typer.confirm("This drops every hospital table and its rows. Continue?", abort=True)
     reset_database(s, seed=lambda cfg: _report(_seed(cfg, None)))

@@ -4,7 +4,13 @@
 ``RowFactory`` produces single rows for the live stream.
 """
 
-from hospital_sim.generate.dataset import TABLE_COLUMNS, TABLES, Volumes, generate_tables
+from hospital_sim.generate.dataset import (
+    TABLE_COLUMNS,
+    TABLES,
+    Volumes,
+    check_volumes,
+    generate_tables,
+)
 from hospital_sim.generate.rows import RowFactory
 from hospital_sim.generate.staff import LOOKUP_CONVENIOS
 
@@ -14,5 +20,6 @@ __all__ = [
     "TABLE_COLUMNS",
     "RowFactory",
     "Volumes",
+    "check_volumes",
     "generate_tables",
 ]

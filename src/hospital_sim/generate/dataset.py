@@ -116,6 +116,13 @@ def _first_ids(first_ids: Mapping[str, int] | None) -> dict[str, int]:
     return {table: given.get(table, 1) for table in TABLES}
 
 
+def check_volumes(volumes: Volumes, first_ids: Mapping[str, int] | None = None) -> None:
+    """Raise ValueError when these volumes cannot be generated coherently."""
+    _validate(
+        volumes, seed=0, anchor=dt.datetime(2000, 1, 1), chunk_rows=1, starts=_first_ids(first_ids)
+    )
+
+
 def _validate(
     volumes: Volumes, *, seed: int, anchor: dt.datetime, chunk_rows: int, starts: dict[str, int]
 ) -> None:
