@@ -87,6 +87,8 @@ def build_log(n_events: int, seed: int = 7) -> tuple[list[str], dict[str, list[d
             table, op, before=None, after=after, db="hospital", lsn=lsn, tx_id=xid,
             source_ts_ms=source_ts_ms, ts_ms=source_ts_ms + rng.randint(20, 400),
         )  # fmt: skip
+        # What hospital-sim capture adds: Debezium's (last commit LSN, change LSN) order key.
+        event["source"]["sequence"] = json.dumps([str(lsn - 56), str(lsn)])
         lines.append(json.dumps(event, ensure_ascii=False))
 
     for table, count in counts.items():
