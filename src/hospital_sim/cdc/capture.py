@@ -79,6 +79,7 @@ _FLUSH = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::int8"
 # client already saw may still sit in the WAL buffers, below the write position.
 _CURRENT = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8"
 _MAX_LATENCIES = 2_000_000
+_SNAPSHOT_EVERY = 1.0
 
 
 def lsn_value(text: str) -> int:
@@ -200,6 +201,7 @@ class Capture:
         self._marker: Marker | None = None
         self._last_written: Marker | None = None
         self._previous_commit: int | None = None
+        self._nudge_at: float | None = 0.0
         self._chunked = True
         self._db = ""
 
@@ -316,6 +318,8 @@ class Capture:
                     self._advance(conn, confirm)
                     confirmed = confirm
                     result.confirmed_lsn = format_lsn(confirmed)
+                if written:  # only while changes flow: an idle capture writes no WAL
+                    self._nudge(conn)
             except psycopg.OperationalError:
                 if self._stop.is_set():
                     continue
@@ -343,6 +347,23 @@ class Capture:
         conn.execute(
             "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (self.slot, format_lsn(lsn))
         )
+
+    def _nudge(self, conn: Conn) -> None:
+        """Log a running-transactions record about once a second (PostgreSQL 16+).
+
+        Every peek decodes again from the slot's restart_lsn, which only moves at such
+        records; the server writes one every 15 s, so at 1,000 events/s each 50 ms poll
+        would re-read up to 15 s of WAL. One record a second caps that at about a second.
+        Needs superuser (or EXECUTE granted); without it we simply do without.
+        """
+        now = time.monotonic()
+        if self._nudge_at is None or now < self._nudge_at:
+            return
+        self._nudge_at = now + _SNAPSHOT_EVERY
+        try:
+            conn.execute("SELECT pg_log_standby_snapshot()")
+        except (psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege):
+            self._nudge_at = None  # PostgreSQL < 16, or not allowed
 
     def _round(
         self, conn: Conn, out: TextIO, result: CaptureResult
