@@ -51,15 +51,25 @@ def log_lines(path: str | Path) -> Iterator[str]:
         yield from sys.stdin
         return
     try:
-        fh = open(path, "rb")  # noqa: SIM115
+        fh = open(path, encoding="utf-8")  # noqa: SIM115
     except OSError as exc:
         raise UserError(f"cannot read the change log {path}: {exc.strerror}") from None
-    with fh:
+    try:
+        with fh:
+            yield from fh  # decoded in large chunks: much faster than line by line
+    except UnicodeDecodeError as exc:
+        raise ChangeLogError(_bad_line(Path(path)), f"not UTF-8 text ({exc.reason})") from None
+
+
+def _bad_line(path: Path) -> int:
+    """The number of the first line that is not valid UTF-8."""
+    with open(path, "rb") as fh:
         for line_no, raw in enumerate(fh, 1):
             try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ChangeLogError(line_no, f"not UTF-8 text ({exc.reason})") from None
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return line_no
+    return 0
 
 
 def source_fingerprint(conn: Conn) -> tuple[object, ...]:
