@@ -369,9 +369,9 @@ def _last_commit_lsn(sequence: Any) -> int | None:
 
     None when absent, ``null`` or not in that form: the sequence is optional metadata.
     """
-    if not isinstance(sequence, str) or not sequence.startswith("["):
-        return None
-    first = sequence[1:].split(",", 1)[0].strip().strip('"')
+    if type(sequence) is not str or not sequence.startswith('["'):
+        return None  # also '[null,"..."]', as on snapshot reads
+    first = sequence[2 : sequence.find('"', 2)]
     return int(first) if first.isdigit() else None
 
 
