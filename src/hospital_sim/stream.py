@@ -455,4 +455,4 @@ def _start_metrics(settings: Settings, workers: list[Worker], plan: RunPlan) -> 
     def current() -> Stats:
         return merged(w.stats for w in workers)
 
-    return serve(settings.metrics_port, current)
+    return serve(settings.metrics_port, current, conninfo=plan.conninfo)

@@ -252,6 +252,9 @@ def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     db = seeded(fresh_db, audit=False)
+    slot = f"metrics_{db.name}"
+    with db.connect() as conn:
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
     stop = threading.Event()
     settings = db.settings(stream_rate=200.0, metrics_port=port)
     runner = threading.Thread(target=lambda: run_stream(settings, stop=stop, seed=1))
@@ -270,9 +273,14 @@ def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb) -> None:
     finally:
         stop.set()
         runner.join(10)
+        with db.connect() as conn:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
     assert "hospital_sim_events_total{" in text and 'outcome="committed"' in text
     assert "hospital_sim_event_latency_seconds_bucket" in text
     assert "hospital_sim_reconnects_total 0.0" in text
+    # The slot falls behind as the stream writes: its lag is on the same endpoint.
+    assert f'hospital_sim_slot_retained_wal_bytes{{slot="{slot}"}}' in text
+    assert f'hospital_sim_slot_active{{slot="{slot}"}} 0.0' in text
 
 
 KILL_AT_COMMIT = """
