@@ -196,3 +196,31 @@ def test_a_torn_last_line_is_cut_and_the_last_complete_event_marks_the_resume(
     assert log.read_text(encoding="utf-8") == f"{first}\n{second}\n"
     log.write_text("", encoding="utf-8")
     assert read_marker(log) is None
+
+
+def test_a_lost_connection_is_resumed_without_loss_or_repeats(
+    cdc: CdcDb,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    _ready(cdc)
+    s = cdc.settings()
+    log = tmp_path / "changes.jsonl"
+    capture = Capture(s, output=log)
+    running = Background(capture.run)
+    assert capture.ready.wait(30)
+    seed_database(s, seed=9)
+    with cdc.connect() as conn:
+        for _ in range(3):
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'hospital-sim'"
+                " AND pid <> pg_backend_pid()"
+            ).fetchone()
+            assert killed == (1,)
+            conn.execute("UPDATE medicos SET telefone = '(21) 3333-4444' WHERE id <= 5")
+            time.sleep(0.3)
+    capture.stop_at(current_lsn(cdc))
+    running.join()
+    report = verify_log(s, log, wait_quiescent=0)
+    assert report.identical, report.render_table()
+    assert sum(t.duplicates for t in report.tables) == 0

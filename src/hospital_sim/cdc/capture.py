@@ -305,6 +305,13 @@ class Capture:
                 os.fsync(out.fileno())
 
     def _loop(self, conn: Conn, target: Target, out: TextIO, result: CaptureResult) -> None:
+        try:
+            self._poll(conn, target, out, result)
+        finally:
+            self._conn_in_use.close()
+
+    def _poll(self, conn: Conn, target: Target, out: TextIO, result: CaptureResult) -> None:
+        self._conn_in_use = conn
         confirmed = parse_lsn(result.confirmed_lsn)
         last_activity = time.monotonic()
         while True:
@@ -327,7 +334,7 @@ class Capture:
                 log.warning("capture lost its connection; reconnecting")
                 self._marker = self._last_written
                 conn.close()
-                conn = connect(target, deadline=self.settings.connect_timeout)
+                conn = self._conn_in_use = connect(target, deadline=self.settings.connect_timeout)
                 continue
             now = time.monotonic()
             if written:

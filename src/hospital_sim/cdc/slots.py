@@ -21,6 +21,8 @@ never both and never neither. Checked on PostgreSQL 15 and 18: the slot may be c
 in a transaction that already holds a snapshot, but not in one that has written
 (the server refuses that), which is why we only lock and read here.
 Writers wait while the tables are read; for a few million rows that is seconds.
+If reading fails the slot is dropped again; if the process is killed mid-snapshot, the
+slot is left without a complete baseline: drop it (``cdc teardown``) and start over.
 """
 
 from __future__ import annotations
