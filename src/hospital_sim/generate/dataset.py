@@ -16,18 +16,9 @@ from hospital_sim.generate.encounters import consulta_blocks, exame_blocks
 from hospital_sim.generate.staff import Staff, build_staff, doctor_rows, plan_rows
 from hospital_sim.generate.stays import stay_blocks
 from hospital_sim.generate.timeline import Clock
+from hospital_sim.tables import TABLES
 
 Row = tuple[Any, ...]
-
-TABLES: tuple[str, ...] = (
-    "convenios",
-    "medicos",
-    "pacientes",
-    "pacientes_convenios",
-    "consultas",
-    "exames",
-    "internacoes",
-)
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "convenios": ("id", "nome", "cnpj", "tipo", "cobertura"),

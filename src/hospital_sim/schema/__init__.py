@@ -7,16 +7,10 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-TABLES: tuple[str, ...] = (
-    "convenios",
-    "medicos",
-    "pacientes",
-    "pacientes_convenios",
-    "consultas",
-    "exames",
-    "internacoes",
-)
-"""The 7 tables in FK order: parents before children."""
+from hospital_sim.tables import TABLES
+
+__all__ = ["TABLES", "apply_schema", "drop_schema", "missing_tables", "table_counts"]
+
 
 # Serialises concurrent `init`/`reset` runs against one database.
 _LOCK_KEY = 0x4853494D  # "HSIM"
