@@ -6,13 +6,13 @@
 
 from hospital_sim.generate.dataset import (
     TABLE_COLUMNS,
-    TABLES,
     Volumes,
     check_volumes,
     generate_tables,
 )
 from hospital_sim.generate.rows import RowFactory
 from hospital_sim.generate.staff import LOOKUP_CONVENIOS
+from hospital_sim.tables import TABLES
 
 __all__ = [
     "LOOKUP_CONVENIOS",
