@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -130,7 +131,14 @@ def stream_with(s: Settings, *, duration: float | None = None, events: int | Non
     """Run the stream with loaded settings and print the summary (also used by ``run``)."""
     from hospital_sim.stream import run_stream
 
-    summary = run_stream(s, duration=duration, events=events)
+    if s.stream_rate is not None and sys.stderr.isatty():
+        # On a terminal, a live view replaces the once-a-second progress lines.
+        from hospital_sim.cli.live import live_view
+
+        with live_view() as show:
+            summary = run_stream(s, duration=duration, events=events, progress=show)
+    else:
+        summary = run_stream(s, duration=duration, events=events)
     print_summary(summary)
     if summary.failure:
         raise typer.Exit(1)
