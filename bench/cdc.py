@@ -28,12 +28,12 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
+from _server import bench_server  # bench/ is on sys.path when run as a script
 from hospital_sim.cdc.capture import Capture, CaptureResult
 from hospital_sim.cdc.setup import setup_cdc
 from hospital_sim.cdc.slots import create_slot, drop_slot
 from hospital_sim.cdc.source import verify_log
 from hospital_sim.config import Settings, load_settings
-from hospital_sim.embedded import EmbeddedServer
 from hospital_sim.lifecycle import init_database
 from hospital_sim.seed import seed_database
 from hospital_sim.stream import run_stream
@@ -159,18 +159,8 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=15.0)
     args = parser.parse_args()
 
-    server_dsn = os.environ.get("HOSPITAL_SIM_BENCH_DSN")
-    server = None
-    if not server_dsn:
-        # Its own server, apart from bench/seed.py's, so the two can run side by side.
-        server = EmbeddedServer(
-            base_dir=Path(tempfile.gettempdir()) / "hospital-sim-bench-cdc",
-            port=int(os.environ.get("HOSPITAL_SIM_BENCH_CDC_PORT", "54332")),
-        )
-        server.start()
-        server_dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
-    tmp = Path(tempfile.mkdtemp(prefix="hospital-sim-bench-cdc-"))
-    try:
+    with bench_server("cdc", 54333) as server_dsn:
+        tmp = Path(tempfile.mkdtemp(prefix="hospital-sim-bench-cdc-"))
         s, seeded = prepared(server_dsn, "bench_cdc", slot_first=True, async_commit=True)
         stream_seconds = stream_max(s, args.events)
         log = tmp / "changes.jsonl"
@@ -182,9 +172,6 @@ def main() -> None:
             report = verify_log(s, log, wait_quiescent=0)
             verify_seconds = min(verify_seconds, time.perf_counter() - start)
         latency = latency_run(server_dsn, args.latency_seconds, tmp)
-    finally:
-        if server is not None:
-            server.stop()
 
     events = captured.events
     stream_rate = (events - seeded - 2) / stream_seconds

@@ -13,15 +13,14 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 from psycopg import conninfo, sql
 
+from _server import bench_server  # bench/ is on sys.path when run as a script
 from hospital_sim.config import Settings, load_settings
-from hospital_sim.embedded import EmbeddedServer
 from hospital_sim.generate import TABLE_COLUMNS, generate_tables
 from hospital_sim.lifecycle import init_database
 from hospital_sim.schema import TABLES
@@ -123,16 +122,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    server_dsn = os.environ.get("HOSPITAL_SIM_BENCH_DSN")
-    server = None
-    if not server_dsn:
-        server = EmbeddedServer(
-            base_dir=Path(tempfile.gettempdir()) / "hospital-sim-bench",
-            port=int(os.environ.get("HOSPITAL_SIM_BENCH_PORT", "54331")),
-        )
-        server.start()
-        server_dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
-    try:
+    with bench_server("seed", 54331) as server_dsn:
         volumes = scaled(args.scale)
         ours_dsn = fresh_database(server_dsn, "bench_seed_ours")
         ref_dsn = fresh_database(server_dsn, "bench_seed_ref")
@@ -154,9 +144,6 @@ def main() -> None:
             f"bench process peak RSS (holds the reference rows): "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
-    finally:
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

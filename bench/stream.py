@@ -33,8 +33,9 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
+from _server import bench_server  # bench/ is on sys.path when run as a script
 from hospital_sim.config import Settings, load_settings
-from hospital_sim.embedded import EmbeddedServer, bin_dir
+from hospital_sim.embedded import bin_dir
 from hospital_sim.lifecycle import init_database
 from hospital_sim.seed import seed_database
 from hospital_sim.workload import DEFAULT_WEIGHTS
@@ -254,16 +255,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     quick = args.quick
-    server_dsn = os.environ.get("HOSPITAL_SIM_BENCH_DSN")
-    server = None
-    if not server_dsn:
-        server = EmbeddedServer(
-            base_dir=Path(tempfile.gettempdir()) / "hospital-sim-bench-stream",
-            port=int(os.environ.get("HOSPITAL_SIM_BENCH_PORT", "54332")),
-        )
-        server.start()
-        server_dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
-    try:
+    with bench_server("stream", 54332) as server_dsn:
         dsn = fresh_database(server_dsn, "bench_stream", DEFAULTS)
         if "1" in args.only:
             throughput(dsn, DEFAULTS, duration=5 if quick else 15, rounds=1 if quick else 3)
@@ -274,9 +266,6 @@ def main() -> None:
         if "4" in args.only:
             early, late = (10.0, 60.0) if quick else (60.0, 600.0)
             memory(dsn, early, late)
-    finally:
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":
