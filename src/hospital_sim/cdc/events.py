@@ -27,6 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+import orjson
+
 from hospital_sim.cdc.pgoutput import parse_lsn
 from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES, TABLES, PgType
 from hospital_sim.cdc.values import EPOCH, UNAVAILABLE, UNAVAILABLE_PLACEHOLDER, epoch_days_to_date
@@ -400,7 +402,7 @@ class ChangeLogParser:
         """The event on ``line``, or None for a tombstone, blank or non-change line."""
         self.stats.lines += 1
         try:
-            obj: Any = json.loads(line)
+            obj: Any = orjson.loads(line)  # the hot path: about half of verify's time
             key: Any = None
         except ValueError as exc:
             if not line or line.isspace():
