@@ -82,3 +82,11 @@ def test_test_connection_reports_the_server(fresh_db: FreshDb) -> None:
     out = run_cli("test-connection", env=fresh_db.env())
     assert out.returncode == 0, out.stderr
     assert "PostgreSQL" in out.stdout and "wal_level=" in out.stdout
+
+
+def test_impossible_volumes_exit_2_before_run_creates_anything(fresh_db: FreshDb) -> None:
+    env = fresh_db.env({"SEED_PACIENTES": "10", "SEED_PACIENTES_CONVENIOS": "10"})
+    out = run_cli("run", "--no-stream", env=env)
+    assert out.returncode == 2
+    assert "internacoes=1200 is more than 10 stays per paciente" in out.stderr
+    assert _tables(fresh_db) == 0

@@ -86,6 +86,7 @@ def test_run_on_the_embedded_default_seeds_and_counts(embedded_dir: Path) -> Non
         {
             "SEED_PACIENTES": "100",
             "SEED_PACIENTES_CONVENIOS": "100",
+            "SEED_INTERNACOES": "50",
         }
     )
     out = run_cli("run", "--no-stream", "--seed", "3", env=env)

@@ -148,6 +148,9 @@ def run(
 ) -> None:
     """Start the database, create the schema, seed it when empty, print the counts, stream."""
     s = settings(ctx, random_seed=seed)
+    from hospital_sim.seed import volumes_from
+
+    volumes_from(s)  # impossible volumes fail before anything is created
     init_database(s)
     if sum(count_rows(s).values()) <= 2:
         _report(_seed(s, None))
