@@ -230,7 +230,10 @@ def server_info(conn: psycopg.Connection[tuple[object, ...]]) -> ServerInfo:
     row = conn.execute(
         "SELECT current_setting('server_version_num')::int, current_setting('server_version'),"
         " current_setting('wal_level'), current_setting('max_replication_slots')::int,"
-        " current_setting('max_wal_senders')::int, r.rolsuper, r.rolreplication"
+        " current_setting('max_wal_senders')::int, r.rolsuper,"
+        # Amazon RDS grants replication through membership of its rds_replication role.
+        " r.rolreplication OR EXISTS (SELECT 1 FROM pg_roles g"
+        "   WHERE g.rolname = 'rds_replication' AND pg_has_role(r.oid, g.oid, 'member'))"
         " FROM pg_roles r WHERE r.rolname = current_user"
     ).fetchone()
     assert row is not None
