@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import psycopg
 import pytest
-from psycopg import conninfo
+from psycopg import conninfo, sql
 
 from hospital_sim.cdc.capture import Capture
 from hospital_sim.cdc.setup import setup_cdc, teardown_cdc
@@ -194,3 +194,53 @@ def test_status_reports_slot_lag_and_coverage(cdc: CdcDb) -> None:  # noqa: F811
     assert status["publication"]["missing_tables"] == []
     assert status["replica_identity"] == dict.fromkeys(TABLES, "default")
     assert [s["slot_name"] for s in status["slots"]] == [cdc.slot]
+
+
+def test_setup_on_an_rds_style_server_grants_rds_replication(cdc: CdcDb) -> None:  # noqa: F811
+    """Amazon RDS: the master user is no superuser and cannot give REPLICATION; the CDC
+    role gets replication through rds_replication instead. Roles are cluster-wide, so the
+    test builds that situation and removes it afterwards."""
+    master = f"{cdc.db.name}_master"
+    ident = sql.Identifier(master)
+    with cdc.db.connect() as su:
+        made_group = (
+            su.execute("SELECT 1 FROM pg_roles WHERE rolname = 'rds_replication'").fetchone()
+            is None
+        )
+        if made_group:
+            su.execute("CREATE ROLE rds_replication NOLOGIN")
+        su.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(ident))
+        su.execute(sql.SQL("GRANT rds_replication TO {} WITH ADMIN OPTION").format(ident))
+        su.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(cdc.db.name), ident)
+        )
+        try:
+            s = cdc.settings(
+                database_url=conninfo.make_conninfo(cdc.db.dsn, user=master),
+                cdc_password="s3cret-for-test",
+            )
+            init_database(s)
+            result = setup_cdc(s)
+            assert result.role_created
+            row = su.execute(
+                "SELECT r.rolreplication, pg_has_role(r.oid, 'rds_replication', 'member')"
+                " FROM pg_roles r WHERE r.rolname = %s",
+                (cdc.role,),
+            ).fetchone()
+            assert row == (False, True)
+        finally:
+            su.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO CURRENT_USER").format(
+                    sql.Identifier(cdc.db.name)
+                )
+            )
+            su.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
+            su.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+            su.execute(sql.SQL("DROP ROLE {}").format(ident))
+    # The CDC role (a member of rds_replication) is dropped by the fixture; the group last.
+    if made_group:
+        cleanup_role = cdc.role
+        with cdc.db.connect() as su:
+            su.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(cleanup_role)))
+            su.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(cleanup_role)))
+            su.execute("DROP ROLE rds_replication")

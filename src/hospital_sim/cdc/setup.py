@@ -120,6 +120,15 @@ def _hashed(conn: Conn, role: str, password: str) -> str:
     return conn.pgconn.encrypt_password(password.encode(), role.encode()).decode()
 
 
+def _grants_replication_by_rds_role(conn: Conn) -> bool:
+    """True on Amazon RDS-style servers: rds_replication exists and we are no superuser."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_replication'),"
+        " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+    ).fetchone()
+    return row is not None and bool(row[0]) and not bool(row[1])
+
+
 def ensure_role(
     conn: Conn, role: str, *, dbname: str, password: str | None, new_password: bool
 ) -> tuple[bool, str | None]:
@@ -135,14 +144,20 @@ def ensure_role(
     shown: str | None = None
     if password is None and (created or new_password):
         password = shown = secrets.token_urlsafe(24)
+    # On Amazon RDS nobody may grant the REPLICATION attribute: replication comes with
+    # membership of the rds_replication role instead.
+    rds = _grants_replication_by_rds_role(conn)
+    replication = sql.SQL("" if rds else " REPLICATION")
     if created:
         conn.execute(
-            sql.SQL(
-                "CREATE ROLE {} WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE"
-            ).format(ident)
+            sql.SQL("CREATE ROLE {} WITH LOGIN{} NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
+                ident, replication
+            )
         )
     else:
-        conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN REPLICATION NOSUPERUSER").format(ident))
+        conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN{} NOSUPERUSER").format(ident, replication))
+    if rds:
+        conn.execute(sql.SQL("GRANT rds_replication TO {}").format(ident))
     if password is not None:
         conn.execute(
             sql.SQL("ALTER ROLE {} PASSWORD {}").format(
