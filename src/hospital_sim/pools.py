@@ -20,8 +20,10 @@ import psycopg
 
 V = TypeVar("V")
 
-POOL_CAP = 50_000
-"""Entries per pool per worker; a sample of this size is plenty of candidates."""
+POOL_CAP = 10_000
+"""Entries per pool per worker. A random sample of this size is plenty of candidates, and
+the cap is what keeps a long stream's memory flat: at full speed the pools fill within a
+few minutes, then a new entry replaces a random old one."""
 
 
 class Pool(Generic[V]):
@@ -89,7 +91,7 @@ class Partition:
         return paciente_id % self.modulus == self.residue
 
 
-@dataclass
+@dataclass(slots=True)
 class Patient:
     """What operations need to know about a patient, kept in the patient pools."""
 
@@ -98,7 +100,7 @@ class Patient:
     uf: str | None = None  # state of the address: new phones and addresses stay in it
 
 
-@dataclass
+@dataclass(slots=True)
 class Stay:
     paciente_id: int
     admitted: dt.datetime
