@@ -1,4 +1,5 @@
-"""The server a benchmark runs on: HOSPITAL_SIM_BENCH_DSN, or a dedicated embedded one."""
+"""What the benchmarks share: their server (HOSPITAL_SIM_BENCH_DSN, or a dedicated embedded
+one) and the default seed volumes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hospital_sim.config import Settings
 from hospital_sim.embedded import EmbeddedServer
+
+DEFAULT_VOLUMES: dict[str, int] = {
+    name: int(field.default)
+    for name, field in Settings.model_fields.items()
+    if name.startswith("seed_")
+}
+"""The default seed volumes (2000/200/12/4000/3500/1200/2500), read from the settings."""
 
 
 @contextmanager

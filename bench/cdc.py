@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
-from _server import bench_server  # bench/ is on sys.path when run as a script
+from _server import DEFAULT_VOLUMES, bench_server  # bench/ is on sys.path when run as a script
 from hospital_sim.cdc.capture import Capture, CaptureResult
 from hospital_sim.cdc.setup import setup_cdc
 from hospital_sim.cdc.slots import create_slot, drop_slot
@@ -39,15 +39,7 @@ from hospital_sim.seed import seed_database
 from hospital_sim.stream import run_stream
 
 VERIFY_TARGET = 20_000
-VOLUMES = {
-    "seed_pacientes": 2000,
-    "seed_medicos": 200,
-    "seed_convenios": 12,
-    "seed_consultas": 4000,
-    "seed_exames": 3500,
-    "seed_internacoes": 1200,
-    "seed_pacientes_convenios": 2500,
-}
+VOLUMES = DEFAULT_VOLUMES
 
 
 def fresh_database(server_dsn: str, name: str, *, async_commit: bool) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import conninfo, sql
 
-from _server import bench_server  # bench/ is on sys.path when run as a script
+from _server import DEFAULT_VOLUMES, bench_server  # bench/ is on sys.path when run as a script
 from hospital_sim.config import Settings, load_settings
 from hospital_sim.generate import TABLE_COLUMNS, generate_tables
 from hospital_sim.lifecycle import init_database
@@ -27,15 +27,7 @@ from hospital_sim.schema import TABLES
 from hospital_sim.seed import LOOKUP_CONVENIOS, anchor_for, volumes_from
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULTS = {
-    "seed_pacientes": 2000,
-    "seed_medicos": 200,
-    "seed_convenios": 12,
-    "seed_consultas": 4000,
-    "seed_exames": 3500,
-    "seed_internacoes": 1200,
-    "seed_pacientes_convenios": 2500,
-}
+DEFAULTS = DEFAULT_VOLUMES
 
 
 def scaled(scale: int) -> dict[str, int]:

@@ -33,22 +33,14 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
-from _server import bench_server  # bench/ is on sys.path when run as a script
+from _server import DEFAULT_VOLUMES, bench_server  # bench/ is on sys.path when run as a script
 from hospital_sim.config import Settings, load_settings
 from hospital_sim.embedded import bin_dir
 from hospital_sim.lifecycle import init_database
 from hospital_sim.seed import seed_database
 from hospital_sim.workload import DEFAULT_WEIGHTS
 
-DEFAULTS = {
-    "seed_pacientes": 2000,
-    "seed_medicos": 200,
-    "seed_convenios": 12,
-    "seed_consultas": 4000,
-    "seed_exames": 3500,
-    "seed_internacoes": 1200,
-    "seed_pacientes_convenios": 2500,
-}
+DEFAULTS = DEFAULT_VOLUMES
 MAX_RATE = 1e9  # "as fast as it goes": the open-loop schedule is always due
 
 # Runs the stream in a child process (its own interpreter, like pgbench is its own
