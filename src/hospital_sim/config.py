@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -492,6 +493,15 @@ def load_settings(
         raise ConfigError(_one_line(exc, merged, origins)) from None
     full = {f: origins.get(f, "default") for f in Settings.model_fields}
     return LoadedSettings(settings=settings, origins=full)
+
+
+def run_seed(settings: Settings, given: int | None = None) -> int:
+    """The seed of a run: ``given``, else HOSPITAL_SIM_SEED, else a fresh random one."""
+    if given is not None:
+        return given
+    if settings.random_seed is not None:
+        return settings.random_seed
+    return secrets.randbelow(2**31)
 
 
 def shown_value(settings: Settings, field: str) -> str:

@@ -6,7 +6,6 @@ import datetime as dt
 import itertools
 import logging
 import operator
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from hospital_sim.config import Settings
+from hospital_sim.config import Settings, run_seed
 from hospital_sim.db import connection
 from hospital_sim.errors import ConfigError, UserError
 from hospital_sim.generate import TABLE_COLUMNS, Volumes, check_volumes, generate_tables
@@ -140,9 +139,7 @@ def seed_database(
     now: dt.datetime | None = None,
 ) -> SeedResult:
     """Generate and load the configured volumes into an empty schema, all or nothing."""
-    seed = seed if seed is not None else settings.random_seed
-    if seed is None:
-        seed = secrets.randbelow(2**31)
+    seed = run_seed(settings, seed)
     log.info("seed %d (pass --seed %d to repeat this data)", seed, seed)
     volumes = volumes_from(settings)
     target = prepare_target(settings)

@@ -11,21 +11,19 @@ import datetime as dt
 import itertools
 import logging
 import random
-import secrets
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hospital_sim.config import Settings
+from hospital_sim.config import Settings, run_seed
 from hospital_sim.db import check_version, connection, server_info
 from hospital_sim.lifecycle import require_schema
 from hospital_sim.pacing import IntervalPacing, Pacing, RatePacing, make_profile
 from hospital_sim.schema import missing_tables
 from hospital_sim.server import prepare_target
+from hospital_sim.signals import stop_on_signals
 from hospital_sim.stats import Stats, fmt_seconds, merged, snapshot
 from hospital_sim.txn import Backoff, ErrorLog, Session
 from hospital_sim.workload import OPERATIONS, OperationPicker
@@ -298,25 +296,6 @@ class StreamSummary:
         return out
 
 
-@contextmanager
-def _signals(stop: threading.Event, reason: list[str]) -> Iterator[None]:
-    """SIGINT/SIGTERM ask the workers to stop (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        reason[0] = signal.Signals(signum).name
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def _preflight(settings: Settings) -> str:
     target = prepare_target(settings)
     with connection(target, deadline=settings.connect_timeout) as conn:
@@ -363,9 +342,7 @@ def run_stream(
     progress: Progress | None = None,
 ) -> StreamSummary:
     """Stream events until ``duration``, ``events``, ``stop`` or SIGINT/SIGTERM."""
-    seed = seed if seed is not None else settings.random_seed
-    if seed is None:
-        seed = secrets.randbelow(2**31)
+    seed = run_seed(settings, seed)
     log.info("stream seed %d (pass --seed %d to repeat this sequence)", seed, seed)
     conninfo = _preflight(settings)
     stop = stop or threading.Event()
@@ -378,7 +355,12 @@ def run_stream(
         w.events_log = event_log
     reason = ["end"]
     metrics = _start_metrics(settings, workers, plan)
-    with _signals(stop, reason):
+
+    def on_signal(name: str) -> None:
+        reason[0] = name
+        stop.set()
+
+    with stop_on_signals(on_signal):
         threads = [
             threading.Thread(target=w.run, args=(events,), name=w.name, daemon=True)
             for w in workers

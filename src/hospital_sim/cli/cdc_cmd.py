@@ -6,16 +6,13 @@ Exit codes: 0 identical (or done), 1 differs, 2 unusable input or configuration.
 from __future__ import annotations
 
 import json
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 
 from hospital_sim.cli.common import settings
+from hospital_sim.signals import stop_on_signals
 
 app = typer.Typer(
     help="Change data capture: setup, capture, verify, diff, status, teardown.",
@@ -119,23 +116,6 @@ def teardown(
     typer.echo(f"role: {'dropped' if result.role_dropped else 'not there'}")
 
 
-@contextmanager
-def _stop_on_signals(stop: Any) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        stop(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 @app.command("capture")
 def capture(
     ctx: typer.Context,
@@ -179,7 +159,7 @@ def capture(
         until_lsn=until_lsn,
         until_current=until_current,
     )
-    with _stop_on_signals(cap.stop):
+    with stop_on_signals(cap.stop):
         result = cap.run()
     for line in result.lines():
         _err(line)
