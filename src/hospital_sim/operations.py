@@ -44,11 +44,18 @@ INSERT_SQL: dict[str, bytes] = {
     t: _insert_sql(t)
     for t in ("pacientes", "pacientes_convenios", "consultas", "exames", "internacoes")
 }
+PROBE_ID: dict[str, bytes] = {
+    t: sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(sql.Identifier(t)).as_bytes(None)
+    for t in INSERT_SQL
+}
 UPDATE_TELEFONE = b"UPDATE pacientes SET telefone = %s WHERE id = %s"
 UPDATE_ENDERECO = b"UPDATE pacientes SET endereco = %s WHERE id = %s"
 UPDATE_CONSULTA = b"UPDATE consultas SET status = %s, data = %s WHERE id = %s"
+PROBE_CONSULTA = b"SELECT 1 FROM consultas WHERE status = %s AND data = %s AND id = %s"
 UPDATE_EXAME = b"UPDATE exames SET resultado = %s WHERE id = %s"
+PROBE_EXAME = b"SELECT 1 FROM exames WHERE resultado = %s AND id = %s"
 UPDATE_INTERNACAO = b"UPDATE internacoes SET data_saida = %s WHERE id = %s"
+PROBE_INTERNACAO = b"SELECT 1 FROM internacoes WHERE data_saida = %s AND id = %s"
 
 
 def _col(table: str, name: str) -> int:
@@ -79,10 +86,24 @@ def _after(floor: dt.datetime, now: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True)
 class Statement:
+    """One row written. ``probe`` is a query that finds a row only if this statement's
+    change is in the database: an INSERT's id, or the values an UPDATE sets on a row
+    whose previous values were different (an appointment leaving 'agendada', a result or
+    a discharge filling a NULL). It lets a one-statement transaction run without BEGIN
+    and COMMIT and still be resolved exactly when the connection drops before its
+    answer arrives. A phone or address change may rewrite the value already there, so
+    it has no probe and runs in an explicit transaction resolved by its xid."""
+
     query: bytes
     params: Row
     table: str
     kind: Kind
+    probe: bytes | None = None
+
+    @property
+    def probe_params(self) -> Row:
+        """An INSERT is found by its id (the row's first value); an UPDATE by its values."""
+        return self.params[:1] if self.kind == "INSERT" else self.params
 
 
 @dataclass
@@ -170,7 +191,7 @@ class Operations:
 
     # -- inserts -----------------------------------------------------------------------
     def _add(self, event: Event, table: str, row: Row) -> None:
-        event.statements.append(Statement(INSERT_SQL[table], row, table, "INSERT"))
+        event.statements.append(Statement(INSERT_SQL[table], row, table, "INSERT", PROBE_ID[table]))
 
     def _insert_paciente(self, event: Event, now: dt.datetime) -> bool:
         pid = self.ids.take("pacientes")
@@ -248,8 +269,11 @@ class Operations:
         return True
 
     # -- updates -----------------------------------------------------------------------
-    def _update(self, event: Event, query: bytes, params: Row, table: str) -> None:
-        event.statements.append(Statement(query, params, table, "UPDATE"))
+    def _update(
+        self, event: Event, query: bytes, params: Row, table: str, probe: bytes | None = None
+    ) -> None:
+        # A probe takes the UPDATE's parameters in the same order (new values, then id).
+        event.statements.append(Statement(query, params, table, "UPDATE", probe))
 
     def _update_paciente(self, event: Event, now: dt.datetime) -> bool:
         picked = self.pools.patients.pick()
@@ -274,9 +298,8 @@ class Operations:
         # A visit that happened (or was cancelled, or missed) is in the past: one still
         # scheduled for later is closed now.
         closed_at = min(when, now)
-        self._update(
-            event, UPDATE_CONSULTA, (self.rows.consulta_outcome(), closed_at, cid), "consultas"
-        )
+        params = (self.rows.consulta_outcome(), closed_at, cid)
+        self._update(event, UPDATE_CONSULTA, params, "consultas", PROBE_CONSULTA)
         self.pools.agendadas.remove(cid)
         event.undo.append(lambda: self.pools.agendadas.add(cid, when))
         return True
@@ -286,7 +309,8 @@ class Operations:
         if picked is None:
             return False
         eid, tipo = picked
-        self._update(event, UPDATE_EXAME, (self.rows.exame_resultado(tipo), eid), "exames")
+        params = (self.rows.exame_resultado(tipo), eid)
+        self._update(event, UPDATE_EXAME, params, "exames", PROBE_EXAME)
         self.pools.pending_exams.remove(eid)
         event.undo.append(lambda: self.pools.pending_exams.add(eid, tipo))
         return True
@@ -297,7 +321,8 @@ class Operations:
             return False
         sid, stay = picked
         discharged = max(self.rows.discharge_time(stay.admitted, now), stay.admitted)
-        self._update(event, UPDATE_INTERNACAO, (discharged, sid), "internacoes")
+        params = (discharged, sid)
+        self._update(event, UPDATE_INTERNACAO, params, "internacoes", PROBE_INTERNACAO)
         self.pools.stays.remove(sid)
         event.undo.append(lambda: self.pools.stays.add(sid, stay))
         patient = (

@@ -1,15 +1,17 @@
 """One worker's connection and transactions: retries, reconnection, in-doubt commits.
 
-A transaction is sent as one pipeline (BEGIN, every statement, the first one returning
-``pg_current_xact_id()``), then COMMIT: two round trips whatever its size. When the
-connection drops during COMMIT the outcome is unknown; after reconnecting we ask the
-server with ``pg_xact_status(xid)``, so every event is counted exactly once.
-Errors are classified by SQLSTATE, never by message text.
+A transaction is BEGIN, its statements (the first one returning ``pg_current_xact_id()``)
+and COMMIT, each a server-side prepared statement sent through psycopg's libpq binding
+(``conn.pgconn``): that keeps the client's cost per event close to pgbench's, so the
+server, not Python, sets the pace. When the connection drops during COMMIT the outcome
+is unknown; after reconnecting we ask the server with ``pg_xact_status(xid)``, so every
+event is counted exactly once. Errors are classified by SQLSTATE, never by message text.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import random
 import socket
@@ -23,6 +25,7 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 
 from hospital_sim.operations import Event, Statement
+from hospital_sim.prepared import PreparedConnection, rowcount
 from hospital_sim.stats import Stats, sqlstate_class
 
 log = logging.getLogger(__name__)
@@ -34,11 +37,8 @@ RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 # admin_shutdown, crash_shutdown, cannot_connect_now: the server went away.
 SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
 XID_SUFFIX = b" RETURNING pg_current_xact_id()::text"
-IN_PROGRESS_WAIT = 0.05
+IN_PROGRESS_WAIT = 0.05  # the old backend may still be finishing its commit
 STARTING_UP_POLL = 0.4
-# psycopg's pipeline costs about two plain round trips to set up, so short transactions
-# are sent statement by statement and longer ones in one pipeline.
-PIPELINE_FROM = 3  # the old backend may still be finishing its commit
 
 
 class Stopped(Exception):
@@ -121,6 +121,8 @@ class Session:
         self.conn: Conn | None = None
         self._jitter = random.Random()  # timing only: never the seeded data rng
         self._probe_addr = _probe_address(conninfo)
+        self._prepared: PreparedConnection | None = None
+        self._backend: Backend | None = None  # this connection's server process
 
     # -- connection ----------------------------------------------------------------------
     def connection(self) -> Conn:
@@ -139,6 +141,7 @@ class Session:
                     connect_timeout=self.connect_timeout,
                     application_name=self.name,
                 )
+                self._backend = _backend_of(self.conn)
             except psycopg.OperationalError as exc:
                 log.debug("%s: connect failed (%s)", self.name, _first_line(exc))
                 self.errors.report(
@@ -210,23 +213,67 @@ class Session:
     def run(self, events: list[Event]) -> TxnResult:
         """Commit the events' statements in one transaction, retrying what is safe to retry."""
         statements = [s for e in events for s in e.statements]
+        if len(statements) == 1 and statements[0].probe is not None:
+            return self._run_single(statements[0])
+        return self._run_block(statements)
+
+    def _run_single(self, st: Statement) -> TxnResult:
+        """One statement, committed on its own (no BEGIN, no COMMIT): one round trip.
+
+        If the connection drops before the answer arrives, the statement's probe tells
+        whether it committed, once the server process that ran it has finished.
+        """
+        assert st.probe is not None
         while True:
             try:
                 conn = self.connection()
             except Stopped:
                 return TxnResult("abandoned")
             started = time.perf_counter()
+            backend = self._backend
+            if backend is None:  # our server process is not visible: resolve by xid
+                return self._run_block([st])
+            wire = self._wire(conn)
             try:
-                xid, stale = self._send(conn, statements)
+                result = wire.execute(st.query, st.params)
+            except psycopg.Error as exc:
+                if classify(exc, conn) == "connection":
+                    resolved = self._resolve_by_probe(st, backend)
+                    if resolved == "committed":
+                        return TxnResult("committed", set(), time.perf_counter() - started)
+                    if resolved == "unresolved":
+                        return TxnResult("unresolved")
+                    continue  # it did not commit: send it again
+                if (failed := self._failed(conn, exc)) is not None:
+                    return failed
+                continue
+            stale = {0} if st.kind == "UPDATE" and rowcount(result) == 0 else set()
+            return TxnResult("committed", stale, time.perf_counter() - started)
+
+    def _run_block(self, statements: list[Statement]) -> TxnResult:
+        """BEGIN, the statements, COMMIT; an in-doubt COMMIT is resolved by its xid."""
+        while True:
+            try:
+                conn = self.connection()
+            except Stopped:
+                return TxnResult("abandoned")
+            started = time.perf_counter()
+            wire = self._wire(conn)
+            try:
+                xid, stale = self._send(wire, statements)
             except psycopg.Error as exc:
                 if (result := self._failed(conn, exc)) is not None:
                     return result
                 continue  # nothing was committed: send the same statements again
             try:
-                conn.commit()
+                done = wire.command(b"COMMIT")
+                if done.command_status != b"COMMIT":  # the server rolled it back instead
+                    raise psycopg.errors.InFailedSqlTransaction("COMMIT ended in ROLLBACK")
             except psycopg.Error as exc:
                 kind = classify(exc, conn)
                 if kind == "connection":
+                    if xid is None:  # nothing was written: there is nothing to resolve
+                        return TxnResult("committed", stale, time.perf_counter() - started)
                     resolved = self._resolve(xid)
                     if resolved == "committed":
                         return TxnResult("committed", stale, time.perf_counter() - started)
@@ -238,34 +285,27 @@ class Session:
                 continue
             return TxnResult("committed", stale, time.perf_counter() - started)
 
-    def _send(self, conn: Conn, statements: list[Statement]) -> tuple[str, set[int]]:
-        if len(statements) < PIPELINE_FROM:
-            return self._send_plain(conn, statements)
-        cursors = []
-        with conn.pipeline():
-            for i, st in enumerate(statements):
-                cur = conn.cursor()
-                cur.execute(st.query + XID_SUFFIX if i == 0 else st.query, st.params)
-                cursors.append(cur)
-        row = cursors[0].fetchone()
-        assert row is not None
-        stale = {
-            i
-            for i, (st, cur) in enumerate(zip(statements, cursors, strict=True))
-            if st.kind == "UPDATE" and cur.rowcount == 0
-        }
-        return str(row[0]), stale
+    def _wire(self, conn: Conn) -> PreparedConnection:
+        """The prepared statements of ``conn`` (a new connection starts with none)."""
+        if self._prepared is None or self._prepared.conn is not conn:
+            self._prepared = PreparedConnection(conn)
+        return self._prepared
 
-    def _send_plain(self, conn: Conn, statements: list[Statement]) -> tuple[str, set[int]]:
-        xid = ""
+    @staticmethod
+    def _send(wire: PreparedConnection, statements: list[Statement]) -> tuple[str | None, set[int]]:
+        """BEGIN and every statement; returns the transaction id (None if nothing was
+        written) and the UPDATEs that found no row."""
+        wire.command(b"BEGIN")
+        xid: str | None = None
         stale: set[int] = set()
         for i, st in enumerate(statements):
-            cur = conn.execute(st.query + XID_SUFFIX if i == 0 else st.query, st.params)
-            if i == 0:
-                row = cur.fetchone()
-                assert row is not None
-                xid = str(row[0])
-            if st.kind == "UPDATE" and cur.rowcount == 0:
+            if xid is None:
+                result = wire.execute(st.query + XID_SUFFIX, st.params)
+                if result.ntuples:
+                    xid = _text(result.get_value(0, 0))
+            else:
+                result = wire.execute(st.query, st.params)
+            if st.kind == "UPDATE" and rowcount(result) == 0:
                 stale.add(i)
         return xid, stale
 
@@ -327,6 +367,55 @@ class Session:
             log.info("commit of xid %s was in doubt: %s", xid, outcome)
             return outcome
 
+    def _resolve_by_probe(
+        self, st: Statement, backend: Backend
+    ) -> Literal["committed", "aborted", "unresolved"]:
+        """Whether ``st`` committed, read from the rows once its server process is done."""
+        assert st.probe is not None
+        self.drop()
+        waited_since = time.monotonic()
+        while True:
+            try:
+                conn = self.connection()
+            except Stopped:
+                last = self._one_shot()
+                if last is None:
+                    self.stats.in_doubt["unresolved"] += 1
+                    return "unresolved"
+                conn = last
+            try:
+                # The old process may still be finishing the statement (a cut network
+                # is noticed late): its outcome is only final once it is idle or gone.
+                row = conn.execute(BACKEND_BUSY, (backend.pid, backend.started)).fetchone()
+                if row is not None and row[0]:
+                    conn.rollback()
+                    if time.monotonic() - waited_since > TERMINATE_AFTER:
+                        self._terminate(conn, backend)
+                    time.sleep(IN_PROGRESS_WAIT)
+                    continue
+                found = conn.execute(st.probe, st.probe_params).fetchone() is not None
+                conn.rollback()
+            except psycopg.Error as exc:
+                if classify(exc, conn) != "connection":
+                    raise
+                self.drop()
+                continue
+            outcome: Literal["committed", "aborted"] = "committed" if found else "aborted"
+            self.stats.in_doubt[outcome] += 1
+            log.info("%s on %s was in doubt: %s", st.kind, st.table, outcome)
+            return outcome
+
+    def _terminate(self, conn: Conn, backend: Backend) -> None:
+        """Ask the server to end our old process; interrupts are held during a commit, so
+        this never splits one, it only ends a wait."""
+        try:
+            conn.execute("SELECT pg_terminate_backend(%s)", (backend.pid,))
+            conn.rollback()
+        except psycopg.Error as exc:
+            if classify(exc, conn) == "connection":
+                raise
+            self._rollback(conn)  # not allowed to: keep waiting for it
+
     def _one_shot(self) -> Conn | None:
         try:
             self.conn = psycopg.connect(
@@ -335,6 +424,36 @@ class Session:
             return self.conn
         except psycopg.OperationalError:
             return None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A server process, told apart from a later one that reuses its pid."""
+
+    pid: int
+    started: dt.datetime
+
+
+BACKEND_START = (
+    "SELECT pg_backend_pid(), backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+)
+BACKEND_BUSY = (
+    "SELECT state IS DISTINCT FROM 'idle' FROM pg_stat_activity"
+    " WHERE pid = %s AND backend_start = %s"
+)
+TERMINATE_AFTER = 5.0  # seconds an old process may keep a statement in doubt
+
+
+def _backend_of(conn: Conn) -> Backend | None:
+    row = conn.execute(BACKEND_START).fetchone()
+    conn.rollback()
+    if row is None or not isinstance(row[1], dt.datetime):
+        return None  # not visible to us: one-statement transactions are resolved by xid
+    return Backend(int(str(row[0])), row[1])
+
+
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.decode()
 
 
 def _first_line(exc: BaseException) -> str:
