@@ -3,9 +3,13 @@
 psycopg's ``Connection.execute`` spends more client time per statement than the server
 needs to run a one-row INSERT and commit it; over a stream of one-statement
 transactions that halves throughput. Here each query is prepared once per connection
-(``PQprepare``) and run with ``PQexecPrepared``; parameters are turned into text by
-psycopg's own adapters (``psycopg.adapt.Transformer``) and their types are inferred by
-the server from the statement, so values are adapted exactly as ``execute`` would.
+(``PQprepare``) and sent with ``PQsendQueryPrepared``; parameters are turned into text
+by psycopg's own adapters (``psycopg.adapt.Transformer``) and their types are inferred
+by the server from the statement, so values are adapted exactly as ``execute`` would.
+
+Sending and receiving are separate calls, so the caller can do useful work (plan the
+next event) while the server runs the statement. Waiting for the answer polls the
+socket, which lets other threads run in the meantime.
 
 The connection stays an ordinary psycopg connection: ``commit``, ``rollback``,
 ``execute`` and ``close`` keep working on it, and its transaction status is libpq's.
@@ -14,6 +18,7 @@ The connection stays an ordinary psycopg connection: ``commit``, ``rollback``,
 from __future__ import annotations
 
 import re
+import select
 from typing import Any, cast
 
 import psycopg
@@ -32,7 +37,10 @@ def numbered(query: bytes) -> bytes:
 
 
 class PreparedConnection:
-    """One connection's prepared statements; make a new one for every new connection."""
+    """One connection's prepared statements; make a new one for every new connection.
+
+    One query at a time: ``send`` (or ``send_command``), then ``receive``.
+    """
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
@@ -41,13 +49,20 @@ class PreparedConnection:
         self._tx = Transformer(conn)
         self._names: dict[bytes, bytes] = {}
         self._formats: dict[int, list[PyFormat]] = {}
-
-    def command(self, command: bytes) -> pq.abc.PGresult:
-        """Run a parameterless command (BEGIN, COMMIT) and return its result."""
-        return self._check(self.pgconn.exec_(command))
+        self._poll = select.poll()
+        self._poll.register(self.pgconn.socket, select.POLLIN)
 
     def execute(self, query: bytes, params: tuple[object, ...]) -> pq.abc.PGresult:
         """Run ``query`` (with ``%s`` placeholders) with ``params``; raise psycopg errors."""
+        self.send(query, params)
+        return self.receive()
+
+    def command(self, command: bytes) -> pq.abc.PGresult:
+        """Run a parameterless command (BEGIN, COMMIT) and return its result."""
+        self.send_command(command)
+        return self.receive()
+
+    def send(self, query: bytes, params: tuple[object, ...]) -> None:
         name = self._names.get(query)
         if name is None:
             name = b"hsim_%d" % len(self._names)
@@ -58,7 +73,33 @@ class PreparedConnection:
             formats = self._formats[len(params)] = [PyFormat.TEXT] * len(params)
         # None is sent as NULL: libpq takes a null pointer for it (the stub says bytes only).
         values = cast("list[bytes]", self._tx.dump_sequence(params, formats))
-        return self._check(self.pgconn.exec_prepared(name, values))
+        self.pgconn.send_query_prepared(name, values)
+        self._flush()
+
+    def send_command(self, command: bytes) -> None:
+        self.pgconn.send_query(command)
+        self._flush()
+
+    def receive(self) -> pq.abc.PGresult:
+        """The answer to what was sent, waiting for it; raises psycopg errors."""
+        pgconn = self.pgconn
+        last: pq.abc.PGresult | None = None
+        while True:
+            while pgconn.is_busy():
+                self._poll.poll()  # releases the GIL while the server works
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:
+                break
+            last = result
+        if last is None:
+            raise psycopg.OperationalError("the server sent no result")
+        return self._check(last)
+
+    def _flush(self) -> None:
+        # A non-blocking connection may keep part of a long message; small ones go at once.
+        while self.pgconn.flush():
+            select.select([], [self.pgconn.socket], [])
 
     def _check(self, result: pq.abc.PGresult) -> pq.abc.PGresult:
         if result.status in OK:

@@ -8,6 +8,7 @@ patients and stats, so workers share nothing on the hot path.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import logging
 import random
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospital_sim.config import Settings, run_seed
 from hospital_sim.db import check_version, connection, server_info
@@ -25,8 +26,11 @@ from hospital_sim.schema import missing_tables
 from hospital_sim.server import prepare_target
 from hospital_sim.signals import stop_on_signals
 from hospital_sim.stats import Stats, fmt_seconds, merged, snapshot
-from hospital_sim.txn import Backoff, ErrorLog, Session
+from hospital_sim.txn import Backoff, ErrorLog, Session, TxnResult
 from hospital_sim.workload import OPERATIONS, OperationPicker
+
+if TYPE_CHECKING:
+    from hospital_sim.operations import Event
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +188,15 @@ class Worker:
         self.gate.wait()  # every worker is loaded: the clock starts for all at once
         pacing = plan.pacing(self.index, random.Random(f"pacing:{plan.seed}:{self.index}"))
         deadline = plan.timeline.deadline
+        ids.need = 2 * plan.txn_size  # a transaction and the next one, planned ahead
+
+        def plan_events(n: int) -> list[Event]:
+            return [ops.plan(picker.pick(self.rng)) for _ in range(n)]
+
         done = 0
+        ahead: list[Event] | None = None  # planned while the previous one committed
+        due = pacing.next_due(time.monotonic())
         while not self.stop.is_set() and (budget is None or done < budget):
-            due = pacing.next_due(time.monotonic())
             if deadline is not None and max(due, time.monotonic()) >= deadline:
                 break  # --duration is wall-clock: late events are not caught up after it
             wait = due - time.monotonic()
@@ -194,14 +204,40 @@ class Worker:
                 break
             if pacing.open_loop:
                 self.stats.record_lag(max(0.0, time.monotonic() - due))
-            k = plan.txn_size if budget is None else min(plan.txn_size, budget - done)
-            ids.need = k
             self.session.call(ids.ensure)
-            events = [ops.plan(picker.pick(self.rng)) for _ in range(k)]
-            self._account(events, self.session.run(events))
+            k = self._size(budget, done)
+            events = ahead if ahead is not None else plan_events(k)
+            ahead = None
+            # Open loop, the schedule does not depend on when this one ends. When the next
+            # transaction is already due, it is planned while the server commits this one.
+            upcoming = pacing.next_due(0.0) if pacing.open_loop else None
+            box: list[list[Event]] = []
+            meanwhile = None
+            left = self._size(budget, done + k)
+            if (
+                upcoming is not None
+                and left > 0
+                and upcoming <= time.monotonic()
+                and (deadline is None or upcoming < deadline)
+            ):
+                meanwhile = functools.partial(_plan_into, box, plan_events, left)
+            result = self.session.run(events, meanwhile)
+            if box:
+                ahead = box[0]
+                if result.status != "committed":  # undo in reverse order of planning
+                    for event in reversed(ahead):
+                        event.rollback_pools()
+                    ahead = None
+            self._account(events, result)
             done += k
+            due = upcoming if upcoming is not None else pacing.next_due(time.monotonic())
 
-    def _account(self, events: list[Any], result: Any) -> None:
+    def _size(self, budget: int | None, done: int) -> int:
+        """Events in the next transaction: --txn-size, or what is left of --events."""
+        k = self.plan.txn_size
+        return k if budget is None else max(0, min(k, budget - done))
+
+    def _account(self, events: list[Event], result: TxnResult) -> None:
         stats = self.stats
         outcome = result.status
         if outcome in ("failed", "abandoned", "unresolved"):
@@ -227,6 +263,10 @@ class Worker:
                 stats.latency.observe(result.latency)
                 if self.events_log is not None:
                     self.events_log.event(event.op)
+
+
+def _plan_into(box: list[list[Event]], plan: Callable[[int], list[Event]], n: int) -> None:
+    box.append(plan(n))
 
 
 @dataclass

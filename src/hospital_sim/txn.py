@@ -210,14 +210,19 @@ class Session:
             self.conn.close()
 
     # -- transactions --------------------------------------------------------------------
-    def run(self, events: list[Event]) -> TxnResult:
-        """Commit the events' statements in one transaction, retrying what is safe to retry."""
-        statements = [s for e in events for s in e.statements]
-        if len(statements) == 1 and statements[0].probe is not None:
-            return self._run_single(statements[0])
-        return self._run_block(statements)
+    def run(self, events: list[Event], meanwhile: Meanwhile | None = None) -> TxnResult:
+        """Commit the events' statements in one transaction, retrying what is safe to retry.
 
-    def _run_single(self, st: Statement) -> TxnResult:
+        ``meanwhile`` is called once while the server works on the transaction's last
+        statement (the commit), so the client's own work overlaps the server's.
+        """
+        statements = [s for e in events for s in e.statements]
+        once = _Once(meanwhile)
+        if len(statements) == 1 and statements[0].probe is not None:
+            return self._run_single(statements[0], once)
+        return self._run_block(statements, once)
+
+    def _run_single(self, st: Statement, meanwhile: _Once) -> TxnResult:
         """One statement, committed on its own (no BEGIN, no COMMIT): one round trip.
 
         If the connection drops before the answer arrives, the statement's probe tells
@@ -232,10 +237,12 @@ class Session:
             started = time.perf_counter()
             backend = self._backend
             if backend is None:  # our server process is not visible: resolve by xid
-                return self._run_block([st])
+                return self._run_block([st], meanwhile)
             wire = self._wire(conn)
             try:
-                result = wire.execute(st.query, st.params)
+                wire.send(st.query, st.params)
+                meanwhile()
+                result = wire.receive()
             except psycopg.Error as exc:
                 if classify(exc, conn) == "connection":
                     resolved = self._resolve_by_probe(st, backend)
@@ -250,7 +257,7 @@ class Session:
             stale = {0} if st.kind == "UPDATE" and rowcount(result) == 0 else set()
             return TxnResult("committed", stale, time.perf_counter() - started)
 
-    def _run_block(self, statements: list[Statement]) -> TxnResult:
+    def _run_block(self, statements: list[Statement], meanwhile: _Once) -> TxnResult:
         """BEGIN, the statements, COMMIT; an in-doubt COMMIT is resolved by its xid."""
         while True:
             try:
@@ -266,7 +273,9 @@ class Session:
                     return result
                 continue  # nothing was committed: send the same statements again
             try:
-                done = wire.command(b"COMMIT")
+                wire.send_command(b"COMMIT")
+                meanwhile()
+                done = wire.receive()
                 if done.command_status != b"COMMIT":  # the server rolled it back instead
                     raise psycopg.errors.InFailedSqlTransaction("COMMIT ended in ROLLBACK")
             except psycopg.Error as exc:
@@ -424,6 +433,23 @@ class Session:
             return self.conn
         except psycopg.OperationalError:
             return None
+
+
+Meanwhile = Callable[[], None]
+
+
+class _Once:
+    """Calls ``fn`` the first time it is called, then nothing (a retry does not repeat it)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Meanwhile | None) -> None:
+        self.fn = fn
+
+    def __call__(self) -> None:
+        fn, self.fn = self.fn, None
+        if fn is not None:
+            fn()
 
 
 @dataclass(frozen=True)
