@@ -49,7 +49,9 @@ PROBE_ID: dict[str, bytes] = {
     for t in INSERT_SQL
 }
 UPDATE_TELEFONE = b"UPDATE pacientes SET telefone = %s WHERE id = %s"
+PROBE_TELEFONE = b"SELECT 1 FROM pacientes WHERE telefone = %s AND id = %s"
 UPDATE_ENDERECO = b"UPDATE pacientes SET endereco = %s WHERE id = %s"
+PROBE_ENDERECO = b"SELECT 1 FROM pacientes WHERE endereco = %s AND id = %s"
 UPDATE_CONSULTA = b"UPDATE consultas SET status = %s, data = %s WHERE id = %s"
 PROBE_CONSULTA = b"SELECT 1 FROM consultas WHERE status = %s AND data = %s AND id = %s"
 UPDATE_EXAME = b"UPDATE exames SET resultado = %s WHERE id = %s"
@@ -63,6 +65,7 @@ def _col(table: str, name: str) -> int:
 
 
 CADASTRO = _col("pacientes", "data_cadastro")
+TELEFONE = _col("pacientes", "telefone")
 ENDERECO = _col("pacientes", "endereco")
 _UF_AT_END = re.compile(r" - ([A-Z]{2}), \d{5}-\d{3}$")
 
@@ -89,10 +92,10 @@ class Statement:
     """One row written. ``probe`` is a query that finds a row only if this statement's
     change is in the database: an INSERT's id, or the values an UPDATE sets on a row
     whose previous values were different (an appointment leaving 'agendada', a result or
-    a discharge filling a NULL). It lets a one-statement transaction run without BEGIN
-    and COMMIT and still be resolved exactly when the connection drops before its
-    answer arrives. A phone or address change may rewrite the value already there, so
-    it has no probe and runs in an explicit transaction resolved by its xid."""
+    a discharge filling a NULL, a phone or address other than the patient's current
+    one). It lets a one-statement transaction run without BEGIN and COMMIT and still be
+    resolved exactly when the connection drops before its answer arrives. Without a
+    probe, a statement runs in an explicit transaction resolved by its xid."""
 
     query: bytes
     params: Row
@@ -201,7 +204,9 @@ class Operations:
         assert isinstance(registered, dt.datetime)
         address = row[ENDERECO]
         assert isinstance(address, str)
-        patient = Patient(registered, uf=address_uf(address))
+        phone = row[TELEFONE]
+        assert isinstance(phone, str)
+        patient = Patient(registered, uf=address_uf(address), telefone=phone, endereco=address)
         self.pools.patients.add(pid, patient)
         self.pools.not_admitted.add(pid, patient)
         event.undo.append(lambda: self.pools.patients.discard(pid))
@@ -281,14 +286,40 @@ class Operations:
             return False
         pid, patient = picked
         # A new phone or a move stays in the patient's state, so the phone's area code
-        # keeps matching the address.
+        # keeps matching the address; it is never the value the patient already has.
         if self.rng.random() < 0.5:
-            phone = self.rows.telefone(patient.uf)
-            self._update(event, UPDATE_TELEFONE, (phone, pid), "pacientes")
+            phone = self._different(lambda: self.rows.telefone(patient.uf), patient.telefone)
+            probe = PROBE_TELEFONE if patient.telefone not in (None, phone) else None
+            self._update(event, UPDATE_TELEFONE, (phone, pid), "pacientes", probe)
+            previous = patient.telefone
+            patient.telefone = phone
+
+            def undo_phone() -> None:
+                patient.telefone = previous
+
+            event.undo.append(undo_phone)
         else:
-            address, _uf = self.rows.endereco(patient.uf)
-            self._update(event, UPDATE_ENDERECO, (address, pid), "pacientes")
+            address = self._different(lambda: self.rows.endereco(patient.uf)[0], patient.endereco)
+            probe = PROBE_ENDERECO if patient.endereco not in (None, address) else None
+            self._update(event, UPDATE_ENDERECO, (address, pid), "pacientes", probe)
+            moved_from = patient.endereco
+            patient.endereco = address
+
+            def undo_move() -> None:
+                patient.endereco = moved_from
+
+            event.undo.append(undo_move)
         return True
+
+    @staticmethod
+    def _different(draw: Callable[[], str], current: str | None) -> str:
+        """A value from ``draw`` other than ``current`` (a few tries; they never all tie)."""
+        value = draw()
+        for _ in range(8):
+            if value != current:
+                break
+            value = draw()
+        return value
 
     def _update_consulta(self, event: Event, now: dt.datetime) -> bool:
         picked = self.pools.agendadas.pick()

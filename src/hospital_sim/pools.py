@@ -98,6 +98,10 @@ class Patient:
     registered: dt.datetime
     last_discharge: dt.datetime | None = None
     uf: str | None = None  # state of the address: new phones and addresses stay in it
+    # The current phone and address: a change always writes a different one, so whether
+    # it committed can be read back from the row.
+    telefone: str | None = None
+    endereco: str | None = None
 
 
 @dataclass(slots=True)
@@ -142,7 +146,7 @@ Conn = psycopg.Connection[tuple[object, ...]]
 # the seeded sequence of picks) the same on every run.
 _PATIENTS = """
 SELECT p.id, p.data_cadastro, coalesce(s.admitted, false), s.last_discharge,
-       substring(p.endereco FROM ' - ([A-Z]{2}), [0-9]{5}-[0-9]{3}$')
+       substring(p.endereco FROM ' - ([A-Z]{2}), [0-9]{5}-[0-9]{3}$'), p.telefone, p.endereco
 FROM pacientes p
 LEFT JOIN (
     SELECT paciente_id, bool_or(data_saida IS NULL) AS admitted,
@@ -174,12 +178,14 @@ def _rows(conn: Conn, query: str, part: Partition) -> Iterable[tuple[object, ...
 def load_pools(conn: Conn, part: Partition, rng: random.Random) -> WorkerPools:
     """Read the partition's candidates (one query per pool) and the global lookups."""
     pools = WorkerPools(rng)
-    for pid, registered, admitted, last, uf in _rows(conn, _PATIENTS, part):
+    for pid, registered, admitted, last, uf, phone, address in _rows(conn, _PATIENTS, part):
         assert isinstance(pid, int) and isinstance(registered, dt.datetime)
         patient = Patient(
             registered,
             last if isinstance(last, dt.datetime) else None,
             uf if isinstance(uf, str) else None,
+            phone if isinstance(phone, str) else None,
+            address if isinstance(address, str) else None,
         )
         pools.patients.add(pid, patient)
         if not admitted:
