@@ -140,6 +140,12 @@ class IdReserve:
     def take(self, table: str) -> int:
         return self._free[table].pop()
 
+    def short(self) -> bool:
+        """Whether some table has fewer than ``need`` ids left (``ensure`` would refill)."""
+        need = self.need
+        free = self._free
+        return len(free) < len(INSERT_SQL) or any(len(ids) < need for ids in free.values())
+
     def ensure(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
         """Make sure every table has ``self.need`` ids left (one round trip per refill)."""
         need = self.need

@@ -158,6 +158,7 @@ class Worker:
         )
         self.events_log: EventLog | None = None
         self.failure: BaseException | None = None
+        self._backlog: list[tuple[list[Event], TxnResult]] = []
 
     def run(self, events: int | None) -> None:
         """Thread body: never raises; a fatal error stops the run and is reported."""
@@ -170,6 +171,7 @@ class Worker:
             self.stop.set()
             self.gate.abort()
         finally:
+            self._catch_up()
             self.session.close()
 
     def _run(self, budget: int | None) -> None:
@@ -204,12 +206,14 @@ class Worker:
                 break
             if pacing.open_loop:
                 self.stats.record_lag(max(0.0, time.monotonic() - due))
-            self.session.call(ids.ensure)
+            if ids.short():
+                self.session.call(ids.ensure)
             k = self._size(budget, done)
             events = ahead if ahead is not None else plan_events(k)
             ahead = None
             # Open loop, the schedule does not depend on when this one ends. When the next
-            # transaction is already due, it is planned while the server commits this one.
+            # transaction is already due, it is planned (and the previous one counted)
+            # while the server commits this one: client and server work side by side.
             upcoming = pacing.next_due(0.0) if pacing.open_loop else None
             box: list[list[Event]] = []
             meanwhile = None
@@ -220,17 +224,33 @@ class Worker:
                 and upcoming <= time.monotonic()
                 and (deadline is None or upcoming < deadline)
             ):
-                meanwhile = functools.partial(_plan_into, box, plan_events, left)
+                meanwhile = functools.partial(self._meanwhile, box, plan_events, left)
             result = self.session.run(events, meanwhile)
+            self._catch_up()  # in case the transaction ended before it was sent
             if box:
                 ahead = box[0]
                 if result.status != "committed":  # undo in reverse order of planning
                     for event in reversed(ahead):
                         event.rollback_pools()
                     ahead = None
-            self._account(events, result)
+            if ahead is not None:
+                self._backlog.append((events, result))  # counted during the next one
+            else:
+                self._account(events, result)
             done += k
             due = upcoming if upcoming is not None else pacing.next_due(time.monotonic())
+        self._catch_up()
+
+    def _meanwhile(
+        self, box: list[list[Event]], plan: Callable[[int], list[Event]], n: int
+    ) -> None:
+        self._catch_up()
+        box.append(plan(n))
+
+    def _catch_up(self) -> None:
+        """Count the committed transactions whose counting was left for later."""
+        while self._backlog:
+            self._account(*self._backlog.pop())
 
     def _size(self, budget: int | None, done: int) -> int:
         """Events in the next transaction: --txn-size, or what is left of --events."""
@@ -263,10 +283,6 @@ class Worker:
                 stats.latency.observe(result.latency)
                 if self.events_log is not None:
                     self.events_log.event(event.op)
-
-
-def _plan_into(box: list[list[Event]], plan: Callable[[int], list[Event]], n: int) -> None:
-    box.append(plan(n))
 
 
 @dataclass
