@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hospital_sim.config import Settings, run_seed
 from hospital_sim.db import check_version, connection, server_info
@@ -26,7 +26,7 @@ from hospital_sim.schema import missing_tables
 from hospital_sim.server import prepare_target
 from hospital_sim.signals import stop_on_signals
 from hospital_sim.stats import Stats, fmt_seconds, merged, snapshot
-from hospital_sim.txn import Backoff, ErrorLog, Session, TxnResult
+from hospital_sim.txn import Backoff, ErrorLog, Flag, Session, TxnResult
 from hospital_sim.workload import OPERATIONS, OperationPicker
 
 if TYPE_CHECKING:
@@ -52,10 +52,21 @@ class Timeline:
     deadline: float | None = None  # monotonic
 
     def begin(self) -> None:
-        self.started = time.monotonic()
-        self.started_utc = utc_now()
+        self.adopt(time.monotonic(), utc_now())
+
+    def adopt(self, started: float, started_utc: dt.datetime) -> None:
+        """Start at a moment chosen elsewhere (the monotonic clock is the machine's)."""
+        self.started = started
+        self.started_utc = started_utc
         if self.duration is not None:
             self.deadline = self.started + self.duration
+
+
+class Gate(Protocol):
+    """Where workers wait for each other before the clock starts (threading.Barrier)."""
+
+    def wait(self, timeout: float | None = None) -> int: ...
+    def abort(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -137,9 +148,9 @@ class Worker:
         index: int,
         plan: RunPlan,
         *,
-        stop: threading.Event,
+        stop: Flag,
         errors: ErrorLog,
-        gate: threading.Barrier,
+        gate: Gate,
     ) -> None:
         self.gate = gate
         self.index = index
@@ -402,71 +413,125 @@ def run_stream(
     log.info("stream seed %d (pass --seed %d to repeat this sequence)", seed, seed)
     conninfo = _preflight(settings)
     stop = stop or threading.Event()
-    errors = ErrorLog()
     plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
-    gate = threading.Barrier(plan.workers, action=plan.timeline.begin)
-    workers = [Worker(i, plan, stop=stop, errors=errors, gate=gate) for i in range(plan.workers)]
-    event_log = EventLog(workers, level=logging.INFO if plan.rate is None else logging.DEBUG)
-    for w in workers:
-        w.events_log = event_log
+    crew: Crew
+    if plan.workers > 1 and plan.rate is not None:
+        from hospital_sim.procs import ProcessCrew
+
+        crew = ProcessCrew(plan, events)
+    else:
+        crew = ThreadCrew(plan, events, stop)
     reason = ["end"]
-    metrics = _start_metrics(settings, workers, plan)
 
     def on_signal(name: str) -> None:
         reason[0] = name
         stop.set()
 
+    metrics = _start_metrics(settings, crew, plan)
     with stop_on_signals(on_signal):
-        threads = [
-            threading.Thread(target=w.run, args=(events,), name=w.name, daemon=True)
-            for w in workers
-        ]
-        for t in threads:
-            t.start()
-        _supervise(threads, workers, plan, stop, progress)
-        stop.set()
-        for t in threads:
-            t.join()
-    if metrics is not None:
-        metrics.shutdown()
+        try:
+            crew.start()
+            _supervise(crew, plan, stop, progress)
+        finally:
+            stop.set()
+            crew.finish()
+            if metrics is not None:
+                metrics.shutdown()
     elapsed = time.monotonic() - plan.timeline.started if plan.timeline.started else 0.0
-    failure = next((w.failure for w in workers if w.failure is not None), None)
+    failure = crew.failure()
     summary = StreamSummary(
         seed=seed,
         elapsed=elapsed,
         workers=plan.workers,
         rate_target=plan.rate,
-        stats=merged(w.stats for w in workers),
-        failure=None if failure is None else f"{type(failure).__name__}: {failure}",
+        stats=merged(crew.stats()),
+        failure=None if failure is None else _describe(failure),
         stopped_by=reason[0],
     )
-    if failure is not None and not isinstance(failure, Exception):
+    if isinstance(failure, BaseException) and not isinstance(failure, Exception):
         raise failure
     if failure is not None:
         log.error("stream stopped: %s", summary.failure)
     return summary
 
 
-def _supervise(
-    threads: list[threading.Thread],
-    workers: list[Worker],
-    plan: RunPlan,
-    stop: threading.Event,
-    progress: Progress | None,
-) -> None:
+def _describe(failure: BaseException | str) -> str:
+    return failure if isinstance(failure, str) else f"{type(failure).__name__}: {failure}"
+
+
+class Joinable(Protocol):
+    def is_alive(self) -> bool: ...
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+class Crew(Protocol):
+    """The workers of a run, in threads of this process or in processes of their own."""
+
+    def start(self) -> None: ...
+    def members(self) -> list[Joinable]: ...
+    def stats(self) -> list[Stats]: ...
+    def stopping(self) -> bool: ...
+    def failure(self) -> BaseException | str | None: ...
+    def finish(self) -> None: ...
+
+
+class ThreadCrew:
+    """Workers as threads sharing this process: the default, and the only choice in the
+    original pacing, whose per-event line counts events across all workers."""
+
+    def __init__(self, plan: RunPlan, events: int | None, stop: threading.Event) -> None:
+        self.stop = stop
+        errors = ErrorLog()
+        gate = threading.Barrier(plan.workers, action=plan.timeline.begin)
+        self.workers = [
+            Worker(i, plan, stop=stop, errors=errors, gate=gate) for i in range(plan.workers)
+        ]
+        event_log = EventLog(
+            self.workers, level=logging.INFO if plan.rate is None else logging.DEBUG
+        )
+        for w in self.workers:
+            w.events_log = event_log
+        self.threads = [
+            threading.Thread(target=w.run, args=(events,), name=w.name, daemon=True)
+            for w in self.workers
+        ]
+
+    def start(self) -> None:
+        for t in self.threads:
+            t.start()
+
+    def members(self) -> list[Joinable]:
+        return list(self.threads)
+
+    def stats(self) -> list[Stats]:
+        return [w.stats for w in self.workers]
+
+    def stopping(self) -> bool:
+        return self.stop.is_set()
+
+    def failure(self) -> BaseException | str | None:
+        return next((w.failure for w in self.workers if w.failure is not None), None)
+
+    def finish(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+
+def _supervise(crew: Crew, plan: RunPlan, stop: threading.Event, progress: Progress | None) -> None:
     """Wait for the workers; once a second, report progress."""
     next_tick = time.monotonic() + 1.0
-    while alive := [t for t in threads if t.is_alive()]:
+    while alive := [m for m in crew.members() if m.is_alive()]:
         # Joining (not sleeping) returns as soon as the last worker ends.
         alive[0].join(max(0.0, min(next_tick - time.monotonic(), 1.0)))
-        if stop.is_set():
+        if stop.is_set() or crew.stopping():
             return
         now = time.monotonic()
         if now >= next_tick:
             next_tick += 1.0
             if not plan.timeline.started:
                 continue  # still loading pools
-            snap = snapshot(merged(w.stats for w in workers), elapsed=now - plan.timeline.started)
+            snap = snapshot(merged(crew.stats()), elapsed=now - plan.timeline.started)
             if progress is not None:
                 progress(snap)
             elif plan.rate is not None:
@@ -485,12 +550,12 @@ def progress_line(snap: dict[str, Any]) -> str:
     )
 
 
-def _start_metrics(settings: Settings, workers: list[Worker], plan: RunPlan) -> Any:
+def _start_metrics(settings: Settings, crew: Crew, plan: RunPlan) -> Any:
     if settings.metrics_port is None:
         return None
     from hospital_sim.metrics import serve
 
     def current() -> Stats:
-        return merged(w.stats for w in workers)
+        return merged(crew.stats())
 
     return serve(settings.metrics_port, current, conninfo=plan.conninfo)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
@@ -39,6 +39,14 @@ SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
 XID_SUFFIX = b" RETURNING pg_current_xact_id()::text"
 IN_PROGRESS_WAIT = 0.05  # the old backend may still be finishing its commit
 STARTING_UP_POLL = 0.4
+
+
+class Flag(Protocol):
+    """A stop flag: threading.Event, or multiprocessing's Event across processes."""
+
+    def is_set(self) -> bool: ...
+    def set(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 class Stopped(Exception):
@@ -105,7 +113,7 @@ class Session:
         conninfo: str,
         *,
         stats: Stats,
-        stop: threading.Event,
+        stop: Flag,
         errors: ErrorLog,
         backoff: Backoff = Backoff(),
         name: str = "hospital-sim stream",

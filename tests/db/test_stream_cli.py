@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -65,13 +66,16 @@ def test_stream_without_schema_says_to_run_init(fresh_db: FreshDb) -> None:
     assert "run 'hospital-sim init' first" in result.stderr
 
 
-def test_sigterm_stops_with_exit_0_and_prints_the_summary(fresh_db: FreshDb) -> None:
-    settings = fresh_db.settings(**{k.lower(): int(v) for k, v in SMALL.items()})
+def _seeded(db: FreshDb) -> None:
+    settings = db.settings(**{k.lower(): int(v) for k, v in SMALL.items()})
     init_database(settings)
     seed_database(settings, seed=4)
+
+
+def _start(db: FreshDb, *flags: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hospital_sim", "stream", "--rate", "50", "--seed", "8"],
-        env=fresh_db.env(),
+        [sys.executable, "-m", "hospital_sim", "stream", *flags],
+        env=env or db.env(),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -82,13 +86,61 @@ def test_sigterm_stops_with_exit_0_and_prints_the_summary(fresh_db: FreshDb) -> 
     for line in proc.stderr:
         if "progress:" in line:
             break
+    return proc
+
+
+def _stream_backends(db: FreshDb, *, within: float) -> int:
+    """Stream connections still open on ``db`` once ``within`` seconds have passed (or 0)."""
+    deadline = time.monotonic() + within
+    while True:
+        with db.connect() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name LIKE 'hospital-sim stream%'"
+            ).fetchone()
+        count = int(str(row[0])) if row else 0
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_sigterm_stops_with_exit_0_and_prints_the_summary(fresh_db: FreshDb, workers: str) -> None:
+    _seeded(fresh_db)
+    proc = _start(fresh_db, "--rate", "50", "--seed", "8", "--workers", workers)
     proc.send_signal(signal.SIGTERM)
     sent = time.monotonic()
     out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert time.monotonic() - sent < 10  # generous: CI machines are slow
-    assert "stream summary (seed 8" in out and "stopped by SIGTERM" in out
+    assert f"stream summary (seed 8, {workers} worker(s), stopped by SIGTERM" in out
     assert "events committed:" in out and "latency p50" in out
+    assert "stopped early" not in out, out
+    assert _stream_backends(fresh_db, within=5) == 0
+
+
+def test_worker_processes_stop_when_the_stream_is_killed(fresh_db: FreshDb) -> None:
+    _seeded(fresh_db)
+    proc = _start(fresh_db, "--rate", "50", "--workers", "2")
+    proc.kill()  # no summary, no cleanup: the workers must notice on their own
+    proc.communicate(timeout=15)
+    assert _stream_backends(fresh_db, within=10) == 0
+
+
+def test_worker_processes_log_through_the_streams_log_file(
+    fresh_db: FreshDb, tmp_path: Path
+) -> None:
+    _seeded(fresh_db)
+    log_file = tmp_path / "app.log"
+    env = fresh_db.env({"HOSPITAL_SIM_LOG_FILE": str(log_file), "LOG_LEVEL": "DEBUG"})
+    result = run_cli("stream", "--rate", "100", "--workers", "2", "--events", "40", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "events committed: 40" in result.stdout
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    # The per-event lines come from the worker processes, one whole line each.
+    events = [ln for ln in lines if "| INSERT: " in ln and " | UPDATE: " in ln]
+    assert len(events) == 40, lines[-20:]
+    assert all(ln.split(" ", 3)[2] == "DEBUG" for ln in events)
 
 
 def test_default_pacing_logs_the_original_line_per_event(fresh_db: FreshDb) -> None:

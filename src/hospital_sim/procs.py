@@ -1,0 +1,239 @@
+"""Workers in processes of their own, for ``--workers N`` (N > 1) with ``--rate``.
+
+A worker spends its time between the network and Python code (planning rows, adapting
+values, counting). Threads of one process take turns on one interpreter lock, so past
+one worker they mostly wait for each other; processes run side by side. Each child
+process runs exactly what a worker thread runs (the same :class:`~hospital_sim.stream.Worker`)
+and reports to this one:
+
+* its stats, twice a second and once more when it ends, which feed the progress line,
+  ``/metrics`` and the final summary;
+* "ready" once its pools are loaded: when every child is ready the run's clock starts
+  here and the children adopt that moment, so the schedule is shared as with threads;
+* its log records, written here by the run's own handlers (one writer per log file).
+
+Stopping is one shared flag: set here on SIGINT/SIGTERM or at the end, set by a child
+that fails, and by every child that finds its parent gone. Children are started with
+"spawn", so nothing of this process (threads, locks, connections) is copied into them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import logging.handlers
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from hospital_sim.stats import Stats, merged
+from hospital_sim.stream import EventLog, Joinable, RunPlan, Worker
+from hospital_sim.txn import ErrorLog
+
+CTX = multiprocessing.get_context("spawn")
+REPORT_EVERY = 0.5  # seconds between a child's stats reports
+POLL = 0.1  # how often waits look at the stop flag
+
+
+@dataclass
+class Report:
+    """What a child sends: ``kind`` is "ready", "stats" or "final"."""
+
+    kind: str
+    index: int
+    stats: Stats | None = None
+    failure: str | None = None
+
+
+class ProcessCrew:
+    """The parent's side: starts the children, gathers their reports, stops them."""
+
+    def __init__(self, plan: RunPlan, events: int | None) -> None:
+        self.plan = plan
+        self.flag = CTX.Event()  # the run's stop flag, shared with every child
+        self.go = CTX.Event()
+        self.start_at = CTX.Array("d", 2)  # monotonic start, UTC start (epoch seconds)
+        self.reports: multiprocessing.Queue[Report] = CTX.Queue()
+        self.logs: multiprocessing.Queue[logging.LogRecord] = CTX.Queue()
+        self._stats = [Stats() for _ in range(plan.workers)]
+        self._final = [False] * plan.workers
+        self._failures: list[str | None] = [None] * plan.workers
+        self._ready = 0
+        root = logging.getLogger()
+        self._listener = logging.handlers.QueueListener(
+            self.logs, *root.handlers, respect_handler_level=True
+        )
+        self.procs: list[BaseProcess] = [
+            CTX.Process(
+                target=child_main,
+                args=(
+                    i,
+                    plan,
+                    events,
+                    self.flag,
+                    self.go,
+                    self.start_at,
+                    self.reports,
+                    self.logs,
+                    os.getpid(),
+                    root.level,
+                ),
+                name=f"hospital-sim worker {plan.shard}.{i}",
+                daemon=True,
+            )
+            for i in range(plan.workers)
+        ]
+        self._collector = threading.Thread(target=self._collect, name="reports", daemon=True)
+        self._done = threading.Event()
+
+    def start(self) -> None:
+        self._listener.start()
+        for p in self.procs:
+            p.start()
+        self._collector.start()
+
+    def members(self) -> list[Joinable]:
+        return [_Member(p) for p in self.procs]
+
+    def stats(self) -> list[Stats]:
+        return list(self._stats)
+
+    def stopping(self) -> bool:
+        return self.flag.is_set()
+
+    def failure(self) -> str | None:
+        found = next((f for f in self._failures if f is not None), None)
+        if found is not None:
+            return found
+        lost = [p for p, final in zip(self.procs, self._final, strict=True) if not final]
+        if lost:
+            codes = ", ".join(f"{p.name} exit code {p.exitcode}" for p in lost)
+            return f"worker process ended without its final report ({codes})"
+        return None
+
+    def finish(self) -> None:
+        self.flag.set()
+        for p in self.procs:
+            p.join()
+        self._done.set()
+        self._collector.join()
+        self._drain()
+        self._listener.stop()
+
+    # -- reports ---------------------------------------------------------------------
+    def _collect(self) -> None:
+        while not self._done.is_set():
+            try:
+                report = self.reports.get(timeout=POLL)
+            except queue.Empty:
+                continue
+            self._take(report)
+
+    def _drain(self) -> None:
+        """Take the reports still queued once every child has exited."""
+        while not all(self._final):
+            try:
+                report = self.reports.get(timeout=POLL)
+            except queue.Empty:
+                return  # a child died without its final report: failure() says so
+            self._take(report)
+
+    def _take(self, report: Report) -> None:
+        i = report.index
+        if report.kind == "ready":
+            self._ready += 1
+            if self._ready == len(self.procs):
+                self.plan.timeline.begin()
+                self.start_at[0] = self.plan.timeline.started
+                self.start_at[1] = self.plan.timeline.started_utc.replace(tzinfo=dt.UTC).timestamp()
+                self.go.set()
+            return
+        if report.stats is not None:
+            self._stats[i] = report.stats
+        if report.kind == "final":
+            self._final[i] = True
+            self._failures[i] = report.failure
+
+
+class _Member:
+    """A child process as the supervisor sees it (join with a timeout, is_alive)."""
+
+    def __init__(self, proc: BaseProcess) -> None:
+        self.proc = proc
+
+    def is_alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.proc.join(timeout)
+
+
+class _ChildGate:
+    """The start gate inside a child: report ready, then wait for the parent's go."""
+
+    def __init__(self, index: int, plan: RunPlan, flag: Any, go: Any, start_at: Any,
+                 reports: Any) -> None:  # fmt: skip
+        self.index = index
+        self.plan = plan
+        self.flag = flag
+        self.go = go
+        self.start_at = start_at
+        self.reports = reports
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.reports.put(Report("ready", self.index))
+        while not self.go.wait(POLL):
+            if self.flag.is_set():
+                raise threading.BrokenBarrierError
+        started_utc = dt.datetime.fromtimestamp(self.start_at[1], dt.UTC).replace(tzinfo=None)
+        self.plan.timeline.adopt(self.start_at[0], started_utc)
+        return self.index
+
+    def abort(self) -> None:
+        self.flag.set()
+
+
+def child_main(
+    index: int,
+    plan: RunPlan,
+    events: int | None,
+    flag: Any,
+    go: Any,
+    start_at: Any,
+    reports: Any,
+    logs: Any,
+    parent: int,
+    level: int,
+) -> None:
+    """A child process: one worker, its reports, and a graceful stop on any signal."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(logging.handlers.QueueHandler(logs))
+    root.setLevel(level)
+    logging.getLogger("psycopg").setLevel(max(logging.INFO, level))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: flag.set())
+    gate = _ChildGate(index, plan, flag, go, start_at, reports)
+    worker = Worker(index, plan, stop=flag, errors=ErrorLog(), gate=gate)
+    worker.events_log = EventLog([worker], level=logging.DEBUG)
+    finished = threading.Event()
+
+    def report() -> None:
+        while not finished.wait(REPORT_EVERY):
+            if os.getppid() != parent:  # the parent is gone: stop rather than run on
+                flag.set()
+            reports.put(Report("stats", index, merged([worker.stats])))
+
+    threading.Thread(target=report, name="report", daemon=True).start()
+    worker.run(events)
+    finished.set()
+    failure = None
+    if worker.failure is not None:
+        failure = f"{type(worker.failure).__name__}: {worker.failure}"
+    reports.put(Report("final", index, merged([worker.stats]), failure))
