@@ -14,11 +14,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psycopg
 from psycopg import sql
 
 from hospital_sim.generate import TABLE_COLUMNS, RowFactory
 from hospital_sim.pools import Partition, Patient, Stay, WorkerPools
+from hospital_sim.prepared import PreparedConnection
 from hospital_sim.workload import FALLBACK, OPERATIONS, Kind
 
 Row = tuple[object, ...]
@@ -146,7 +146,7 @@ class IdReserve:
         free = self._free
         return len(free) < len(INSERT_SQL) or any(len(ids) < need for ids in free.values())
 
-    def ensure(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    def ensure(self, wire: PreparedConnection) -> None:
         """Make sure every table has ``self.need`` ids left (one round trip per refill)."""
         need = self.need
         for table in INSERT_SQL:
@@ -156,14 +156,17 @@ class IdReserve:
             count = max(need, self.block)
             modulus = self.part.modulus if table == "pacientes" else 1
             residue = self.part.residue if table == "pacientes" else 0
-            rows = conn.execute(
-                "SELECT n FROM (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS n"
-                " FROM generate_series(1, %s)) s WHERE n %% %s = %s ORDER BY n",
-                (table, count * modulus, modulus, residue),
-            ).fetchall()
-            conn.commit()
+            # nextval is not transactional: one statement, no transaction around it.
+            result = wire.execute(RESERVE_IDS, (table, count * modulus, modulus, residue))
+            ids = [int(result.get_value(i, 0) or 0) for i in range(result.ntuples)]
             # pop() takes from the end: keep ascending order of use.
-            free[:0] = [int(str(r[0])) for r in reversed(rows)]
+            free[:0] = ids[::-1]
+
+
+RESERVE_IDS = (
+    b"SELECT n FROM (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS n"
+    b" FROM generate_series(1, %s)) s WHERE mod(n, %s) = %s ORDER BY n"
+)
 
 
 class Operations:

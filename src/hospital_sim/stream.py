@@ -218,7 +218,7 @@ class Worker:
             if pacing.open_loop:
                 self.stats.record_lag(max(0.0, time.monotonic() - due))
             if ids.short():
-                self.session.call(ids.ensure)
+                self.session.call(lambda conn: ids.ensure(self.session.wire(conn)))
             k = self._size(budget, done)
             events = ahead if ahead is not None else plan_events(k)
             ahead = None

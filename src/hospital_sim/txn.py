@@ -246,7 +246,7 @@ class Session:
             backend = self._backend
             if backend is None:  # our server process is not visible: resolve by xid
                 return self._run_block([st], meanwhile)
-            wire = self._wire(conn)
+            wire = self.wire(conn)
             try:
                 wire.send(st.query, st.params)
                 meanwhile()
@@ -273,7 +273,7 @@ class Session:
             except Stopped:
                 return TxnResult("abandoned")
             started = time.perf_counter()
-            wire = self._wire(conn)
+            wire = self.wire(conn)
             try:
                 xid, stale = self._send(wire, statements)
             except psycopg.Error as exc:
@@ -302,7 +302,7 @@ class Session:
                 continue
             return TxnResult("committed", stale, time.perf_counter() - started)
 
-    def _wire(self, conn: Conn) -> PreparedConnection:
+    def wire(self, conn: Conn) -> PreparedConnection:
         """The prepared statements of ``conn`` (a new connection starts with none)."""
         if self._prepared is None or self._prepared.conn is not conn:
             self._prepared = PreparedConnection(conn)

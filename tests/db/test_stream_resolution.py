@@ -13,6 +13,7 @@ import pytest
 
 from hospital_sim.operations import INSERT_SQL, PROBE_ID, IdReserve, Operations, Statement
 from hospital_sim.pools import Partition, load_pools
+from hospital_sim.prepared import PreparedConnection
 from hospital_sim.stats import Stats
 from hospital_sim.stream import utc_now
 from hospital_sim.txn import ErrorLog, Session, _backend_of
@@ -35,7 +36,7 @@ def test_every_probe_finds_its_change_only_after_it_commits(fresh_db: FreshDb) -
         ops = Operations(rng=rng, pools=pools, ids=ids, clock=utc_now)
         for op in OPERATIONS:
             for _ in range(5):
-                ids.ensure(conn)
+                ids.ensure(PreparedConnection(conn))
                 event = ops.plan(op)
                 for st in event.statements:
                     if st.probe is None:
