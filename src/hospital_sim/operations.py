@@ -13,6 +13,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from psycopg import sql
 
@@ -87,8 +88,7 @@ def _after(floor: dt.datetime, now: dt.datetime) -> dt.datetime:
     return floor + (now - floor) / 2 if now > floor else floor + ONE_US
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     """One row written. ``probe`` is a query that finds a row only if this statement's
     change is in the database: an INSERT's id, or the values an UPDATE sets on a row
     whose previous values were different (an appointment leaving 'agendada', a result or
@@ -109,7 +109,7 @@ class Statement:
         return self.params[:1] if self.kind == "INSERT" else self.params
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """One planned operation: its statements and how to undo its pool changes."""
 
@@ -136,15 +136,18 @@ class IdReserve:
         self.block = block  # ids per round trip: BATCH_SIZE
         self.need = 1  # ids each table must have before a transaction is planned
         self._free: dict[str, list[int]] = {}
+        self._short = True  # some table may have fewer than ``need`` ids left
 
     def take(self, table: str) -> int:
-        return self._free[table].pop()
+        free = self._free[table]
+        taken = free.pop()
+        if len(free) < self.need:
+            self._short = True
+        return taken
 
     def short(self) -> bool:
-        """Whether some table has fewer than ``need`` ids left (``ensure`` would refill)."""
-        need = self.need
-        free = self._free
-        return len(free) < len(INSERT_SQL) or any(len(ids) < need for ids in free.values())
+        """Whether ``ensure`` has ids to reserve before the next transaction is planned."""
+        return self._short
 
     def ensure(self, wire: PreparedConnection) -> None:
         """Make sure every table has ``self.need`` ids left (one round trip per refill)."""
@@ -161,6 +164,7 @@ class IdReserve:
             ids = [int(result.get_value(i, 0) or 0) for i in range(result.ntuples)]
             # pop() takes from the end: keep ascending order of use.
             free[:0] = ids[::-1]
+        self._short = False
 
 
 RESERVE_IDS = (

@@ -237,7 +237,8 @@ class Worker:
             ):
                 meanwhile = functools.partial(self._meanwhile, box, plan_events, left)
             result = self.session.run(events, meanwhile)
-            self._catch_up()  # in case the transaction ended before it was sent
+            if self._backlog:
+                self._catch_up()  # the transaction ended before it was sent
             if box:
                 ahead = box[0]
                 if result.status != "committed":  # undo in reverse order of planning

@@ -92,7 +92,7 @@ class ErrorLog:
         log.warning("%s%s", message, more)
 
 
-@dataclass
+@dataclass(slots=True)
 class TxnResult:
     status: Literal["committed", "failed", "abandoned", "unresolved"]
     stale: set[int] = field(default_factory=set)  # statements (by index) that found no row
@@ -224,13 +224,13 @@ class Session:
         ``meanwhile`` is called once while the server works on the transaction's last
         statement (the commit), so the client's own work overlaps the server's.
         """
-        statements = [s for e in events for s in e.statements]
-        once = _Once(meanwhile)
-        if len(statements) == 1 and statements[0].probe is not None:
-            return self._run_single(statements[0], once)
-        return self._run_block(statements, once)
+        if len(events) == 1 and len(events[0].statements) == 1:
+            statement = events[0].statements[0]
+            if statement.probe is not None:
+                return self._run_single(statement, meanwhile)
+        return self._run_block([s for e in events for s in e.statements], meanwhile)
 
-    def _run_single(self, st: Statement, meanwhile: _Once) -> TxnResult:
+    def _run_single(self, st: Statement, meanwhile: Meanwhile | None) -> TxnResult:
         """One statement, committed on its own (no BEGIN, no COMMIT): one round trip.
 
         If the connection drops before the answer arrives, the statement's probe tells
@@ -249,7 +249,9 @@ class Session:
             wire = self.wire(conn)
             try:
                 wire.send(st.query, st.params)
-                meanwhile()
+                if meanwhile is not None:
+                    meanwhile()
+                    meanwhile = None  # once, not again on a retry
                 result = wire.receive()
             except psycopg.Error as exc:
                 if classify(exc, conn) == "connection":
@@ -265,7 +267,7 @@ class Session:
             stale = {0} if st.kind == "UPDATE" and rowcount(result) == 0 else set()
             return TxnResult("committed", stale, time.perf_counter() - started)
 
-    def _run_block(self, statements: list[Statement], meanwhile: _Once) -> TxnResult:
+    def _run_block(self, statements: list[Statement], meanwhile: Meanwhile | None) -> TxnResult:
         """BEGIN, the statements, COMMIT; an in-doubt COMMIT is resolved by its xid."""
         while True:
             try:
@@ -282,7 +284,9 @@ class Session:
                 continue  # nothing was committed: send the same statements again
             try:
                 wire.send_command(b"COMMIT")
-                meanwhile()
+                if meanwhile is not None:
+                    meanwhile()
+                    meanwhile = None  # once, not again on a retry
                 done = wire.receive()
                 if done.command_status != b"COMMIT":  # the server rolled it back instead
                     raise psycopg.errors.InFailedSqlTransaction("COMMIT ended in ROLLBACK")
@@ -444,20 +448,6 @@ class Session:
 
 
 Meanwhile = Callable[[], None]
-
-
-class _Once:
-    """Calls ``fn`` the first time it is called, then nothing (a retry does not repeat it)."""
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn: Meanwhile | None) -> None:
-        self.fn = fn
-
-    def __call__(self) -> None:
-        fn, self.fn = self.fn, None
-        if fn is not None:
-            fn()
 
 
 @dataclass(frozen=True)

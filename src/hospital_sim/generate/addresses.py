@@ -198,13 +198,20 @@ def pick_city(rng: random.Random, uf: str | None = None) -> int:
     """Index into CITIES, weighted by population (within ``uf`` if given)."""
     if uf is None:
         return rng.choices(range(len(CITIES)), cum_weights=_city_cum_list())[0]
-    indexes = cities_of(uf)
-    return rng.choices(indexes, weights=[CITIES[i].population for i in indexes])[0]
+    indexes, cum = _uf_cities(uf)
+    return rng.choices(indexes, cum_weights=cum)[0]
 
 
 @cache
 def _city_cum_list() -> list[float]:
     return list(accumulate(city_weights()))
+
+
+@cache
+def _uf_cities(uf: str) -> tuple[tuple[int, ...], list[float]]:
+    """The cities of ``uf`` and their cumulative populations (the stream asks often)."""
+    indexes = cities_of(uf)
+    return indexes, list(accumulate(float(CITIES[i].population) for i in indexes))
 
 
 def pick_phone(rng: random.Random, ddd: int) -> str:
