@@ -1,10 +1,12 @@
-"""Workers in processes of their own, for ``--workers N`` (N > 1) with ``--rate``.
+"""Workers spread over child processes, for ``--workers N`` (N > 1) with ``--rate``.
 
 A worker spends its time between the network and Python code (planning rows, adapting
-values, counting). Threads of one process take turns on one interpreter lock, so past
-one worker they mostly wait for each other; processes run side by side. Each child
-process runs exactly what a worker thread runs (the same :class:`~hospital_sim.stream.Worker`)
-and reports to this one:
+values, counting). Threads of one process take turns on one interpreter lock, so many
+workers in one process mostly wait for each other; processes run side by side. There is
+one child process per usable CPU (at most one per worker), and the workers are dealt
+out to them as threads, like pgbench's ``--jobs``. Each worker is exactly what a worker
+thread runs (the same :class:`~hospital_sim.stream.Worker`); each child reports to
+this process:
 
 * its stats, twice a second and once more when it ends, which feed the progress line,
   ``/metrics`` and the final summary;
@@ -27,6 +29,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -36,6 +39,21 @@ from hospital_sim.stream import EventLog, Joinable, RunPlan, Worker
 from hospital_sim.txn import ErrorLog
 
 CTX = multiprocessing.get_context("spawn")
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def deal(workers: int, processes: int) -> list[list[int]]:
+    """Worker indexes for each process, dealt round-robin: deal(5, 2) == [[0, 2, 4], [1, 3]]."""
+    count = max(1, min(workers, processes))
+    return [list(range(p, workers, count)) for p in range(count)]
+
+
 REPORT_EVERY = 0.5  # seconds between a child's stats reports
 POLL = 0.1  # how often waits look at the stop flag
 
@@ -53,8 +71,9 @@ class Report:
 class ProcessCrew:
     """The parent's side: starts the children, gathers their reports, stops them."""
 
-    def __init__(self, plan: RunPlan, events: int | None) -> None:
+    def __init__(self, plan: RunPlan, events: int | None, *, processes: int | None = None) -> None:
         self.plan = plan
+        self.groups = deal(plan.workers, processes or usable_cpus())
         self.flag = CTX.Event()  # the run's stop flag, shared with every child
         self.go = CTX.Event()
         self.start_at = CTX.Array("d", 2)  # monotonic start, UTC start (epoch seconds)
@@ -72,7 +91,7 @@ class ProcessCrew:
             CTX.Process(
                 target=child_main,
                 args=(
-                    i,
+                    group,
                     plan,
                     events,
                     self.flag,
@@ -83,10 +102,10 @@ class ProcessCrew:
                     os.getpid(),
                     root.level,
                 ),
-                name=f"hospital-sim worker {plan.shard}.{i}",
+                name=f"hospital-sim workers {plan.shard}.{','.join(map(str, group))}",
                 daemon=True,
             )
-            for i in range(plan.workers)
+            for group in self.groups
         ]
         self._collector = threading.Thread(target=self._collect, name="reports", daemon=True)
         self._done = threading.Event()
@@ -110,7 +129,11 @@ class ProcessCrew:
         found = next((f for f in self._failures if f is not None), None)
         if found is not None:
             return found
-        lost = [p for p, final in zip(self.procs, self._final, strict=True) if not final]
+        lost = [
+            p
+            for p, group in zip(self.procs, self.groups, strict=True)
+            if not all(self._final[i] for i in group)
+        ]
         if lost:
             codes = ", ".join(f"{p.name} exit code {p.exitcode}" for p in lost)
             return f"worker process ended without its final report ({codes})"
@@ -147,7 +170,7 @@ class ProcessCrew:
         i = report.index
         if report.kind == "ready":
             self._ready += 1
-            if self._ready == len(self.procs):
+            if self._ready == self.plan.workers:
                 self.plan.timeline.begin()
                 self.start_at[0] = self.plan.timeline.started
                 self.start_at[1] = self.plan.timeline.started_utc.replace(tzinfo=dt.UTC).timestamp()
@@ -199,7 +222,7 @@ class _ChildGate:
 
 
 def child_main(
-    index: int,
+    indexes: list[int],
     plan: RunPlan,
     events: int | None,
     flag: Any,
@@ -210,7 +233,7 @@ def child_main(
     parent: int,
     level: int,
 ) -> None:
-    """A child process: one worker, its reports, and a graceful stop on any signal."""
+    """A child process: its workers as threads, their reports, a graceful stop on signals."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -219,21 +242,28 @@ def child_main(
     logging.getLogger("psycopg").setLevel(max(logging.INFO, level))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: flag.set())
-    gate = _ChildGate(index, plan, flag, go, start_at, reports)
-    worker = Worker(index, plan, stop=flag, errors=ErrorLog(), gate=gate)
-    worker.events_log = EventLog([worker], level=logging.DEBUG)
-    finished = threading.Event()
-
-    def report() -> None:
-        while not finished.wait(REPORT_EVERY):
+    errors = ErrorLog()
+    workers = []
+    for i in indexes:
+        gate = _ChildGate(i, plan, flag, go, start_at, reports)
+        workers.append(Worker(i, plan, stop=flag, errors=errors, gate=gate))
+    event_log = EventLog(workers, level=logging.DEBUG)
+    for w in workers:
+        w.events_log = event_log
+    threads = [threading.Thread(target=w.run, args=(events,), name=w.name) for w in workers]
+    for t in threads:
+        t.start()
+    next_report = time.monotonic() + REPORT_EVERY
+    while alive := [t for t in threads if t.is_alive()]:
+        alive[0].join(POLL)
+        if time.monotonic() >= next_report:
+            next_report += REPORT_EVERY
             if os.getppid() != parent:  # the parent is gone: stop rather than run on
                 flag.set()
-            reports.put(Report("stats", index, merged([worker.stats])))
-
-    threading.Thread(target=report, name="report", daemon=True).start()
-    worker.run(events)
-    finished.set()
-    failure = None
-    if worker.failure is not None:
-        failure = f"{type(worker.failure).__name__}: {worker.failure}"
-    reports.put(Report("final", index, merged([worker.stats]), failure))
+            for w in workers:
+                reports.put(Report("stats", w.index, merged([w.stats])))
+    for w in workers:
+        failure = None
+        if w.failure is not None:
+            failure = f"{type(w.failure).__name__}: {w.failure}"
+        reports.put(Report("final", w.index, merged([w.stats]), failure))

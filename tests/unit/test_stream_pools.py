@@ -64,3 +64,12 @@ def test_partitions_of_shards_and_workers_cover_every_patient_once() -> None:
     ]
     for pid in range(1, 500):
         assert sum(p.owns(pid) for p in parts) == 1
+
+
+def test_workers_are_dealt_round_robin_to_at_most_one_process_each() -> None:
+    from hospital_sim.procs import deal
+
+    assert deal(4, 2) == [[0, 2], [1, 3]]
+    assert deal(5, 2) == [[0, 2, 4], [1, 3]]
+    assert deal(3, 8) == [[0], [1], [2]]  # never an idle process
+    assert sorted(i for group in deal(7, 3) for i in group) == list(range(7))
