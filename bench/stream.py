@@ -113,7 +113,13 @@ def ours(dsn: str, *, duration: float, workers: int = 1, rate: float = MAX_RATE,
 
 # -- pgbench reference ---------------------------------------------------------------------
 def pgbench_scripts(folder: Path, volumes: dict[str, int]) -> list[str]:
-    """One script per operation, weighted like the stream's default mix."""
+    """One script per operation, weighted like the stream's default mix.
+
+    The values land where the stream's do, so the server does the same index work: new
+    CPFs scattered over the unique index (not appended in order), appointments spread
+    over the next 90 days, exams over the last 2, admissions over the last 3, and a
+    closed appointment's date moved to now (an index update, as the stream's are).
+    """
     n = {k.removeprefix("seed_"): max(v, 1) for k, v in volumes.items()}
     pick = (
         f"\\set p random(1, {n['pacientes']})\n\\set m random(1, {n['medicos']})\n"
@@ -124,7 +130,7 @@ def pgbench_scripts(folder: Path, volumes: dict[str, int]) -> list[str]:
         "insert_paciente": (
             "INSERT INTO pacientes (nome, nascimento, cpf, telefone, endereco, data_cadastro)"
             " VALUES ('Maria da Silva Santos', '1980-05-04',"
-            " 'b' || lpad(nextval('bench_cpf')::text, 11, '0'), '(11) 98765-4321',"
+            " 'b' || left(md5(nextval('bench_cpf')::text), 13), '(11) 98765-4321',"
             " 'Rua das Flores, 123 - Centro, São Paulo - SP', now());\n"
             "\\set link random(1, 10)\n\\if :link <= 6\n"
             "INSERT INTO pacientes_convenios (paciente_id, convenio_id, numero_carteira,"
@@ -132,20 +138,23 @@ def pgbench_scripts(folder: Path, volumes: dict[str, int]) -> list[str]:
             " '0000 1234 5678 9012', '2028-12-31');\n\\endif\n"
         ),
         "insert_consulta": (
+            "\\set s random(300, 7776000)\n"
             "INSERT INTO consultas (paciente_id, medico_id, data, motivo, status) VALUES"
-            " (:p, :m, now() + interval '3 days', 'Consulta de rotina', 'agendada');\n"
+            " (:p, :m, now() + :s * interval '1 second', 'Consulta de rotina', 'agendada');\n"
         ),
         "insert_exame": (
+            "\\set s random(0, 172800)\n"
             "INSERT INTO exames (paciente_id, tipo_exame, data, resultado) VALUES"
-            " (:p, 'Hemograma completo', now() - interval '1 hour', NULL);\n"
+            " (:p, 'Hemograma completo', now() - :s * interval '1 second', NULL);\n"
         ),
         "insert_internacao": (
+            "\\set s random(0, 259200)\n"
             "INSERT INTO internacoes (paciente_id, data_entrada, data_saida, motivo, quarto)"
-            " VALUES (:p, now() - interval '1 hour', NULL, 'Pneumonia', '312-B');\n"
+            " VALUES (:p, now() - :s * interval '1 second', NULL, 'Pneumonia', '312-B');\n"
         ),
         "update_paciente": ("UPDATE pacientes SET telefone = '(21) 99876-5432' WHERE id = :p;\n"),
         "update_consulta": (
-            "UPDATE consultas SET status = 'realizada', data = LEAST(data, now()) WHERE id = :c;\n"
+            "UPDATE consultas SET status = 'realizada', data = now() WHERE id = :c;\n"
         ),
         "update_exame": (
             "UPDATE exames SET resultado = 'Dentro dos valores de referência' WHERE id = :e;\n"
