@@ -242,3 +242,17 @@ def test_endereco_and_telefone_can_stay_in_a_state() -> None:
             address, got = rows.endereco(uf)
             assert got == uf and f" - {uf}, " in address
             assert int(rows.telefone(uf)[1:3]) in UF_DDDS[uf]
+
+
+def test_weighted_draw_is_the_draw_random_choices_makes() -> None:
+    import itertools
+    import random
+
+    from hospital_sim.generate.draw import weighted
+
+    population = ["a", "b", "c", "d"]
+    cum = list(itertools.accumulate([5.0, 0.5, 3.0, 1.5]))
+    ours, theirs = random.Random(42), random.Random(42)
+    drawn = [weighted(ours, population, cum) for _ in range(2000)]
+    assert drawn == [theirs.choices(population, cum_weights=cum)[0] for _ in range(2000)]
+    assert set(drawn) == set(population)  # every item can come up, weight 0.5 too

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from faker.providers.address.pt_BR import Provider as AddressProvider
 from faker.providers.person.pt_BR import Provider as PersonProvider
 
+from hospital_sim.generate.draw import weighted
 from hospital_sim.generate.people import NAMES_BY_BIRTH_YEAR
 from hospital_sim.generate.places import CITIES, cities_of, city_weights
 
@@ -197,9 +198,9 @@ def draw_phones(rng: np.random.Generator, ddd: npt.NDArray[np.int64]) -> list[st
 def pick_city(rng: random.Random, uf: str | None = None) -> int:
     """Index into CITIES, weighted by population (within ``uf`` if given)."""
     if uf is None:
-        return rng.choices(range(len(CITIES)), cum_weights=_city_cum_list())[0]
+        return weighted(rng, range(len(CITIES)), _city_cum_list())
     indexes, cum = _uf_cities(uf)
-    return rng.choices(indexes, cum_weights=cum)[0]
+    return weighted(rng, indexes, cum)
 
 
 @cache
@@ -230,8 +231,8 @@ def pick_address(rng: random.Random, city: int) -> str:
     if rng.random() < 0.5:
         suffix = suffix // 10 * 10
     street = rng.choice(pools.streets)
-    complement = rng.choices(pools.complements, cum_weights=pools.complement_cum)[0]
-    bairro = rng.choices(pools.bairros, cum_weights=pools.bairro_cum)[0]
+    complement = weighted(rng, pools.complements, pools.complement_cum)
+    bairro = weighted(rng, pools.bairros, pools.bairro_cum)
     cep = f"{rng.randint(place.cep_first, place.cep_last):05d}-{suffix:03d}"
     return f"{street}, {pools.numbers[number]}{complement} - {bairro}, {place.label}, {cep}"
 

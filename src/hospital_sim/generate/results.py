@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
+
+from hospital_sim.generate.draw import weighted
 
 Result = Callable[[random.Random], str]
 
@@ -26,8 +29,8 @@ def _thousands(value: float) -> str:
     return f"{round(value):,}".replace(",", ".")
 
 
-def _pick(rng: random.Random, options: dict[str, float]) -> str:
-    return rng.choices(list(options), weights=list(options.values()))[0]
+def _pick(rng: random.Random, texts: list[str], cum: list[float]) -> str:
+    return weighted(rng, texts, cum)
 
 
 def _hemograma(rng: random.Random) -> str:
@@ -102,8 +105,10 @@ def _skewed(name: str, mu: float, sigma: float, high: float, unit: str) -> Resul
 
 
 def _categorical(options: dict[str, float]) -> Result:
+    texts, cum = list(options), list(accumulate(options.values()))
+
     def result(rng: random.Random) -> str:
-        return _pick(rng, options)
+        return _pick(rng, texts, cum)
 
     return result
 

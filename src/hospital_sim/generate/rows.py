@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from itertools import accumulate
 from typing import Any
 
 from hospital_sim.generate.addresses import pick_address, pick_city, pick_phone
 from hospital_sim.generate.documents import carteira_for_id, cpf_for_id
+from hospital_sim.generate.draw import weighted
 from hospital_sim.generate.people import FEMALE_SHARE, pick_age_days, pick_name
 from hospital_sim.generate.places import CITIES
 from hospital_sim.generate.results import result_for
@@ -38,7 +40,7 @@ CARD_MONTHS = (12, 36)  # a new member card is valid for one to three years
 _SLOTS = CLINIC.slots.tolist()
 _SLOT_CUM = CLINIC.cum.tolist()
 _OUTCOMES = list(STATUS_PASSADO)
-_OUTCOME_WEIGHTS = list(STATUS_PASSADO.values())
+_OUTCOME_CUM = list(accumulate(STATUS_PASSADO.values()))
 
 
 def _whole_seconds(moment: dt.datetime) -> dt.datetime:
@@ -105,7 +107,7 @@ class RowFactory:
             day = dt.datetime.combine(low.date() + dt.timedelta(days=lead), dt.time())
             if rng.random() < 0.9 and day.weekday() >= 5:
                 continue  # clinics are mostly closed at weekends
-            slot = rng.choices(_SLOTS, cum_weights=_SLOT_CUM)[0]
+            slot = weighted(rng, _SLOTS, _SLOT_CUM)
             when = day + dt.timedelta(seconds=slot)
             if low <= when <= high:
                 return when
@@ -139,7 +141,7 @@ class RowFactory:
 
     def consulta_outcome(self) -> str:
         """How a scheduled appointment ended: realizada, cancelada or faltou."""
-        return self.rng.choices(_OUTCOMES, weights=_OUTCOME_WEIGHTS)[0]
+        return weighted(self.rng, _OUTCOMES, _OUTCOME_CUM)
 
     def exame_resultado(self, tipo_exame: str) -> str:
         """A result text that reads right for ``tipo_exame``."""

@@ -10,6 +10,8 @@ from itertools import accumulate
 import numpy as np
 import numpy.typing as npt
 
+from hospital_sim.generate.draw import weighted
+
 ANY_AGE = (0, 120)
 
 
@@ -104,7 +106,7 @@ class Vocabulary:
 
     def pick(self, rng: random.Random) -> str:
         """One unrestricted term, for callers that don't know who it applies to."""
-        return rng.choices(self._open_texts, cum_weights=self._open_cum)[0]
+        return weighted(rng, self._open_texts, self._open_cum)
 
 
 def vocabulary(*entries: tuple[str, float] | Term) -> Vocabulary:
