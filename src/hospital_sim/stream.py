@@ -208,23 +208,30 @@ class Worker:
 
         done = 0
         ahead: list[Event] | None = None  # planned while the previous one committed
+        chained = False  # ``ahead`` is already sent: its answer must be collected
         due = pacing.next_due(time.monotonic())
-        while not self.stop.is_set() and (budget is None or done < budget):
-            if deadline is not None and max(due, time.monotonic()) >= deadline:
-                break  # --duration is wall-clock: late events are not caught up after it
-            wait = due - time.monotonic()
-            if wait > 0 and self.stop.wait(wait):
-                break
+        while True:
+            if chained:
+                assert ahead is not None
+                events, k = ahead, len(ahead)
+            else:
+                if self.stop.is_set() or (budget is not None and done >= budget):
+                    break
+                if deadline is not None and max(due, time.monotonic()) >= deadline:
+                    break  # --duration is wall-clock: late events are not caught up after it
+                wait = due - time.monotonic()
+                if wait > 0 and self.stop.wait(wait):
+                    break
+                if ids.short():
+                    self.session.call(lambda conn: ids.ensure(self.session.wire(conn)))
+                k = self._size(budget, done)
+                events = ahead if ahead is not None else plan_events(k)
+            ahead = None
             if pacing.open_loop:
                 self.stats.record_lag(max(0.0, time.monotonic() - due))
-            if ids.short():
-                self.session.call(lambda conn: ids.ensure(self.session.wire(conn)))
-            k = self._size(budget, done)
-            events = ahead if ahead is not None else plan_events(k)
-            ahead = None
             # Open loop, the schedule does not depend on when this one ends. When the next
             # transaction is already due, it is planned (and the previous one counted)
-            # while the server commits this one: client and server work side by side.
+            # while the server commits this one, and sent the moment this one commits.
             upcoming = pacing.next_due(0.0) if pacing.open_loop else None
             box: list[list[Event]] = []
             meanwhile = None
@@ -234,9 +241,11 @@ class Worker:
                 and left > 0
                 and upcoming <= time.monotonic()
                 and (deadline is None or upcoming < deadline)
+                and not ids.short()  # ids are reserved between transactions only
             ):
                 meanwhile = functools.partial(self._meanwhile, box, plan_events, left)
-            result = self.session.run(events, meanwhile)
+            result = self.session.run(events, meanwhile, sent=chained)
+            chained = result.chained
             if self._backlog:
                 self._catch_up()  # the transaction ended before it was sent
             if box:
@@ -255,9 +264,10 @@ class Worker:
 
     def _meanwhile(
         self, box: list[list[Event]], plan: Callable[[int], list[Event]], n: int
-    ) -> None:
+    ) -> list[Event]:
         self._catch_up()
         box.append(plan(n))
+        return box[0]
 
     def _catch_up(self) -> None:
         """Count the committed transactions whose counting was left for later."""

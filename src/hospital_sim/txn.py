@@ -97,6 +97,7 @@ class TxnResult:
     status: Literal["committed", "failed", "abandoned", "unresolved"]
     stale: set[int] = field(default_factory=set)  # statements (by index) that found no row
     latency: float = 0.0
+    chained: bool = False  # the next events are already sent: run them with sent=True
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class Session:
         self._jitter = random.Random()  # timing only: never the seeded data rng
         self._probe_addr = _probe_address(conninfo)
         self._prepared: PreparedConnection | None = None
+        self._sent_at = 0.0  # when the chained statement left, and to which server process
+        self._sent_backend: Backend | None = None
         self._backend: Backend | None = None  # this connection's server process
 
     # -- connection ----------------------------------------------------------------------
@@ -218,39 +221,53 @@ class Session:
             self.conn.close()
 
     # -- transactions --------------------------------------------------------------------
-    def run(self, events: list[Event], meanwhile: Meanwhile | None = None) -> TxnResult:
+    def run(
+        self, events: list[Event], meanwhile: Meanwhile | None = None, *, sent: bool = False
+    ) -> TxnResult:
         """Commit the events' statements in one transaction, retrying what is safe to retry.
 
         ``meanwhile`` is called once while the server works on the transaction's last
-        statement (the commit), so the client's own work overlaps the server's.
+        statement (the commit), so the client's own work overlaps the server's. It may
+        return the next events: when they are one statement and this transaction
+        commits, they are sent at once (``chained`` in the result), and the caller runs
+        them next with ``sent=True``, which only waits for their answer.
         """
         if len(events) == 1 and len(events[0].statements) == 1:
             statement = events[0].statements[0]
             if statement.probe is not None:
-                return self._run_single(statement, meanwhile)
+                return self._run_single(statement, meanwhile, sent)
+        assert not sent, "only a one-statement transaction is chained"
         return self._run_block([s for e in events for s in e.statements], meanwhile)
 
-    def _run_single(self, st: Statement, meanwhile: Meanwhile | None) -> TxnResult:
+    def _run_single(self, st: Statement, meanwhile: Meanwhile | None, sent: bool) -> TxnResult:
         """One statement, committed on its own (no BEGIN, no COMMIT): one round trip.
 
         If the connection drops before the answer arrives, the statement's probe tells
         whether it committed, once the server process that ran it has finished.
         """
         assert st.probe is not None
+        following: list[Event] | None = None
         while True:
+            in_flight, sent = sent, False  # a replay sends it again
+            if in_flight:  # chained: it left when the previous transaction committed
+                conn, wire = self.conn, self._prepared
+                started, backend = self._sent_at, self._sent_backend
+                assert conn is not None and wire is not None and backend is not None
+            else:
+                try:
+                    conn = self.connection()
+                except Stopped:
+                    return TxnResult("abandoned")
+                started = time.perf_counter()
+                backend = self._backend
+                if backend is None:  # our server process is not visible: resolve by xid
+                    return self._run_block([st], meanwhile)
+                wire = self.wire(conn)
             try:
-                conn = self.connection()
-            except Stopped:
-                return TxnResult("abandoned")
-            started = time.perf_counter()
-            backend = self._backend
-            if backend is None:  # our server process is not visible: resolve by xid
-                return self._run_block([st], meanwhile)
-            wire = self.wire(conn)
-            try:
-                wire.send(st.query, st.params)
+                if not in_flight:
+                    wire.send(st.query, st.params)
                 if meanwhile is not None:
-                    meanwhile()
+                    following = meanwhile()
                     meanwhile = None  # once, not again on a retry
                 result = wire.receive()
             except psycopg.Error as exc:
@@ -265,7 +282,25 @@ class Session:
                     return failed
                 continue
             stale = {0} if st.kind == "UPDATE" and rowcount(result) == 0 else set()
-            return TxnResult("committed", stale, time.perf_counter() - started)
+            latency = time.perf_counter() - started
+            chained = following is not None and self._chain(wire, following)
+            return TxnResult("committed", stale, latency, chained)
+
+    def _chain(self, wire: PreparedConnection, events: list[Event]) -> bool:
+        """Send ``events`` now if they are one probed statement: the server has them the
+        moment it is done with the previous transaction, not a Python loop later."""
+        if len(events) != 1 or len(events[0].statements) != 1 or self.stop.is_set():
+            return False
+        st = events[0].statements[0]
+        if st.probe is None or self._backend is None:
+            return False
+        self._sent_at = time.perf_counter()
+        self._sent_backend = self._backend
+        # If sending fails, it may or may not have left: its run waits for the answer,
+        # and a lost connection is resolved by the probe as always.
+        with contextlib.suppress(psycopg.Error):
+            wire.send(st.query, st.params)
+        return True
 
     def _run_block(self, statements: list[Statement], meanwhile: Meanwhile | None) -> TxnResult:
         """BEGIN, the statements, COMMIT; an in-doubt COMMIT is resolved by its xid."""
@@ -447,7 +482,7 @@ class Session:
             return None
 
 
-Meanwhile = Callable[[], None]
+Meanwhile = Callable[[], "list[Event] | None"]
 
 
 @dataclass(frozen=True)

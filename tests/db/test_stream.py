@@ -186,9 +186,12 @@ def _terminate_stream_backends(db: FreshDb) -> int:
     return int(str(row[0])) if row else 0
 
 
-def test_killed_backends_reconnect_and_counts_stay_exact(fresh_db: FreshDb) -> None:
+# At 400/s the workers keep up; flat out, each statement is sent the moment the one
+# before it commits, so a kill often finds one in flight.
+@pytest.mark.parametrize("rate", [400.0, 1_000_000.0])
+def test_killed_backends_reconnect_and_counts_stay_exact(fresh_db: FreshDb, rate: float) -> None:
     db = seeded(fresh_db)
-    settings = db.settings(stream_rate=400.0, stream_workers=2, reconnect_base_seconds=0.05)
+    settings = db.settings(stream_rate=rate, stream_workers=2, reconnect_base_seconds=0.05)
     stop = threading.Event()
     result: list[StreamSummary] = []
     runner = threading.Thread(
@@ -288,7 +291,9 @@ CREATE SEQUENCE kill_once;
 CREATE FUNCTION kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- A sequence is not rolled back with the transaction: this fires exactly once.
-    IF nextval('kill_once') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+    IF nextval('kill_once') = %(nth)s THEN
+        PERFORM pg_terminate_backend(pg_backend_pid());
+    END IF;
     RETURN NULL;
 END $$;
 CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON consultas
@@ -296,10 +301,14 @@ CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON consultas
 """
 
 
-def test_connection_lost_during_commit_is_resolved_and_replayed(fresh_db: FreshDb) -> None:
+# The 1st insert is sent on its own; the 5th, at full speed, right after the 4th commits.
+@pytest.mark.parametrize("nth", [1, 5])
+def test_connection_lost_during_commit_is_resolved_and_replayed(
+    fresh_db: FreshDb, nth: int
+) -> None:
     db = seeded(fresh_db)
     with db.connect() as conn:
-        conn.execute(KILL_AT_COMMIT.encode())
+        conn.execute((KILL_AT_COMMIT % {"nth": nth}).encode())
     weights = dict.fromkeys(OPERATIONS, 0.0) | {"insert_consulta": 1.0}
     with db.connect() as conn:
         before = int(str(scalar(conn, "SELECT count(*) FROM consultas")))
