@@ -9,6 +9,7 @@ them, for when the transaction is abandoned.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import re
 from collections.abc import Callable
@@ -301,27 +302,22 @@ class Operations:
         # A new phone or a move stays in the patient's state, so the phone's area code
         # keeps matching the address; it is never the value the patient already has.
         if self.rng.random() < 0.5:
-            phone = self._different(lambda: self.rows.telefone(patient.uf), patient.telefone)
-            probe = PROBE_TELEFONE if patient.telefone not in (None, phone) else None
-            self._update(event, UPDATE_TELEFONE, (phone, pid), "pacientes", probe)
-            previous = patient.telefone
-            patient.telefone = phone
+            column, query, probe_query = "telefone", UPDATE_TELEFONE, PROBE_TELEFONE
 
-            def undo_phone() -> None:
-                patient.telefone = previous
-
-            event.undo.append(undo_phone)
+            def draw() -> str:
+                return self.rows.telefone(patient.uf)
         else:
-            address = self._different(lambda: self.rows.endereco(patient.uf)[0], patient.endereco)
-            probe = PROBE_ENDERECO if patient.endereco not in (None, address) else None
-            self._update(event, UPDATE_ENDERECO, (address, pid), "pacientes", probe)
-            moved_from = patient.endereco
-            patient.endereco = address
+            column, query, probe_query = "endereco", UPDATE_ENDERECO, PROBE_ENDERECO
 
-            def undo_move() -> None:
-                patient.endereco = moved_from
+            def draw() -> str:
+                return self.rows.endereco(patient.uf)[0]
 
-            event.undo.append(undo_move)
+        current: str | None = getattr(patient, column)
+        value = self._different(draw, current)
+        probe = probe_query if current not in (None, value) else None
+        self._update(event, query, (value, pid), "pacientes", probe)
+        setattr(patient, column, value)
+        event.undo.append(functools.partial(setattr, patient, column, current))
         return True
 
     @staticmethod

@@ -196,17 +196,16 @@ class _Member:
         self.proc.join(timeout)
 
 
+@dataclass
 class _ChildGate:
     """The start gate inside a child: report ready, then wait for the parent's go."""
 
-    def __init__(self, index: int, plan: RunPlan, flag: Any, go: Any, start_at: Any,
-                 reports: Any) -> None:  # fmt: skip
-        self.index = index
-        self.plan = plan
-        self.flag = flag
-        self.go = go
-        self.start_at = start_at
-        self.reports = reports
+    index: int
+    plan: RunPlan
+    flag: Any
+    go: Any
+    start_at: Any
+    reports: Any
 
     def wait(self, timeout: float | None = None) -> int:
         self.reports.put(Report("ready", self.index))

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 Conn = psycopg.Connection[tuple[object, ...]]
 T = TypeVar("T")
+Meanwhile = Callable[[], "list[Event] | None"]
+Outcome = Literal["committed", "aborted"]
 
 RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 # admin_shutdown, crash_shutdown, cannot_connect_now: the server went away.
@@ -393,6 +395,41 @@ class Session:
 
     def _resolve(self, xid: str) -> Literal["committed", "aborted", "unresolved"]:
         """Ask the server whether transaction ``xid`` committed, reconnecting as needed."""
+
+        def look(conn: Conn) -> Outcome | None:
+            row = conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()
+            status = None if row is None else row[0]
+            if status == "in progress":  # the old backend is still finishing its commit
+                return None
+            return "committed" if status == "committed" else "aborted"
+
+        return self._in_doubt(look, f"commit of xid {xid}")
+
+    def _resolve_by_probe(
+        self, st: Statement, backend: Backend
+    ) -> Literal["committed", "aborted", "unresolved"]:
+        """Whether ``st`` committed, read from the rows once its server process is done."""
+        assert st.probe is not None
+        probe = st.probe
+        waited_since = time.monotonic()
+
+        def look(conn: Conn) -> Outcome | None:
+            # The old process may still be finishing the statement (a cut network is
+            # noticed late): its outcome is only final once it is idle or gone.
+            row = conn.execute(BACKEND_BUSY, (backend.pid, backend.started)).fetchone()
+            if row is not None and row[0]:
+                if time.monotonic() - waited_since > TERMINATE_AFTER:
+                    self._terminate(conn, backend)
+                return None
+            found = conn.execute(probe, st.probe_params).fetchone() is not None
+            return "committed" if found else "aborted"
+
+        return self._in_doubt(look, f"{st.kind} on {st.table}")
+
+    def _in_doubt(
+        self, look: Callable[[Conn], Outcome | None], what: str
+    ) -> Literal["committed", "aborted", "unresolved"]:
+        """Reconnect and ``look`` until it tells the outcome (None: not final yet)."""
         self.drop()
         while True:
             try:
@@ -405,60 +442,18 @@ class Session:
                     return "unresolved"
                 conn = last
             try:
-                row = conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()
+                outcome = look(conn)
                 conn.rollback()
             except psycopg.Error as exc:
                 if classify(exc, conn) != "connection":
                     raise
                 self.drop()
                 continue
-            status = None if row is None else row[0]
-            if status == "in progress":
+            if outcome is None:
                 time.sleep(IN_PROGRESS_WAIT)
                 continue
-            outcome: Literal["committed", "aborted"] = (
-                "committed" if status == "committed" else "aborted"
-            )
             self.stats.in_doubt[outcome] += 1
-            log.info("commit of xid %s was in doubt: %s", xid, outcome)
-            return outcome
-
-    def _resolve_by_probe(
-        self, st: Statement, backend: Backend
-    ) -> Literal["committed", "aborted", "unresolved"]:
-        """Whether ``st`` committed, read from the rows once its server process is done."""
-        assert st.probe is not None
-        self.drop()
-        waited_since = time.monotonic()
-        while True:
-            try:
-                conn = self.connection()
-            except Stopped:
-                last = self._one_shot()
-                if last is None:
-                    self.stats.in_doubt["unresolved"] += 1
-                    return "unresolved"
-                conn = last
-            try:
-                # The old process may still be finishing the statement (a cut network
-                # is noticed late): its outcome is only final once it is idle or gone.
-                row = conn.execute(BACKEND_BUSY, (backend.pid, backend.started)).fetchone()
-                if row is not None and row[0]:
-                    conn.rollback()
-                    if time.monotonic() - waited_since > TERMINATE_AFTER:
-                        self._terminate(conn, backend)
-                    time.sleep(IN_PROGRESS_WAIT)
-                    continue
-                found = conn.execute(st.probe, st.probe_params).fetchone() is not None
-                conn.rollback()
-            except psycopg.Error as exc:
-                if classify(exc, conn) != "connection":
-                    raise
-                self.drop()
-                continue
-            outcome: Literal["committed", "aborted"] = "committed" if found else "aborted"
-            self.stats.in_doubt[outcome] += 1
-            log.info("%s on %s was in doubt: %s", st.kind, st.table, outcome)
+            log.info("%s was in doubt: %s", what, outcome)
             return outcome
 
     def _terminate(self, conn: Conn, backend: Backend) -> None:
@@ -480,9 +475,6 @@ class Session:
             return self.conn
         except psycopg.OperationalError:
             return None
-
-
-Meanwhile = Callable[[], "list[Event] | None"]
 
 
 @dataclass(frozen=True)
