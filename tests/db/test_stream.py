@@ -247,7 +247,8 @@ def test_two_shards_stream_side_by_side_without_collisions(fresh_db: FreshDb) ->
     assert_coherent(db)
 
 
-def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb) -> None:
+@pytest.mark.parametrize("workers", [1, 2])  # threads of this process; worker processes
+def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb, workers: int) -> None:
     import socket
     import urllib.request
 
@@ -259,7 +260,7 @@ def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb) -> None:
     with db.connect() as conn:
         conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
     stop = threading.Event()
-    settings = db.settings(stream_rate=200.0, metrics_port=port)
+    settings = db.settings(stream_rate=200.0, metrics_port=port, stream_workers=workers)
     runner = threading.Thread(target=lambda: run_stream(settings, stop=stop, seed=1))
     runner.start()
     try:
