@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import select
+from collections.abc import Callable
 from typing import Any, cast
 
 import psycopg
@@ -49,8 +50,7 @@ class PreparedConnection:
         self._tx = Transformer(conn)
         self._names: dict[bytes, bytes] = {}
         self._formats: dict[int, list[PyFormat]] = {}
-        self._poll = select.poll()
-        self._poll.register(self.pgconn.socket, select.POLLIN)
+        self._wait = _readable_waiter(self.pgconn.socket)
 
     def execute(self, query: bytes, params: tuple[object, ...]) -> pq.abc.PGresult:
         """Run ``query`` (with ``%s`` placeholders) with ``params``; raise psycopg errors."""
@@ -86,7 +86,7 @@ class PreparedConnection:
         last: pq.abc.PGresult | None = None
         while True:
             while pgconn.is_busy():
-                self._poll.poll()  # releases the GIL while the server works
+                self._wait()  # releases the GIL while the server works
                 pgconn.consume_input()
             result = pgconn.get_result()
             if result is None:
@@ -110,6 +110,15 @@ class PreparedConnection:
             message = self.pgconn.get_error_message(self.encoding).strip()
             raise psycopg.OperationalError(message or "connection to the server was lost")
         raise psycopg.errors.error_from_result(result, encoding=self.encoding)
+
+
+def _readable_waiter(fd: int) -> Callable[[], object]:
+    """A call that blocks until ``fd`` is readable (poll where there is one, else select)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return poller.poll
+    return lambda: select.select([fd], [], [])
 
 
 def rowcount(result: pq.abc.PGresult) -> int:
