@@ -71,8 +71,16 @@ class Report:
 class ProcessCrew:
     """The parent's side: starts the children, gathers their reports, stops them."""
 
-    def __init__(self, plan: RunPlan, events: int | None, *, processes: int | None = None) -> None:
+    def __init__(
+        self,
+        plan: RunPlan,
+        events: int | None,
+        stop: threading.Event,
+        *,
+        processes: int | None = None,
+    ) -> None:
         self.plan = plan
+        self.stop = stop
         self.groups = deal(plan.workers, processes or usable_cpus())
         self.flag = CTX.Event()  # the run's stop flag, shared with every child
         self.go = CTX.Event()
@@ -115,6 +123,13 @@ class ProcessCrew:
         for p in self.procs:
             p.start()
         self._collector.start()
+        # The run's stop (a signal, --duration, the caller) reaches the children at once,
+        # not when the supervisor next wakes up.
+        threading.Thread(target=self._relay, name="stop relay", daemon=True).start()
+
+    def _relay(self) -> None:
+        self.stop.wait()
+        self.flag.set()
 
     def members(self) -> list[Joinable]:
         return [_Member(p) for p in self.procs]

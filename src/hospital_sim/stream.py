@@ -429,7 +429,7 @@ def run_stream(
     if plan.workers > 1 and plan.rate is not None:
         from hospital_sim.procs import ProcessCrew
 
-        crew = ProcessCrew(plan, events)
+        crew = ProcessCrew(plan, events, stop)
     else:
         crew = ThreadCrew(plan, events, stop)
     reason = ["end"]
