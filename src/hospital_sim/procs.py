@@ -116,10 +116,12 @@ class ProcessCrew:
             for group in self.groups
         ]
         self._collector = threading.Thread(target=self._collect, name="reports", daemon=True)
+        self._listening = False
         self._done = threading.Event()
 
     def start(self) -> None:
         self._listener.start()
+        self._listening = True
         for p in self.procs:
             p.start()
         self._collector.start()
@@ -157,11 +159,14 @@ class ProcessCrew:
     def finish(self) -> None:
         self.flag.set()
         for p in self.procs:
-            p.join()
+            if p.pid is not None:  # started (start() may have failed part way)
+                p.join()
         self._done.set()
-        self._collector.join()
+        if self._collector.ident is not None:
+            self._collector.join()
         self._drain()
-        self._listener.stop()
+        if self._listening:
+            self._listener.stop()
 
     # -- reports ---------------------------------------------------------------------
     def _collect(self) -> None:

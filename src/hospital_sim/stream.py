@@ -426,7 +426,9 @@ def run_stream(
     stop = stop or threading.Event()
     plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
     crew: Crew
-    if plan.workers > 1 and plan.rate is not None:
+    # Worker processes get the plan pickled: a clock other than the module's own (tests
+    # pass lambdas) keeps the workers in threads.
+    if plan.workers > 1 and plan.rate is not None and clock is utc_now:
         from hospital_sim.procs import ProcessCrew
 
         crew = ProcessCrew(plan, events, stop)

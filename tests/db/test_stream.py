@@ -177,6 +177,21 @@ def test_same_seed_gives_the_same_rows(make_db: Callable[[], FreshDb]) -> None:
     assert first != other
 
 
+def test_a_custom_clock_streams_with_several_workers(fresh_db: FreshDb) -> None:
+    db = seeded(fresh_db, audit=False)
+    moment = dt.datetime(2026, 11, 2, 10, 30)
+    weights = dict.fromkeys(OPERATIONS, 0.0) | {"insert_paciente": 1.0}
+    settings = db.settings(**FAST, stream_workers=2, stream_weights=weights)
+    summary = run_stream(settings, events=60, seed=4, clock=lambda: moment)
+    assert summary.failure is None
+    assert summary.stats.inserts == 60
+    with db.connect() as conn:
+        registered = conn.execute(
+            "SELECT count(*) FROM pacientes WHERE data_cadastro = %s", (moment,)
+        ).fetchone()
+    assert registered == (60,)  # every worker used the given clock
+
+
 def _terminate_stream_backends(db: FreshDb) -> int:
     with db.connect() as conn:
         row = conn.execute(
