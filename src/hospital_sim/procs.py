@@ -134,7 +134,7 @@ class ProcessCrew:
         self.flag.set()
 
     def members(self) -> list[Joinable]:
-        return [_Member(p) for p in self.procs]
+        return list(self.procs)  # a process joins and tells is_alive() like a thread
 
     def stats(self) -> list[Stats]:
         return list(self._stats)
@@ -201,19 +201,6 @@ class ProcessCrew:
         if report.kind == "final":
             self._final[i] = True
             self._failures[i] = report.failure
-
-
-class _Member:
-    """A child process as the supervisor sees it (join with a timeout, is_alive)."""
-
-    def __init__(self, proc: BaseProcess) -> None:
-        self.proc = proc
-
-    def is_alive(self) -> bool:
-        return self.proc.is_alive()
-
-    def join(self, timeout: float | None = None) -> None:
-        self.proc.join(timeout)
 
 
 @dataclass

@@ -16,21 +16,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from hospital_sim.config import Settings, run_seed
 from hospital_sim.db import check_version, connection, server_info
 from hospital_sim.lifecycle import require_schema
+from hospital_sim.operations import Event, IdReserve, Operations
 from hospital_sim.pacing import IntervalPacing, Pacing, RatePacing, make_profile
+from hospital_sim.pools import Partition, load_pools
 from hospital_sim.schema import missing_tables
 from hospital_sim.server import prepare_target
 from hospital_sim.signals import stop_on_signals
 from hospital_sim.stats import Stats, fmt_seconds, merged, snapshot
 from hospital_sim.txn import Backoff, ErrorLog, Flag, Session, TxnResult
 from hospital_sim.workload import OPERATIONS, OperationPicker
-
-if TYPE_CHECKING:
-    from hospital_sim.operations import Event
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +185,6 @@ class Worker:
             self.session.close()
 
     def _run(self, budget: int | None) -> None:
-        from hospital_sim.operations import IdReserve, Operations
-        from hospital_sim.pools import Partition, load_pools
-
         plan = self.plan
         part = Partition.of(
             shard=plan.shard, shards=plan.shards, worker=self.index, workers=plan.workers

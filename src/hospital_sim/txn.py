@@ -34,6 +34,7 @@ Conn = psycopg.Connection[tuple[object, ...]]
 T = TypeVar("T")
 Meanwhile = Callable[[], "list[Event] | None"]
 Outcome = Literal["committed", "aborted"]
+Resolution = Literal["committed", "aborted", "unresolved"]
 
 RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 # admin_shutdown, crash_shutdown, cannot_connect_now: the server went away.
@@ -274,11 +275,9 @@ class Session:
                 result = wire.receive()
             except psycopg.Error as exc:
                 if classify(exc, conn) == "connection":
-                    resolved = self._resolve_by_probe(st, backend)
-                    if resolved == "committed":
-                        return TxnResult("committed", set(), time.perf_counter() - started)
-                    if resolved == "unresolved":
-                        return TxnResult("unresolved")
+                    settled = _settled(self._resolve_by_probe(st, backend), set(), started)
+                    if settled is not None:
+                        return settled
                     continue  # it did not commit: send it again
                 if (failed := self._failed(conn, exc)) is not None:
                     return failed
@@ -330,13 +329,11 @@ class Session:
             except psycopg.Error as exc:
                 kind = classify(exc, conn)
                 if kind == "connection":
-                    if xid is None:  # nothing was written: there is nothing to resolve
-                        return TxnResult("committed", stale, time.perf_counter() - started)
-                    resolved = self._resolve(xid)
-                    if resolved == "committed":
-                        return TxnResult("committed", stale, time.perf_counter() - started)
-                    if resolved == "unresolved":
-                        return TxnResult("unresolved")
+                    # Nothing written (xid None): nothing to resolve, it counts as done.
+                    resolved = "committed" if xid is None else self._resolve(xid)
+                    settled = _settled(resolved, stale, started)
+                    if settled is not None:
+                        return settled
                     continue  # aborted: replay
                 if (result := self._failed(conn, exc)) is not None:
                     return result
@@ -393,7 +390,7 @@ class Session:
         except psycopg.Error:
             self.drop()
 
-    def _resolve(self, xid: str) -> Literal["committed", "aborted", "unresolved"]:
+    def _resolve(self, xid: str) -> Resolution:
         """Ask the server whether transaction ``xid`` committed, reconnecting as needed."""
 
         def look(conn: Conn) -> Outcome | None:
@@ -405,9 +402,7 @@ class Session:
 
         return self._in_doubt(look, f"commit of xid {xid}")
 
-    def _resolve_by_probe(
-        self, st: Statement, backend: Backend
-    ) -> Literal["committed", "aborted", "unresolved"]:
+    def _resolve_by_probe(self, st: Statement, backend: Backend) -> Resolution:
         """Whether ``st`` committed, read from the rows once its server process is done."""
         assert st.probe is not None
         probe = st.probe
@@ -426,9 +421,7 @@ class Session:
 
         return self._in_doubt(look, f"{st.kind} on {st.table}")
 
-    def _in_doubt(
-        self, look: Callable[[Conn], Outcome | None], what: str
-    ) -> Literal["committed", "aborted", "unresolved"]:
+    def _in_doubt(self, look: Callable[[Conn], Outcome | None], what: str) -> Resolution:
         """Reconnect and ``look`` until it tells the outcome (None: not final yet)."""
         self.drop()
         while True:
@@ -501,6 +494,15 @@ def _backend_of(conn: Conn) -> Backend | None:
     if row is None or not isinstance(row[1], dt.datetime):
         return None  # not visible to us: one-statement transactions are resolved by xid
     return Backend(int(str(row[0])), row[1])
+
+
+def _settled(resolved: Resolution, stale: set[int], started: float) -> TxnResult | None:
+    """The result of a transaction whose outcome was in doubt; None: replay it."""
+    if resolved == "committed":
+        return TxnResult("committed", stale, time.perf_counter() - started)
+    if resolved == "unresolved":
+        return TxnResult("unresolved")
+    return None
 
 
 def _text(value: bytes | None) -> str:
