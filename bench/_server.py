@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hospital_sim.config import Settings
-from hospital_sim.embedded import EmbeddedServer
+from hospital_sim.db.embedded import EmbeddedServer
 
 DEFAULT_VOLUMES: dict[str, int] = {
     name: int(field.default)

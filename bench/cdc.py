@@ -29,14 +29,14 @@ import psycopg
 from psycopg import conninfo, sql
 
 from _server import DEFAULT_VOLUMES, bench_server  # bench/ is on sys.path when run as a script
-from hospital_sim.cdc.capture import Capture, CaptureResult
-from hospital_sim.cdc.setup import setup_cdc
-from hospital_sim.cdc.slots import create_slot, drop_slot
-from hospital_sim.cdc.source import verify_log
+from hospital_sim.cdc.capture.builtin import Capture, CaptureResult
+from hospital_sim.cdc.capture.setup import setup_cdc
+from hospital_sim.cdc.capture.slots import create_slot, drop_slot
+from hospital_sim.cdc.verify.check import verify_log
 from hospital_sim.config import Settings, load_settings
-from hospital_sim.lifecycle import init_database
-from hospital_sim.seed import seed_database
-from hospital_sim.stream import run_stream
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.seed import seed_database
+from hospital_sim.stream.run import run_stream
 
 VERIFY_TARGET = 20_000
 VOLUMES = DEFAULT_VOLUMES

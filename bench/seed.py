@@ -21,10 +21,10 @@ from psycopg import conninfo, sql
 
 from _server import DEFAULT_VOLUMES, bench_server  # bench/ is on sys.path when run as a script
 from hospital_sim.config import Settings, load_settings
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.schema import TABLES
+from hospital_sim.db.seed import LOOKUP_CONVENIOS, anchor_for, volumes_from
 from hospital_sim.generate import TABLE_COLUMNS, generate_tables
-from hospital_sim.lifecycle import init_database
-from hospital_sim.schema import TABLES
-from hospital_sim.seed import LOOKUP_CONVENIOS, anchor_for, volumes_from
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = DEFAULT_VOLUMES
@@ -57,7 +57,7 @@ def our_seed(dsn: str, volumes: dict[str, int]) -> tuple[int, float, float]:
         "import json, sys\n"
         "from pathlib import Path\n"
         "from hospital_sim.config import Settings, load_settings\n"
-        "from hospital_sim.seed import seed_database\n"
+        "from hospital_sim.db.seed import seed_database\n"
         "v = json.loads(sys.argv[2])\n"
         "s = load_settings(config_dir=Path('/nonexistent'), environ={}, overrides={"
         "'database_url': sys.argv[1], 'log_file': Path('/dev/null'), **v}).settings\n"

@@ -35,10 +35,10 @@ from psycopg import conninfo, sql
 
 from _server import DEFAULT_VOLUMES, bench_server  # bench/ is on sys.path when run as a script
 from hospital_sim.config import Settings, load_settings
-from hospital_sim.embedded import bin_dir
-from hospital_sim.lifecycle import init_database
-from hospital_sim.seed import seed_database
-from hospital_sim.workload import DEFAULT_WEIGHTS
+from hospital_sim.db.embedded import bin_dir
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.seed import seed_database
+from hospital_sim.stream.workload import DEFAULT_WEIGHTS
 
 DEFAULTS = DEFAULT_VOLUMES
 MAX_RATE = 1e9  # "as fast as it goes": the open-loop schedule is always due
@@ -49,7 +49,7 @@ CHILD = """
 import json, sys, threading, time
 from pathlib import Path
 from hospital_sim.config import load_settings
-from hospital_sim.stream import run_stream
+from hospital_sim.stream.run import run_stream
 args = json.loads(sys.argv[1])
 s = load_settings(config_dir=Path('/nonexistent'), environ={}, overrides=args['settings']).settings
 rss = {}

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from hospital_sim.cdc import verify_changelog
-from hospital_sim.cdc.envelope import row_event
+from hospital_sim.cdc.capture.envelope import row_event
 from hospital_sim.cdc.schema_types import TABLES, PgType
 from hospital_sim.cdc.values import EPOCH
+from hospital_sim.cdc.verify import verify_changelog
 
 # Share of the inserts per table, after the seed defaults (2000/200/12/2500/4000/3500/1200).
 WEIGHTS = {

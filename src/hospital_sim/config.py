@@ -295,7 +295,7 @@ class Settings(BaseSettings):
     @field_validator("stream_weights", mode="before")
     @classmethod
     def _weights(cls, value: Any) -> Any:
-        from hospital_sim.workload import parse_weights, resolve_weights
+        from hospital_sim.stream.workload import parse_weights, resolve_weights
 
         if isinstance(value, str):
             value = parse_weights(value)

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import conninfo
 
-from hospital_sim.embedded import EmbeddedServer
+from hospital_sim.db.embedded import EmbeddedServer
 from tests.db.support import ROOT, FreshDb, create_database, drop_database
 
 TEST_PORT = int(os.environ.get("HOSPITAL_SIM_TEST_PORT", "54329"))

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from hospital_sim.cdc.capture import Capture, CaptureResult, read_marker
-from hospital_sim.cdc.setup import setup_cdc
-from hospital_sim.cdc.source import verify_log
-from hospital_sim.lifecycle import init_database
-from hospital_sim.seed import seed_database
-from hospital_sim.stream import run_stream
+from hospital_sim.cdc.capture.builtin import Capture, CaptureResult, read_marker
+from hospital_sim.cdc.capture.setup import setup_cdc
+from hospital_sim.cdc.verify.check import verify_log
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.seed import seed_database
+from hospital_sim.stream.run import run_stream
 from tests.db.cdc_support import Background, CdcDb, cdc, current_lsn, lines_of  # noqa: F401
 from tests.db.support import ROOT, run_cli
 

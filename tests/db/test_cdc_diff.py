@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from hospital_sim.cdc.diff import diff_databases
-from hospital_sim.lifecycle import init_database
-from hospital_sim.schema import TABLES
-from hospital_sim.seed import seed_database
+from hospital_sim.cdc.verify.diff import diff_databases
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.schema import TABLES
+from hospital_sim.db.seed import seed_database
 from tests.db.cdc_support import SMALL
 from tests.db.support import FreshDb, run_cli
 

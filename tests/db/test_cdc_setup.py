@@ -14,12 +14,12 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from hospital_sim.cdc.capture import Capture
-from hospital_sim.cdc.setup import setup_cdc, teardown_cdc
-from hospital_sim.cdc.status import cdc_status, slot_lag
+from hospital_sim.cdc.capture.builtin import Capture
+from hospital_sim.cdc.capture.setup import setup_cdc, teardown_cdc
+from hospital_sim.cdc.capture.status import cdc_status, slot_lag
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.schema import TABLES
 from hospital_sim.errors import UserError
-from hospital_sim.lifecycle import init_database
-from hospital_sim.schema import TABLES
 from tests.db.cdc_support import CdcDb, cdc  # noqa: F401
 from tests.db.support import run_cli
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hospital_sim.cdc.setup import setup_cdc
-from hospital_sim.lifecycle import init_database
-from hospital_sim.seed import seed_database
+from hospital_sim.cdc.capture.setup import setup_cdc
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.seed import seed_database
 from tests.db.cdc_support import CdcDb, cdc  # noqa: F401
 from tests.db.support import FreshDb, run_cli
 

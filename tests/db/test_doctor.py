@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import conninfo, sql
 
-from hospital_sim.db import server_info
+from hospital_sim.db.connect import server_info
 from tests.db.support import FreshDb, run_cli
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hospital_sim.embedded import EmbeddedServer
+from hospital_sim.db.embedded import EmbeddedServer
 from hospital_sim.errors import EmbeddedServerError
 from tests.db.support import ROOT, run_cli
 

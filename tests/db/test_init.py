@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import psycopg
 
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.schema import TABLES
 from hospital_sim.generate.documents import is_valid_cnpj
-from hospital_sim.lifecycle import init_database
-from hospital_sim.schema import TABLES
 from tests.db.support import FreshDb, run_cli
 
 CATALOG = """

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.schema import TABLES
+from hospital_sim.db.seed import seed_database
 from hospital_sim.generate.documents import is_valid_cnpj, is_valid_cpf
-from hospital_sim.lifecycle import init_database
-from hospital_sim.schema import TABLES
-from hospital_sim.seed import seed_database
 from tests.db.support import FreshDb, create_database, drop_database, run_cli
 
 SMALL = {

@@ -12,11 +12,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from hospital_sim.lifecycle import init_database
-from hospital_sim.schema import TABLES
-from hospital_sim.seed import seed_database
-from hospital_sim.stream import StreamSummary, run_stream
-from hospital_sim.workload import DEFAULT_WEIGHTS, OPERATIONS
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.schema import TABLES
+from hospital_sim.db.seed import seed_database
+from hospital_sim.stream.run import StreamSummary, run_stream
+from hospital_sim.stream.workload import DEFAULT_WEIGHTS, OPERATIONS
 from tests.db.support import FreshDb, create_database, drop_database
 from tests.db.test_seed import COHERENCE, fingerprint, scalar
 
@@ -342,8 +342,8 @@ def test_connection_lost_during_commit_is_resolved_and_replayed(
 
 
 def test_in_doubt_resolution_reads_the_commit_status(fresh_db: FreshDb) -> None:
-    from hospital_sim.stats import Stats
-    from hospital_sim.txn import ErrorLog, Session
+    from hospital_sim.stream.session import ErrorLog, Session
+    from hospital_sim.stream.stats import Stats
 
     xids = {}
     with psycopg.connect(fresh_db.dsn) as conn:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hospital_sim.lifecycle import init_database
-from hospital_sim.seed import seed_database
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.seed import seed_database
 from tests.db.support import ROOT, FreshDb, run_cli
 
 pytestmark = pytest.mark.db

@@ -11,13 +11,13 @@ import time
 import psycopg
 import pytest
 
-from hospital_sim.operations import INSERT_SQL, PROBE_ID, IdReserve, Operations, Statement
-from hospital_sim.pools import Partition, load_pools
-from hospital_sim.prepared import PreparedConnection
-from hospital_sim.stats import Stats
-from hospital_sim.stream import utc_now
-from hospital_sim.txn import ErrorLog, Session, _backend_of
-from hospital_sim.workload import OPERATIONS
+from hospital_sim.stream.operations import INSERT_SQL, PROBE_ID, IdReserve, Operations, Statement
+from hospital_sim.stream.pools import Partition, load_pools
+from hospital_sim.stream.prepared import PreparedConnection
+from hospital_sim.stream.run import utc_now
+from hospital_sim.stream.session import ErrorLog, Session, _backend_of
+from hospital_sim.stream.stats import Stats
+from hospital_sim.stream.workload import OPERATIONS
 from tests.db.support import FreshDb
 from tests.db.test_stream import seeded
 

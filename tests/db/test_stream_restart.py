@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hospital_sim.embedded import EmbeddedServer
-from hospital_sim.stream import StreamSummary, run_stream
+from hospital_sim.db.embedded import EmbeddedServer
+from hospital_sim.stream.run import StreamSummary, run_stream
 from tests.db.support import create_database
 from tests.db.test_embedded import embedded_dir, free_port  # noqa: F401 (fixture)
 from tests.db.test_seed import scalar

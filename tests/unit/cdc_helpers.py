@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from hospital_sim.cdc import VerifyReport, load_expected_csv_dir, verify_changelog
+from hospital_sim.cdc.verify import VerifyReport, load_expected_csv_dir, verify_changelog
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "debezium"
 

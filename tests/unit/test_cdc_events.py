@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hospital_sim.cdc.envelope import row_event
-from hospital_sim.cdc.events import ChangeEvent, ChangeLogError, ChangeLogParser, parse_line
-from hospital_sim.cdc.replay import replay
+from hospital_sim.cdc.capture.envelope import row_event
 from hospital_sim.cdc.values import UNAVAILABLE
+from hospital_sim.cdc.verify.events import ChangeEvent, ChangeLogError, ChangeLogParser, parse_line
+from hospital_sim.cdc.verify.replay import replay
 from tests.unit.cdc_helpers import A, C, find, lines
 
 A_LOG = lines(A)

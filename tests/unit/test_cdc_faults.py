@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hospital_sim.cdc import ChangeLogError
+from hospital_sim.cdc.verify import ChangeLogError
 from hospital_sim.errors import UserError
 from tests.unit.cdc_helpers import A, find, lines, table_by_name, value_of, verify
 

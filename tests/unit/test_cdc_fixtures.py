@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hospital_sim.cdc.events import ChangeLogParser
-from hospital_sim.cdc.psql_csv import load_expected_csv_dir, read_psql_csv
+from hospital_sim.cdc.verify.events import ChangeLogParser
+from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir, read_psql_csv
 from hospital_sim.errors import UserError
 from tests.unit.cdc_helpers import SETS, A, B, C, baseline, expected, lines, verify
 

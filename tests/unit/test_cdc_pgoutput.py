@@ -9,9 +9,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from hospital_sim import __version__
-from hospital_sim.cdc.envelope import change_event, encode_pg_value
-from hospital_sim.cdc.events import parse_line
-from hospital_sim.cdc.pgoutput import (
+from hospital_sim.cdc.capture.envelope import change_event, encode_pg_value
+from hospital_sim.cdc.capture.pgoutput import (
     Begin,
     Commit,
     Decoder,
@@ -31,6 +30,7 @@ from hospital_sim.cdc.pgoutput import (
 )
 from hospital_sim.cdc.schema_types import TABLES, PgType
 from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
+from hospital_sim.cdc.verify.events import parse_line
 
 # 2025-03-14 08:02:11.25 UTC in microseconds since 2000-01-01 (PostgreSQL's epoch)
 COMMIT_TS = 1741939331250000 - 946684800000000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from hospital_sim.cli.live import render
-from hospital_sim.stats import Stats, snapshot
+from hospital_sim.stream.stats import Stats, snapshot
 
 
 def test_live_view_shows_rate_totals_and_committed_events_per_operation() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hospital_sim.config import load_settings
-from hospital_sim.db import redact, resolve_target
+from hospital_sim.db.connect import redact, resolve_target
 
 
 def test_redact_drops_password_from_url_and_conninfo() -> None:

@@ -1,6 +1,6 @@
 """The Grafana dashboard only queries metrics the program exports.
 
-The exported names come from the collectors in hospital_sim.metrics, with the suffixes the
+The exported names come from the collectors in hospital_sim.stream.metrics, with the suffixes the
 Prometheus exposition adds (_total for counters; _bucket, _count, _sum for histograms).
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from hospital_sim import metrics
-from hospital_sim.stats import Stats
+from hospital_sim.stream import metrics
+from hospital_sim.stream.stats import Stats
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy/grafana/hospital-sim.json"

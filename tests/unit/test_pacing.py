@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from hospital_sim.pacing import (
+from hospital_sim.stream.pacing import (
     IntervalPacing,
     RatePacing,
     constant,

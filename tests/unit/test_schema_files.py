@@ -10,7 +10,7 @@ from hospital_sim.generate.documents import cnpj_for_id
 
 
 def lookup_sql() -> str:
-    return resources.files("hospital_sim.schema").joinpath("04_lookups.sql").read_text("utf-8")
+    return resources.files("hospital_sim.db.schema").joinpath("04_lookups.sql").read_text("utf-8")
 
 
 def test_lookup_rows_in_sql_are_the_generators() -> None:
@@ -29,7 +29,7 @@ def test_every_layer_knows_the_same_tables_and_columns() -> None:
     from hospital_sim.tables import TABLES
 
     sql = "".join(
-        resources.files("hospital_sim.schema").joinpath(n).read_text("utf-8")
+        resources.files("hospital_sim.db.schema").joinpath(n).read_text("utf-8")
         for n in ("01_tables.sql",)
     )
     assert set(schema_types.TABLES) == set(TABLES)

@@ -7,7 +7,14 @@ import random
 
 import pytest
 
-from hospital_sim.stats import LATENCY_BOUNDS, Histogram, Stats, merged, snapshot, sqlstate_class
+from hospital_sim.stream.stats import (
+    LATENCY_BOUNDS,
+    Histogram,
+    Stats,
+    merged,
+    snapshot,
+    sqlstate_class,
+)
 
 
 def test_percentiles_are_within_a_bucket_of_the_truth() -> None:

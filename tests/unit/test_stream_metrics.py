@@ -7,9 +7,9 @@ import pytest
 from prometheus_client import generate_latest
 from psycopg import errors
 
-from hospital_sim.metrics import registry_for
-from hospital_sim.stats import Stats
-from hospital_sim.txn import ErrorLog, classify
+from hospital_sim.stream.metrics import registry_for
+from hospital_sim.stream.session import ErrorLog, classify
+from hospital_sim.stream.stats import Stats
 
 
 def test_exposition_has_every_family_with_its_labels() -> None:

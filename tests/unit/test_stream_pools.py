@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from hospital_sim.pools import Partition, Pool
+from hospital_sim.stream.pools import Partition, Pool
 
 
 def test_add_remove_pick_keep_the_pool_consistent() -> None:
@@ -67,7 +67,7 @@ def test_partitions_of_shards_and_workers_cover_every_patient_once() -> None:
 
 
 def test_workers_are_dealt_round_robin_to_at_most_one_process_each() -> None:
-    from hospital_sim.procs import deal
+    from hospital_sim.stream.processes import deal
 
     assert deal(4, 2) == [[0, 2], [1, 3]]
     assert deal(5, 2) == [[0, 2, 4], [1, 3]]

@@ -10,7 +10,7 @@ import pytest
 
 from hospital_sim.config import load_settings
 from hospital_sim.errors import ConfigError
-from hospital_sim.workload import (
+from hospital_sim.stream.workload import (
     DEFAULT_WEIGHTS,
     FALLBACK,
     OPERATIONS,

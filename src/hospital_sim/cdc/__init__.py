@@ -1,14 +1,10 @@
-"""Change data capture tools: pgoutput decoding, Debezium-shaped events, replay and verify."""
+"""Change data capture, in two halves that share only the column types.
 
-from hospital_sim.cdc.compare import VerifyReport
-from hospital_sim.cdc.events import ChangeEvent, ChangeLogError
-from hospital_sim.cdc.psql_csv import load_expected_csv_dir
-from hospital_sim.cdc.verify import verify_changelog
-
-__all__ = [
-    "ChangeEvent",
-    "ChangeLogError",
-    "VerifyReport",
-    "load_expected_csv_dir",
-    "verify_changelog",
-]
+- ``capture/``: the source side. Publication, slots and role (``setup``), the Kafka Connect
+  configuration (``connector``), the ``pgoutput`` decoder, the Debezium-shaped envelope and
+  the built-in capture engine; ``status`` reads slot lag.
+- ``verify/``: the proof side. Change-log parsing (ours and Debezium's JSON), replay by key,
+  comparison with the source (live tables or CSV dumps) and ``cdc diff``.
+- ``schema_types``, ``values``: the hospital columns' types and canonical values, which both
+  halves agree on. ``demo`` runs the whole story: seed, capture, stream, verify.
+"""

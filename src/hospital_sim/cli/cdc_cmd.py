@@ -56,8 +56,8 @@ def setup(
     ] = False,
 ) -> None:
     """Publication, replica identity and CDC role; print a Debezium connector config."""
-    from hospital_sim.cdc.connector import CHOICES
-    from hospital_sim.cdc.setup import setup_cdc
+    from hospital_sim.cdc.capture.connector import CHOICES
+    from hospital_sim.cdc.capture.setup import setup_cdc
 
     if replica_identity not in (None, "default", "full"):
         raise typer.BadParameter(
@@ -101,7 +101,7 @@ def teardown(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Drop the slots (named CDC_SLOT*), the publication and the CDC role."""
-    from hospital_sim.cdc.setup import teardown_cdc
+    from hospital_sim.cdc.capture.setup import teardown_cdc
 
     s = settings(ctx)
     if not yes:
@@ -148,7 +148,7 @@ def capture(
     ] = None,
 ) -> None:
     """Write decoded changes as Debezium-shaped JSON lines until Ctrl-C, idle or an LSN."""
-    from hospital_sim.cdc.capture import Capture
+    from hospital_sim.cdc.capture.builtin import Capture
 
     s = settings(ctx, cdc_slot=slot)
     cap = Capture(
@@ -187,7 +187,7 @@ def verify(
     ] = 2.0,
 ) -> None:
     """Replay a change log and compare it with the source; exit 1 when it differs."""
-    from hospital_sim.cdc.source import verify_log
+    from hospital_sim.cdc.verify.check import verify_log
 
     report = verify_log(
         settings(ctx, log_to_file=False),
@@ -217,7 +217,7 @@ def diff(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare the 7 source tables with a target database by key; exit 1 when they differ."""
-    from hospital_sim.cdc.diff import diff_databases, render_diff
+    from hospital_sim.cdc.verify.diff import diff_databases, render_diff
 
     report = diff_databases(
         settings(ctx, log_to_file=False),
@@ -234,7 +234,7 @@ def diff(
 @app.command("status")
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Slots and their WAL lag, publication coverage, replica identity per table."""
-    from hospital_sim.cdc.status import cdc_status
+    from hospital_sim.cdc.capture.status import cdc_status
 
     result = cdc_status(settings(ctx, log_to_file=False))
     if as_json:
@@ -254,7 +254,7 @@ def demo(
     ] = None,
 ) -> None:
     """Seed, stream, capture and verify in a fresh demo database; exit 0 when identical."""
-    from hospital_sim.demo import run_demo
+    from hospital_sim.cdc.demo import run_demo
 
     result = run_demo(settings(ctx), seconds=seconds, rate=rate, log_path=log)
     for line in result.lines():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from hospital_sim.cli.common import settings
-from hospital_sim.db import ensure_database, resolve_target
-from hospital_sim.server import embedded_server
+from hospital_sim.db.connect import ensure_database, resolve_target
+from hospital_sim.db.server import embedded_server
 
 app = typer.Typer(help="Manage the embedded PostgreSQL server.", no_args_is_help=True)
 

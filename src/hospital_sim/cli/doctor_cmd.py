@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hospital_sim.cli.common import settings
-from hospital_sim.doctor import diagnose, test_connection
+from hospital_sim.db.doctor import diagnose, test_connection
 
 
 def doctor(ctx: typer.Context) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hospital_sim.stats import fmt_seconds
+from hospital_sim.stream.stats import fmt_seconds
 
 Snapshot = dict[str, Any]
 

@@ -12,10 +12,10 @@ import typer
 
 from hospital_sim.cli.common import settings
 from hospital_sim.config import Settings
-from hospital_sim.lifecycle import count_rows, init_database, reset_database
+from hospital_sim.db.lifecycle import count_rows, init_database, reset_database
 
 if TYPE_CHECKING:
-    from hospital_sim.seed import Progress, SeedResult
+    from hospital_sim.db.seed import Progress, SeedResult
 
 SeedOpt = Annotated[
     int | None,
@@ -74,7 +74,7 @@ def _report(result: SeedResult) -> None:
 
 
 def _seed(s: Settings, seed: int | None) -> SeedResult:
-    from hospital_sim.seed import seed_database  # numpy and Faker load only when seeding
+    from hospital_sim.db.seed import seed_database  # numpy and Faker load only when seeding
 
     with _progress() as progress:
         return seed_database(s, seed=seed, progress=progress)
@@ -115,7 +115,7 @@ def reset(
 ) -> None:
     """Drop all hospital tables, create them again and seed."""
     s = settings(ctx, random_seed=seed)
-    from hospital_sim.seed import volumes_from
+    from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # refuse impossible volumes before dropping anything
     if not yes:
@@ -148,7 +148,7 @@ def run(
 ) -> None:
     """Start the database, create the schema, seed it when empty, print the counts, stream."""
     s = settings(ctx, random_seed=seed)
-    from hospital_sim.seed import volumes_from
+    from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # impossible volumes fail before anything is created
     init_database(s)

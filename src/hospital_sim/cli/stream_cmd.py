@@ -129,7 +129,7 @@ def stream(
 
 def stream_with(s: Settings, *, duration: float | None = None, events: int | None = None) -> None:
     """Run the stream with loaded settings and print the summary (also used by ``run``)."""
-    from hospital_sim.stream import run_stream
+    from hospital_sim.stream.run import run_stream
 
     if s.stream_rate is not None and sys.stderr.isatty():
         # On a terminal, a live view replaces the once-a-second progress lines.

@@ -20,9 +20,9 @@ from typing import Any
 from psycopg import conninfo as pg_conninfo
 
 from hospital_sim.config import Settings
-from hospital_sim.db import Target
+from hospital_sim.db.connect import Target
+from hospital_sim.db.schema import TABLES
 from hospital_sim.errors import UserError
-from hospital_sim.schema import TABLES
 
 __all__ = [
     "CHOICES",

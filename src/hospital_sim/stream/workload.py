@@ -1,6 +1,6 @@
 """The stream's workload, declared: the 8 operations, their tables and weights.
 
-What each operation does to the rows lives in :mod:`hospital_sim.operations`; this module
+What each operation does to the rows lives in :mod:`hospital_sim.stream.operations`; this module
 stays free of heavy imports because :mod:`hospital_sim.config` validates weights with it.
 """
 

@@ -19,9 +19,9 @@ from typing import NamedTuple
 from psycopg import sql
 
 from hospital_sim.generate import TABLE_COLUMNS, RowFactory
-from hospital_sim.pools import Partition, Patient, Stay, WorkerPools
-from hospital_sim.prepared import PreparedConnection
-from hospital_sim.workload import FALLBACK, OPERATIONS, Kind
+from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
+from hospital_sim.stream.prepared import PreparedConnection
+from hospital_sim.stream.workload import FALLBACK, OPERATIONS, Kind
 
 Row = tuple[object, ...]
 Clock = Callable[[], dt.datetime]

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import orjson
 
-from hospital_sim.cdc.pgoutput import parse_lsn
+from hospital_sim.cdc.capture.pgoutput import parse_lsn
 from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES, TABLES, PgType
 from hospital_sim.cdc.values import EPOCH, UNAVAILABLE, UNAVAILABLE_PLACEHOLDER, epoch_days_to_date
 from hospital_sim.errors import UserError

@@ -24,9 +24,9 @@ from typing import Literal, Protocol, TypeVar
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
-from hospital_sim.operations import Event, Statement
-from hospital_sim.prepared import PreparedConnection, rowcount
-from hospital_sim.stats import Stats, sqlstate_class
+from hospital_sim.stream.operations import Event, Statement
+from hospital_sim.stream.prepared import PreparedConnection, rowcount
+from hospital_sim.stream.stats import Stats, sqlstate_class
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 
 from hospital_sim.config import Settings
-from hospital_sim.db import connection
-from hospital_sim.schema import TABLES
-from hospital_sim.server import prepare_target
+from hospital_sim.db.connect import connection
+from hospital_sim.db.schema import TABLES
+from hospital_sim.db.server import prepare_target
 
 __all__ = [
     "CdcStatus",

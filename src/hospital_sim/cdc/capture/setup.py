@@ -17,15 +17,15 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
-from hospital_sim.cdc.connector import ConnectorState, connector_config, register_connector
-from hospital_sim.cdc.slots import drop_slots
-from hospital_sim.cdc.status import publication_tables, replica_identity
+from hospital_sim.cdc.capture.connector import ConnectorState, connector_config, register_connector
+from hospital_sim.cdc.capture.slots import drop_slots
+from hospital_sim.cdc.capture.status import publication_tables, replica_identity
 from hospital_sim.config import Settings
-from hospital_sim.db import Target, check_version, connection, server_info
+from hospital_sim.db.connect import Target, check_version, connection, server_info
+from hospital_sim.db.lifecycle import require_schema
+from hospital_sim.db.schema import TABLES, missing_tables
+from hospital_sim.db.server import embedded_server, prepare_target
 from hospital_sim.errors import ServerMisconfigured, UserError
-from hospital_sim.lifecycle import require_schema
-from hospital_sim.schema import TABLES, missing_tables
-from hospital_sim.server import embedded_server, prepare_target
 
 __all__ = ["SetupResult", "TeardownResult", "ensure_logical", "setup_cdc", "teardown_cdc"]
 

@@ -37,9 +37,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hospital_sim.db import Target, connect
+from hospital_sim.db.connect import Target, connect
+from hospital_sim.db.schema import TABLES
 from hospital_sim.errors import UserError
-from hospital_sim.schema import TABLES
 
 __all__ = [
     "PLUGIN",

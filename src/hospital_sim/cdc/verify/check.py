@@ -20,16 +20,16 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hospital_sim.cdc.compare import VerifyReport
-from hospital_sim.cdc.events import ChangeLogError
-from hospital_sim.cdc.psql_csv import load_expected_csv_dir
-from hospital_sim.cdc.verify import verify_changelog
+from hospital_sim.cdc.verify.compare import VerifyReport
+from hospital_sim.cdc.verify.events import ChangeLogError
+from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir
+from hospital_sim.cdc.verify.rows import verify_changelog
 from hospital_sim.config import Settings
-from hospital_sim.db import Target, connect, connection
+from hospital_sim.db.connect import Target, connect, connection
+from hospital_sim.db.lifecycle import require_schema
+from hospital_sim.db.schema import TABLES, missing_tables
+from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
-from hospital_sim.lifecycle import require_schema
-from hospital_sim.schema import TABLES, missing_tables
-from hospital_sim.server import prepare_target
 
 __all__ = ["SourceStillChanging", "log_lines", "source_fingerprint", "verify_log"]
 

@@ -19,7 +19,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
-from hospital_sim.stats import Stats
+from hospital_sim.stream.stats import Stats
 
 PREFIX = "hospital_sim"
 
@@ -114,7 +114,7 @@ class SlotLagCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         import psycopg
 
-        from hospital_sim.cdc.status import slot_lag
+        from hospital_sim.cdc.capture.status import slot_lag
 
         retained = GaugeMetricFamily(
             f"{PREFIX}_slot_retained_wal_bytes",

@@ -21,17 +21,17 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 from pydantic import SecretStr
 
-from hospital_sim.cdc.capture import Capture, CaptureResult
-from hospital_sim.cdc.compare import VerifyReport
-from hospital_sim.cdc.setup import setup_cdc
-from hospital_sim.cdc.slots import drop_slot
-from hospital_sim.cdc.source import verify_log
+from hospital_sim.cdc.capture.builtin import Capture, CaptureResult
+from hospital_sim.cdc.capture.setup import setup_cdc
+from hospital_sim.cdc.capture.slots import drop_slot
+from hospital_sim.cdc.verify.check import verify_log
+from hospital_sim.cdc.verify.compare import VerifyReport
 from hospital_sim.config import Settings
-from hospital_sim.db import Target, connection
+from hospital_sim.db.connect import Target, connection
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.schema import TABLES
+from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import HospitalSimError
-from hospital_sim.lifecycle import init_database
-from hospital_sim.schema import TABLES
-from hospital_sim.server import prepare_target
 
 __all__ = ["DemoResult", "demo_settings", "run_demo"]
 
@@ -140,7 +140,7 @@ class _Background:
 
 
 def _stream(settings: Settings, seconds: float) -> tuple[Counter[tuple[str, str]], float]:
-    from hospital_sim.stream import run_stream  # Faker and numpy load only here
+    from hospital_sim.stream.run import run_stream  # Faker and numpy load only here
 
     summary = run_stream(settings, duration=seconds)
     if summary.failure:
@@ -171,7 +171,7 @@ def run_demo(
     say: Say | None = None,
 ) -> DemoResult:
     """Run the demo end to end and return what happened; see the module docstring."""
-    from hospital_sim.seed import seed_database  # Faker and numpy load only here
+    from hospital_sim.db.seed import seed_database  # Faker and numpy load only here
 
     def step(message: str) -> None:
         log.info("demo: %s", message)

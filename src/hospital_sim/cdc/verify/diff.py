@@ -23,14 +23,14 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hospital_sim.cdc.compare import ColumnDiff, TableReport, VerifyReport
 from hospital_sim.cdc.schema_types import TABLES, PgType, TableSchema
+from hospital_sim.cdc.verify.compare import ColumnDiff, TableReport, VerifyReport
 from hospital_sim.config import Settings
-from hospital_sim.db import Target, connect
+from hospital_sim.db.connect import Target, connect
+from hospital_sim.db.lifecycle import require_schema
+from hospital_sim.db.schema import missing_tables
+from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
-from hospital_sim.lifecycle import require_schema
-from hospital_sim.schema import missing_tables
-from hospital_sim.server import prepare_target
 
 __all__ = ["DEFAULT_CHUNK", "diff_databases", "render_diff"]
 

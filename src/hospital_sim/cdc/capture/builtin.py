@@ -27,7 +27,7 @@ Decoding only sees WAL the server has flushed. On a source running with
 ``synchronous_commit = off``, a commit becomes visible to us when the WAL writer flushes
 it (``wal_writer_delay``, 200 ms by default), which adds up to that much latency.
 
-See :mod:`hospital_sim.cdc.slots` for how ``--snapshot`` gets a baseline that is
+See :mod:`hospital_sim.cdc.capture.slots` for how ``--snapshot`` gets a baseline that is
 consistent with the slot's start.
 """
 
@@ -49,16 +49,21 @@ from typing import Any, TextIO
 
 import psycopg
 
-from hospital_sim.cdc.envelope import change_event, snapshot_event
-from hospital_sim.cdc.pgoutput import Decoder, RowChange, format_lsn, parse_lsn
-from hospital_sim.cdc.replay import percentile
-from hospital_sim.cdc.slots import check_usable, create_slot, create_slot_with_baseline, get_slot
+from hospital_sim.cdc.capture.envelope import change_event, snapshot_event
+from hospital_sim.cdc.capture.pgoutput import Decoder, RowChange, format_lsn, parse_lsn
+from hospital_sim.cdc.capture.slots import (
+    check_usable,
+    create_slot,
+    create_slot_with_baseline,
+    get_slot,
+)
+from hospital_sim.cdc.verify.replay import percentile
 from hospital_sim.config import Settings
-from hospital_sim.db import Target, connect
+from hospital_sim.db.connect import Target, connect
+from hospital_sim.db.lifecycle import require_schema
+from hospital_sim.db.schema import missing_tables
+from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
-from hospital_sim.lifecycle import require_schema
-from hospital_sim.schema import missing_tables
-from hospital_sim.server import prepare_target
 
 __all__ = ["Capture", "CaptureResult", "capture_changes", "lsn_value"]
 

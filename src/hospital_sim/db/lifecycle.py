@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 
 from hospital_sim.config import Settings
-from hospital_sim.db import check_version, connection, server_info
+from hospital_sim.db.connect import check_version, connection, server_info
+from hospital_sim.db.schema import apply_schema, drop_schema, missing_tables, table_counts
+from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
-from hospital_sim.schema import apply_schema, drop_schema, missing_tables, table_counts
-from hospital_sim.server import prepare_target
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hospital_sim.config import Settings
-from hospital_sim.db import MIN_SERVER_VERSION, ServerInfo, Target, connection, server_info
-from hospital_sim.schema import missing_tables
-from hospital_sim.server import prepare_target
+from hospital_sim.db.connect import MIN_SERVER_VERSION, ServerInfo, Target, connection, server_info
+from hospital_sim.db.schema import missing_tables
+from hospital_sim.db.server import prepare_target
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from hospital_sim.cdc.events import ParseStats
-from hospital_sim.cdc.pgoutput import format_lsn
-from hospital_sim.cdc.psql_csv import load_expected_csv_dir
-from hospital_sim.cdc.replay import Duplicate, LagStats, OrderViolation, ReplayResult
+from hospital_sim.cdc.capture.pgoutput import format_lsn
 from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES
 from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
+from hospital_sim.cdc.verify.events import ParseStats
+from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir
+from hospital_sim.cdc.verify.replay import Duplicate, LagStats, OrderViolation, ReplayResult
 
 __all__ = [
     "ABSENT",

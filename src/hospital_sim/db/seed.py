@@ -15,12 +15,12 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from hospital_sim.config import Settings, run_seed
-from hospital_sim.db import connection
+from hospital_sim.db.connect import connection
+from hospital_sim.db.lifecycle import require_schema
+from hospital_sim.db.schema import TABLES, missing_tables
+from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import ConfigError, UserError
 from hospital_sim.generate import TABLE_COLUMNS, Volumes, check_volumes, generate_tables
-from hospital_sim.lifecycle import require_schema
-from hospital_sim.schema import TABLES, missing_tables
-from hospital_sim.server import prepare_target
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hospital_sim.cdc.compare import VerifyReport, compare
-from hospital_sim.cdc.events import ChangeLogParser
-from hospital_sim.cdc.replay import Replayer
+from hospital_sim.cdc.verify.compare import VerifyReport, compare
+from hospital_sim.cdc.verify.events import ChangeLogParser
+from hospital_sim.cdc.verify.replay import Replayer
 
 __all__ = ["verify_changelog"]
 
@@ -25,9 +25,9 @@ def verify_changelog(
 
     ``expected`` and ``baseline`` map table names to rows of canonical values (int, str,
     date, naive UTC datetime, None), as psycopg returns them or
-    :func:`~hospital_sim.cdc.psql_csv.load_expected_csv_dir` reads them. Without a
+    :func:`~hospital_sim.cdc.verify.psql_csv.load_expected_csv_dir` reads them. Without a
     baseline the replay starts from empty tables, so the log must hold a snapshot.
-    Raises :class:`~hospital_sim.cdc.events.ChangeLogError` for an unusable line.
+    Raises :class:`~hospital_sim.cdc.verify.events.ChangeLogError` for an unusable line.
     """
     parser = ChangeLogParser()
     replayer = Replayer(baseline, sample_size=sample_size)

@@ -23,9 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hospital_sim.cdc.events import ChangeEvent
 from hospital_sim.cdc.schema_types import PRIMARY_KEY
 from hospital_sim.cdc.values import UNAVAILABLE
+from hospital_sim.cdc.verify.events import ChangeEvent
 
 __all__ = [
     "LagStats",

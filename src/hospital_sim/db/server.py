@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hospital_sim.config import Settings
-from hospital_sim.db import Target, ensure_database, resolve_target
-from hospital_sim.embedded import EmbeddedServer
+from hospital_sim.db.connect import Target, ensure_database, resolve_target
+from hospital_sim.db.embedded import EmbeddedServer
 
 
 def embedded_server(settings: Settings) -> EmbeddedServer:

@@ -1,0 +1,6 @@
+"""The capture side: make the source ready for CDC, decode pgoutput, write change logs.
+
+``setup`` (publication, replica identity, replication role), ``slots``, ``connector``
+(Debezium's Kafka Connect configuration), ``status`` (slot lag), ``pgoutput`` (the protocol
+decoder), ``envelope`` (Debezium's event shape) and ``builtin`` (``cdc capture``).
+"""
