@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hospital_sim.errors import ConfigError
+from hospital_sim.mix import parse_weights, resolve_weights
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -295,8 +296,6 @@ class Settings(BaseSettings):
     @field_validator("stream_weights", mode="before")
     @classmethod
     def _weights(cls, value: Any) -> Any:
-        from hospital_sim.stream.workload import parse_weights, resolve_weights
-
         if isinstance(value, str):
             value = parse_weights(value)
         if not isinstance(value, dict):

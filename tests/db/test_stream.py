@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from hospital_sim.cli.slot_metrics import slot_collectors
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
 from hospital_sim.db.seed import seed_database
@@ -276,7 +277,9 @@ def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb, workers: int) -
         conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
     stop = threading.Event()
     settings = db.settings(stream_rate=200.0, metrics_port=port, stream_workers=workers)
-    runner = threading.Thread(target=lambda: run_stream(settings, stop=stop, seed=1))
+    runner = threading.Thread(
+        target=lambda: run_stream(settings, stop=stop, seed=1, collectors=slot_collectors)
+    )
     runner.start()
     try:
         text = ""

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from hospital_sim.cli.slot_metrics import slot_collectors
 from hospital_sim.stream import metrics
 from hospital_sim.stream.stats import Stats
 
@@ -31,7 +32,9 @@ PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", 
 
 def exported_names() -> set[str]:
     # Port 1 refuses at once: the slot collector still declares its families.
-    registry = metrics.registry_for(Stats, conninfo="host=127.0.0.1 port=1 connect_timeout=1")
+    registry = metrics.registry_for(
+        Stats, extra=slot_collectors("host=127.0.0.1 port=1 connect_timeout=1")
+    )
     names = set()
     for family in registry.collect():
         for suffix in SUFFIXES.get(family.type, ("",)):

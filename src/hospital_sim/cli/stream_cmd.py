@@ -129,6 +129,7 @@ def stream(
 
 def stream_with(s: Settings, *, duration: float | None = None, events: int | None = None) -> None:
     """Run the stream with loaded settings and print the summary (also used by ``run``)."""
+    from hospital_sim.cli.slot_metrics import slot_collectors
     from hospital_sim.stream.run import run_stream
 
     if s.stream_rate is not None and sys.stderr.isatty():
@@ -136,9 +137,11 @@ def stream_with(s: Settings, *, duration: float | None = None, events: int | Non
         from hospital_sim.cli.live import live_view
 
         with live_view() as show:
-            summary = run_stream(s, duration=duration, events=events, progress=show)
+            summary = run_stream(
+                s, duration=duration, events=events, progress=show, collectors=slot_collectors
+            )
     else:
-        summary = run_stream(s, duration=duration, events=events)
+        summary = run_stream(s, duration=duration, events=events, collectors=slot_collectors)
     print_summary(summary)
     if summary.failure:
         raise typer.Exit(1)

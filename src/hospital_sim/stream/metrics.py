@@ -100,67 +100,26 @@ class MetricsServer:
         self.server.server_close()
 
 
-class SlotLagCollector(Collector):
-    """Replication slot lag of the source database, read at scrape time.
-
-    The CDC pipeline's slot is what grows when a consumer falls behind the stream, so it
-    belongs next to the stream's own figures. A failed read yields no sample rather than
-    failing the whole scrape.
-    """
-
-    def __init__(self, conninfo: str) -> None:
-        self.conninfo = conninfo
-
-    def collect(self) -> Iterable[Metric]:
-        import psycopg
-
-        from hospital_sim.cdc.capture.status import slot_lag
-
-        retained = GaugeMetricFamily(
-            f"{PREFIX}_slot_retained_wal_bytes",
-            "WAL the server keeps for a replication slot (current LSN - restart_lsn).",
-            labels=["slot"],
-        )
-        flush_lag = GaugeMetricFamily(
-            f"{PREFIX}_slot_confirmed_flush_lag_bytes",
-            "WAL a slot's consumer has not confirmed yet (current LSN - confirmed_flush_lsn).",
-            labels=["slot"],
-        )
-        active = GaugeMetricFamily(
-            f"{PREFIX}_slot_active", "1 when a consumer is attached to the slot.", labels=["slot"]
-        )
-        try:
-            with psycopg.connect(self.conninfo, connect_timeout=2, autocommit=True) as conn:
-                dbname = conn.info.dbname
-                slots = slot_lag(conn, database=dbname)
-        except psycopg.Error:
-            slots = []
-        for slot in slots:
-            if slot.retained_wal_bytes is not None:
-                retained.add_metric([slot.slot_name], slot.retained_wal_bytes)
-            if slot.confirmed_flush_lag_bytes is not None:
-                flush_lag.add_metric([slot.slot_name], slot.confirmed_flush_lag_bytes)
-            active.add_metric([slot.slot_name], 1 if slot.active else 0)
-        yield retained
-        yield flush_lag
-        yield active
-
-
-def registry_for(source: Callable[[], Stats], conninfo: str | None = None) -> CollectorRegistry:
+def registry_for(source: Callable[[], Stats], extra: Iterable[Collector] = ()) -> CollectorRegistry:
+    """The stream's collector, and ``extra`` ones beside it, on a private registry."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StatsCollector(source))
-    if conninfo is not None:
-        registry.register(SlotLagCollector(conninfo))
+    for collector in extra:
+        registry.register(collector)
     return registry
 
 
 def serve(
-    port: int, source: Callable[[], Stats], addr: str = "0.0.0.0", conninfo: str | None = None
+    port: int,
+    source: Callable[[], Stats],
+    addr: str = "0.0.0.0",
+    extra: Iterable[Collector] = (),
 ) -> MetricsServer:
     """Serve /metrics on ``addr:port`` from a daemon thread until ``shutdown()``.
 
-    With ``conninfo``, the source's replication slots are reported too.
+    ``extra`` collectors are served beside the stream's own (the CLI adds the source's
+    replication slot lag, which the stream layer does not know about).
     """
-    registry = registry_for(source, conninfo)
+    registry = registry_for(source, extra)
     server, _thread = start_http_server(port, addr=addr, registry=registry)
     return MetricsServer(port=server.server_port, server=server, registry=registry)

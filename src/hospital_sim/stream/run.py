@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospital_sim.config import Settings, run_seed
 from hospital_sim.db.connect import check_version, connection, server_info
@@ -25,6 +25,9 @@ from hospital_sim.stream.crews import Crew, ThreadCrew
 from hospital_sim.stream.plan import Clock, RunPlan, make_plan, utc_now
 from hospital_sim.stream.stats import Stats, fmt_seconds, merged, snapshot
 from hospital_sim.stream.workload import OPERATIONS
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,8 @@ def _preflight(settings: Settings) -> str:
 
 
 Progress = Callable[[dict[str, Any]], None]
+Collectors = Callable[[str], "Iterable[Collector]"]
+"""Given the run's conninfo, more Prometheus collectors to serve beside the stream's."""
 
 
 def run_stream(
@@ -116,8 +121,13 @@ def run_stream(
     stop: threading.Event | None = None,
     clock: Clock = utc_now,
     progress: Progress | None = None,
+    collectors: Collectors | None = None,
 ) -> StreamSummary:
-    """Stream events until ``duration``, ``events``, ``stop`` or SIGINT/SIGTERM."""
+    """Stream events until ``duration``, ``events``, ``stop`` or SIGINT/SIGTERM.
+
+    With ``settings.metrics_port``, /metrics serves the stream's stats and whatever
+    ``collectors(conninfo)`` returns (the CLI adds the replication slots' lag).
+    """
     seed = run_seed(settings, seed)
     log.info("stream seed %d (pass --seed %d to repeat this sequence)", seed, seed)
     conninfo = _preflight(settings)
@@ -138,7 +148,7 @@ def run_stream(
         reason[0] = name
         stop.set()
 
-    metrics = _start_metrics(settings, crew, plan)
+    metrics = _start_metrics(settings, crew, plan, collectors)
     with stop_on_signals(on_signal):
         try:
             crew.start()
@@ -202,7 +212,9 @@ def progress_line(snap: dict[str, Any]) -> str:
     )
 
 
-def _start_metrics(settings: Settings, crew: Crew, plan: RunPlan) -> Any:
+def _start_metrics(
+    settings: Settings, crew: Crew, plan: RunPlan, collectors: Collectors | None
+) -> Any:
     if settings.metrics_port is None:
         return None
     from hospital_sim.stream.metrics import serve
@@ -210,4 +222,5 @@ def _start_metrics(settings: Settings, crew: Crew, plan: RunPlan) -> Any:
     def current() -> Stats:
         return merged(crew.stats())
 
-    return serve(settings.metrics_port, current, conninfo=plan.conninfo)
+    extra = () if collectors is None else collectors(plan.conninfo)
+    return serve(settings.metrics_port, current, extra=extra)

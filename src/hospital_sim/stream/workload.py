@@ -1,7 +1,8 @@
-"""The stream's workload, declared: the 8 operations, their tables and weights.
+"""The stream's workload: which operation runs next, and what runs when it cannot.
 
-What each operation does to the rows lives in :mod:`hospital_sim.stream.operations`; this module
-stays free of heavy imports because :mod:`hospital_sim.config` validates weights with it.
+The operations themselves (names, verbs, tables, default weights) are declared in
+:mod:`hospital_sim.mix`; what each does to the rows lives in
+:mod:`hospital_sim.stream.operations`.
 """
 
 from __future__ import annotations
@@ -10,36 +11,28 @@ import bisect
 import itertools
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
 
-Kind = Literal["INSERT", "UPDATE"]
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One kind of event: its name, the SQL verb, the table it changes, its default weight."""
-
-    name: str
-    kind: Kind
-    table: str
-    weight: float
-
-
-CATALOGUE: tuple[Operation, ...] = (
-    Operation("insert_paciente", "INSERT", "pacientes", 5),
-    Operation("insert_consulta", "INSERT", "consultas", 30),
-    Operation("insert_exame", "INSERT", "exames", 15),
-    Operation("insert_internacao", "INSERT", "internacoes", 20),
-    Operation("update_paciente", "UPDATE", "pacientes", 8),
-    Operation("update_consulta", "UPDATE", "consultas", 10),
-    Operation("update_exame", "UPDATE", "exames", 7),
-    Operation("update_internacao", "UPDATE", "internacoes", 5),
+from hospital_sim.mix import (
+    CATALOGUE,
+    DEFAULT_WEIGHTS,
+    OPERATIONS,
+    Kind,
+    Operation,
+    parse_weights,
+    resolve_weights,
 )
-"""The original design's operations and weights (70% INSERT / 30% UPDATE)."""
 
-OPERATIONS: dict[str, Operation] = {op.name: op for op in CATALOGUE}
-DEFAULT_WEIGHTS: dict[str, float] = {op.name: op.weight for op in CATALOGUE}
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_WEIGHTS",
+    "FALLBACK",
+    "OPERATIONS",
+    "Kind",
+    "Operation",
+    "OperationPicker",
+    "parse_weights",
+    "resolve_weights",
+]
 
 # When an operation has no candidate row, this one runs instead. Chains end at
 # insert_paciente, which always has a candidate.
@@ -52,39 +45,6 @@ FALLBACK: dict[str, str] = {
     "insert_consulta": "insert_paciente",
     "insert_exame": "insert_paciente",
 }
-
-_ACCEPTED = ", ".join(OPERATIONS)
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """Parse ``op=weight,op=weight`` (the ``--weights`` and STREAM_WEIGHTS form)."""
-    weights: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"'{item}' is not op=weight (e.g. insert_consulta=40)")
-        try:
-            weights[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(
-                f"weight '{value.strip()}' of {name.strip()} is not a number"
-            ) from None
-    return weights
-
-
-def resolve_weights(given: Mapping[str, Any]) -> dict[str, float]:
-    """The default weights with ``given`` on top; raises ValueError naming what is wrong."""
-    merged = dict(DEFAULT_WEIGHTS)
-    for name, value in given.items():
-        if name not in OPERATIONS:
-            raise ValueError(f"unknown operation '{name}'; accepted operations: {_ACCEPTED}")
-        weight = float(value)
-        if weight < 0 or weight != weight or weight == float("inf"):
-            raise ValueError(f"weight of {name} must be a finite number >= 0, not {value}")
-        merged[name] = weight
-    if not any(merged.values()):
-        raise ValueError(f"all weights are 0; give at least one of {_ACCEPTED} a weight > 0")
-    return merged
 
 
 class OperationPicker:

@@ -1,0 +1,72 @@
+"""The stream's operation mix, declared: the 8 operations, their verbs, tables and weights.
+
+It sits below :mod:`hospital_sim.config`, which validates ``STREAM_WEIGHTS`` with it, and
+below :mod:`hospital_sim.stream`, which runs it; it imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Kind = Literal["INSERT", "UPDATE"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One kind of event: its name, the SQL verb, the table it changes, its default weight."""
+
+    name: str
+    kind: Kind
+    table: str
+    weight: float
+
+
+CATALOGUE: tuple[Operation, ...] = (
+    Operation("insert_paciente", "INSERT", "pacientes", 5),
+    Operation("insert_consulta", "INSERT", "consultas", 30),
+    Operation("insert_exame", "INSERT", "exames", 15),
+    Operation("insert_internacao", "INSERT", "internacoes", 20),
+    Operation("update_paciente", "UPDATE", "pacientes", 8),
+    Operation("update_consulta", "UPDATE", "consultas", 10),
+    Operation("update_exame", "UPDATE", "exames", 7),
+    Operation("update_internacao", "UPDATE", "internacoes", 5),
+)
+"""The original design's operations and weights (70% INSERT / 30% UPDATE)."""
+
+OPERATIONS: dict[str, Operation] = {op.name: op for op in CATALOGUE}
+DEFAULT_WEIGHTS: dict[str, float] = {op.name: op.weight for op in CATALOGUE}
+
+_ACCEPTED = ", ".join(OPERATIONS)
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """Parse ``op=weight,op=weight`` (the ``--weights`` and STREAM_WEIGHTS form)."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"'{item}' is not op=weight (e.g. insert_consulta=40)")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(
+                f"weight '{value.strip()}' of {name.strip()} is not a number"
+            ) from None
+    return weights
+
+
+def resolve_weights(given: Mapping[str, Any]) -> dict[str, float]:
+    """The default weights with ``given`` on top; raises ValueError naming what is wrong."""
+    merged = dict(DEFAULT_WEIGHTS)
+    for name, value in given.items():
+        if name not in OPERATIONS:
+            raise ValueError(f"unknown operation '{name}'; accepted operations: {_ACCEPTED}")
+        weight = float(value)
+        if weight < 0 or weight != weight or weight == float("inf"):
+            raise ValueError(f"weight of {name} must be a finite number >= 0, not {value}")
+        merged[name] = weight
+    if not any(merged.values()):
+        raise ValueError(f"all weights are 0; give at least one of {_ACCEPTED} a weight > 0")
+    return merged
