@@ -21,7 +21,7 @@ from psycopg import sql
 from hospital_sim.generate import TABLE_COLUMNS, RowFactory
 from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
 from hospital_sim.stream.prepared import PreparedConnection
-from hospital_sim.stream.workload import FALLBACK, OPERATIONS, Kind
+from hospital_sim.stream.workload import FALLBACK, Kind
 
 Row = tuple[object, ...]
 Clock = Callable[[], dt.datetime]
@@ -381,7 +381,3 @@ class Operations:
 
             event.undo.append(restore)
         return True
-
-
-def operation_kind(name: str) -> Kind:
-    return OPERATIONS[name].kind

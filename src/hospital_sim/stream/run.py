@@ -23,7 +23,7 @@ from hospital_sim.db.server import prepare_target
 from hospital_sim.signals import stop_on_signals
 from hospital_sim.stream.crews import Crew, ThreadCrew
 from hospital_sim.stream.plan import Clock, RunPlan, make_plan, utc_now
-from hospital_sim.stream.stats import Stats, fmt_seconds, merged, snapshot
+from hospital_sim.stream.stats import Outcome, Stats, fmt_seconds, merged, snapshot
 from hospital_sim.stream.workload import OPERATIONS
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class StreamSummary:
         return sum(
             n
             for (op, t, outcome), n in self.stats.events.items()
-            if t == table and outcome == "committed" and OPERATIONS[op].kind == kind
+            if t == table and outcome == Outcome.COMMITTED and OPERATIONS[op].kind == kind
         )
 
     def lines(self) -> list[str]:

@@ -26,15 +26,13 @@ from psycopg import conninfo as pg_conninfo
 
 from hospital_sim.stream.operations import Event, Statement
 from hospital_sim.stream.prepared import PreparedConnection, rowcount
-from hospital_sim.stream.stats import Stats, sqlstate_class
+from hospital_sim.stream.stats import Outcome, Resolution, Stats, sqlstate_class
 
 log = logging.getLogger(__name__)
 
 Conn = psycopg.Connection[tuple[object, ...]]
 T = TypeVar("T")
 Meanwhile = Callable[[], "list[Event] | None"]
-Outcome = Literal["committed", "aborted"]
-Resolution = Literal["committed", "aborted", "unresolved"]
 
 RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 # admin_shutdown, crash_shutdown, cannot_connect_now: the server went away.
@@ -97,7 +95,7 @@ class ErrorLog:
 
 @dataclass(slots=True)
 class TxnResult:
-    status: Literal["committed", "failed", "abandoned", "unresolved"]
+    status: Outcome
     stale: set[int] = field(default_factory=set)  # statements (by index) that found no row
     latency: float = 0.0
     chained: bool = False  # the next events are already sent: run them with sent=True
@@ -260,7 +258,7 @@ class Session:
                 try:
                     conn = self.connection()
                 except Stopped:
-                    return TxnResult("abandoned")
+                    return TxnResult(Outcome.ABANDONED)
                 started = time.perf_counter()
                 backend = self._backend
                 if backend is None:  # our server process is not visible: resolve by xid
@@ -285,7 +283,7 @@ class Session:
             stale = {0} if st.kind == "UPDATE" and rowcount(result) == 0 else set()
             latency = time.perf_counter() - started
             chained = following is not None and self._chain(wire, following)
-            return TxnResult("committed", stale, latency, chained)
+            return TxnResult(Outcome.COMMITTED, stale, latency, chained)
 
     def _chain(self, wire: PreparedConnection, events: list[Event]) -> bool:
         """Send ``events`` now if they are one probed statement: the server has them the
@@ -309,7 +307,7 @@ class Session:
             try:
                 conn = self.connection()
             except Stopped:
-                return TxnResult("abandoned")
+                return TxnResult(Outcome.ABANDONED)
             started = time.perf_counter()
             wire = self.wire(conn)
             try:
@@ -330,7 +328,7 @@ class Session:
                 kind = classify(exc, conn)
                 if kind == "connection":
                     # Nothing written (xid None): nothing to resolve, it counts as done.
-                    resolved = "committed" if xid is None else self._resolve(xid)
+                    resolved = Resolution.COMMITTED if xid is None else self._resolve(xid)
                     settled = _settled(resolved, stale, started)
                     if settled is not None:
                         return settled
@@ -338,7 +336,7 @@ class Session:
                 if (result := self._failed(conn, exc)) is not None:
                     return result
                 continue
-            return TxnResult("committed", stale, time.perf_counter() - started)
+            return TxnResult(Outcome.COMMITTED, stale, time.perf_counter() - started)
 
     def wire(self, conn: Conn) -> PreparedConnection:
         """The prepared statements of ``conn`` (a new connection starts with none)."""
@@ -375,14 +373,14 @@ class Session:
             self.stats.retries[exc.sqlstate or "?"] += 1
             # Let the transaction we collided with finish before trying again.
             if self.stop.wait(self._jitter.uniform(0.001, 0.01)):
-                return TxnResult("abandoned")
+                return TxnResult(Outcome.ABANDONED)
             return None
         cls = sqlstate_class(exc.sqlstate)
         self.stats.errors[cls] += 1
         self.errors.report(
             f"sql:{cls}", f"transaction failed, SQLSTATE {exc.sqlstate}: {_first_line(exc)}"
         )
-        return TxnResult("failed")
+        return TxnResult(Outcome.FAILED)
 
     def _rollback(self, conn: Conn) -> None:
         try:
@@ -393,12 +391,12 @@ class Session:
     def _resolve(self, xid: str) -> Resolution:
         """Ask the server whether transaction ``xid`` committed, reconnecting as needed."""
 
-        def look(conn: Conn) -> Outcome | None:
+        def look(conn: Conn) -> Resolution | None:
             row = conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()
             status = None if row is None else row[0]
             if status == "in progress":  # the old backend is still finishing its commit
                 return None
-            return "committed" if status == "committed" else "aborted"
+            return Resolution.COMMITTED if status == "committed" else Resolution.ABORTED
 
         return self._in_doubt(look, f"commit of xid {xid}")
 
@@ -408,7 +406,7 @@ class Session:
         probe = st.probe
         waited_since = time.monotonic()
 
-        def look(conn: Conn) -> Outcome | None:
+        def look(conn: Conn) -> Resolution | None:
             # The old process may still be finishing the statement (a cut network is
             # noticed late): its outcome is only final once it is idle or gone.
             row = conn.execute(BACKEND_BUSY, (backend.pid, backend.started)).fetchone()
@@ -417,11 +415,11 @@ class Session:
                     self._terminate(conn, backend)
                 return None
             found = conn.execute(probe, st.probe_params).fetchone() is not None
-            return "committed" if found else "aborted"
+            return Resolution.COMMITTED if found else Resolution.ABORTED
 
         return self._in_doubt(look, f"{st.kind} on {st.table}")
 
-    def _in_doubt(self, look: Callable[[Conn], Outcome | None], what: str) -> Resolution:
+    def _in_doubt(self, look: Callable[[Conn], Resolution | None], what: str) -> Resolution:
         """Reconnect and ``look`` until it tells the outcome (None: not final yet)."""
         self.drop()
         while True:
@@ -431,8 +429,8 @@ class Session:
                 # One last look: stop was asked, but an unknown outcome would skew counts.
                 last = self._one_shot()
                 if last is None:
-                    self.stats.in_doubt["unresolved"] += 1
-                    return "unresolved"
+                    self.stats.in_doubt[Resolution.UNRESOLVED] += 1
+                    return Resolution.UNRESOLVED
                 conn = last
             try:
                 outcome = look(conn)
@@ -498,10 +496,10 @@ def _backend_of(conn: Conn) -> Backend | None:
 
 def _settled(resolved: Resolution, stale: set[int], started: float) -> TxnResult | None:
     """The result of a transaction whose outcome was in doubt; None: replay it."""
-    if resolved == "committed":
-        return TxnResult("committed", stale, time.perf_counter() - started)
-    if resolved == "unresolved":
-        return TxnResult("unresolved")
+    if resolved is Resolution.COMMITTED:
+        return TxnResult(Outcome.COMMITTED, stale, time.perf_counter() - started)
+    if resolved is Resolution.UNRESOLVED:
+        return TxnResult(Outcome.UNRESOLVED)
     return None
 
 

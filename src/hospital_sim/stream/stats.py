@@ -13,18 +13,46 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 # Fixed log-spaced bounds, 10 per decade from 100 µs to 100 s: every bucket is ~26% wide,
 # so a percentile read from them is within ~13% of the true value, in constant memory.
 LATENCY_BOUNDS: tuple[float, ...] = tuple(1e-4 * 10 ** (i / 10) for i in range(61))
 
-Key = tuple[str, str, str]
-"""(operation, table, outcome)."""
 
-OUTCOMES = ("committed", "failed", "stale", "abandoned")
-"""committed: in the database; failed: rolled back by an error that is not retried;
-stale: an UPDATE found no row (someone else changed it); abandoned: rolled back at stop."""
+class Outcome(StrEnum):
+    """What became of an event's row change: the ``outcome`` of the counters and labels.
+
+    A StrEnum, so the summary, the logs and the Prometheus labels read its plain value.
+    """
+
+    COMMITTED = "committed"
+    """In the database."""
+    FAILED = "failed"
+    """Rolled back by an error that is not retried."""
+    STALE = "stale"
+    """Committed, but the UPDATE found no row (someone else changed it)."""
+    ABANDONED = "abandoned"
+    """Rolled back (or never sent) because the run stopped."""
+    UNRESOLVED = "unresolved"
+    """The connection was lost at commit and the run stopped before the outcome was known."""
+
+
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
+
+
+class Resolution(StrEnum):
+    """How a commit whose answer was lost turned out (the ``in_doubt`` counters)."""
+
+    COMMITTED = "committed"
+    ABORTED = "aborted"
+    UNRESOLVED = "unresolved"
+    """Stop was asked before the server could tell."""
+
+
+Key = tuple[str, str, Outcome]
+"""(operation, table, outcome)."""
 
 
 class Histogram:
@@ -81,7 +109,7 @@ class Stats:
     transactions: int = 0
     reconnects: int = 0
     retries: Counter[str] = field(default_factory=Counter)  # by SQLSTATE
-    in_doubt: Counter[str] = field(default_factory=Counter)  # committed / aborted / unresolved
+    in_doubt: Counter[Resolution] = field(default_factory=Counter)
     substitutions: Counter[tuple[str, str]] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)  # by SQLSTATE class
     lag_last: float = 0.0
@@ -130,7 +158,9 @@ def sqlstate_class(sqlstate: str | None) -> str:
 
 def snapshot(stats: Stats, *, elapsed: float) -> dict[str, Any]:
     """A plain dict with stable keys, for logs, JSON and tests."""
-    committed = sum(n for (_, _, outcome), n in stats.events.items() if outcome == "committed")
+    committed = sum(
+        n for (_, _, outcome), n in stats.events.items() if outcome == Outcome.COMMITTED
+    )
     return {
         "elapsed_seconds": elapsed,
         "events_committed": stats.inserts + stats.updates,
@@ -139,13 +169,13 @@ def snapshot(stats: Stats, *, elapsed: float) -> dict[str, Any]:
         "updates": stats.updates,
         "rate": (stats.inserts + stats.updates) / elapsed if elapsed > 0 else 0.0,
         "transactions": stats.transactions,
-        "events": {"|".join(k): n for k, n in sorted(stats.events.items())},
+        "events": {"|".join(map(str, k)): n for k, n in sorted(stats.events.items())},
         "latency_p50": stats.latency.percentile(0.50),
         "latency_p95": stats.latency.percentile(0.95),
         "latency_p99": stats.latency.percentile(0.99),
         "reconnects": stats.reconnects,
         "retries": dict(sorted(stats.retries.items())),
-        "in_doubt": dict(sorted(stats.in_doubt.items())),
+        "in_doubt": {str(k): n for k, n in sorted(stats.in_doubt.items())},
         "substitutions": {f"{w}->{r}": n for (w, r), n in sorted(stats.substitutions.items())},
         "errors": dict(sorted(stats.errors.items())),
         "lag_last": stats.lag_last,

@@ -14,7 +14,7 @@ from hospital_sim.stream.operations import Event, IdReserve, Operations
 from hospital_sim.stream.plan import Gate, RunPlan
 from hospital_sim.stream.pools import Partition, load_pools
 from hospital_sim.stream.session import ErrorLog, Flag, Session, TxnResult
-from hospital_sim.stream.stats import Stats
+from hospital_sim.stream.stats import Outcome, Stats
 from hospital_sim.stream.workload import OPERATIONS, OperationPicker
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class Worker:
                 self._catch_up()  # the transaction ended before it was sent
             if box:
                 ahead = box[0]
-                if result.status != "committed":  # undo in reverse order of planning
+                if result.status is not Outcome.COMMITTED:  # undo in reverse order of planning
                     for event in reversed(ahead):
                         event.rollback_pools()
                     ahead = None
@@ -184,10 +184,10 @@ class Worker:
     def _account(self, events: list[Event], result: TxnResult) -> None:
         stats = self.stats
         outcome = result.status
-        if outcome in ("failed", "abandoned", "unresolved"):
+        if outcome is not Outcome.COMMITTED:
             for event in events:
                 event.rollback_pools()
-        if outcome == "committed":
+        if outcome is Outcome.COMMITTED:
             stats.transactions += 1
         i = 0
         for event in events:
@@ -195,11 +195,12 @@ class Worker:
                 stats.substitutions[(event.wanted, event.op)] += 1
             event_stale = False
             for st in event.statements:
-                state = "stale" if outcome == "committed" and i in result.stale else outcome
-                event_stale = event_stale or state == "stale"
+                stale = outcome is Outcome.COMMITTED and i in result.stale
+                state = Outcome.STALE if stale else outcome
+                event_stale = event_stale or stale
                 stats.events[(event.op, st.table, state)] += 1
                 i += 1
-            if outcome == "committed" and not event_stale:
+            if outcome is Outcome.COMMITTED and not event_stale:
                 if OPERATIONS[event.op].kind == "INSERT":
                     stats.inserts += 1
                 else:
