@@ -6,6 +6,8 @@ schema, seed, stream and CDC layers alike.
 
 from __future__ import annotations
 
+from typing import Any
+
 TABLES: tuple[str, ...] = (
     "convenios",
     "medicos",
@@ -15,3 +17,6 @@ TABLES: tuple[str, ...] = (
     "exames",
     "internacoes",
 )
+
+Row = tuple[Any, ...]
+"""One row of a hospital table, its values in the table's column order."""

@@ -19,6 +19,9 @@ from hospital_sim.errors import ConnectionFailed, ServerMisconfigured
 
 log = logging.getLogger(__name__)
 
+Conn = psycopg.Connection[tuple[object, ...]]
+"""A connection as this project opens it: rows come back as tuples."""
+
 
 @dataclass(frozen=True)
 class Target:

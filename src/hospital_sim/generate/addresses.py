@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
@@ -12,9 +13,23 @@ import numpy.typing as npt
 from faker.providers.address.pt_BR import Provider as AddressProvider
 from faker.providers.person.pt_BR import Provider as PersonProvider
 
-from hospital_sim.generate.draw import weighted
+from hospital_sim.generate.documents import PAD4
+from hospital_sim.generate.draw import pick, weighted
 from hospital_sim.generate.people import NAMES_BY_BIRTH_YEAR
 from hospital_sim.generate.places import CITIES, cities_of, city_weights
+
+# An address line ends with its city label and CEP: "<street>, <number><complement> -
+# <bairro>, <city> - <UF>, <CEP 5>-<CEP 3>" (draw_addresses and pick_address write it).
+# This pattern finds the state at its end; it reads the same in Python and PostgreSQL.
+ADDRESS_UF = r" - ([A-Z]{2}), [0-9]{5}-[0-9]{3}$"
+_ADDRESS_UF = re.compile(ADDRESS_UF)
+
+
+def address_uf(address: str) -> str | None:
+    """The state of a generated address line ('... - São Paulo - SP, 01510-010')."""
+    match = _ADDRESS_UF.search(address)
+    return match.group(1) if match else None
+
 
 # Anatel counts about ten mobile accesses for each fixed line; a patient's contact number
 # is usually a mobile.
@@ -123,13 +138,9 @@ def _tidy(bairro: str) -> str:
     return " ".join([words[0], *(w.lower() if w in _LOWERCASE_PARTICLES else w for w in words[1:])])
 
 
-def _pick(cum: npt.NDArray[np.float64], u: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-    return np.minimum(np.searchsorted(cum, u, side="right"), cum.size - 1)
-
-
 def draw_cities(rng: np.random.Generator, n: int) -> npt.NDArray[np.intp]:
     """Indexes into CITIES, weighted by population."""
-    return _pick(address_pools().city_cum, rng.random(n))
+    return pick(address_pools().city_cum, rng.random(n))
 
 
 def _house_numbers(rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
@@ -140,7 +151,6 @@ def _house_numbers(rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
 
 
 _CEP_SUFFIXES = np.array([f"-{i:03d}" for i in range(1000)], dtype=object)
-_PAD4 = np.array([f"{i:04d}" for i in range(10_000)], dtype=object)
 _NINE = np.array(["", "9"], dtype=object)
 _DDD = np.array([f"({i:02d}) " for i in range(100)], dtype=object)
 
@@ -160,8 +170,8 @@ def draw_addresses(rng: np.random.Generator, city: npt.NDArray[np.intp]) -> list
     parts = (
         pools.streets[rng.integers(0, pools.streets.size, n)],
         pools.numbers[_house_numbers(rng, n)],
-        pools.complements[_pick(pools.complement_cum, rng.random(n))],
-        pools.bairros[_pick(pools.bairro_cum, rng.random(n))],
+        pools.complements[pick(pools.complement_cum, rng.random(n))],
+        pools.bairros[pick(pools.bairro_cum, rng.random(n))],
         pools.city_labels[city],
         _cep_prefixes()[cep5],
         _CEP_SUFFIXES[_cep_suffixes(rng, n)],
@@ -188,8 +198,8 @@ def draw_phones(rng: np.random.Generator, ddd: npt.NDArray[np.int64]) -> list[st
     parts = (
         _DDD[ddd],
         _NINE[mobile.astype(np.intp)],
-        _PAD4[head],
-        _PAD4[rng.integers(0, 10_000, n)],
+        PAD4[head],
+        PAD4[rng.integers(0, 10_000, n)],
     )
     a, b, c, d = (p.tolist() for p in parts)
     return [f"{w}{x}{y}-{z}" for w, x, y, z in zip(a, b, c, d, strict=True)]

@@ -7,13 +7,13 @@ how often they come) is kept in per-patient arrays; nothing else grows with the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hospital_sim.generate.addresses import address_pools, draw_addresses, draw_cities, draw_phones
 from hospital_sim.generate.documents import cpf_array
+from hospital_sim.generate.draw import pick_sorted
 from hospital_sim.generate.people import (
     DAYS_PER_YEAR,
     FEMALE_SHARE,
@@ -23,18 +23,17 @@ from hospital_sim.generate.people import (
 from hospital_sim.generate.timeline import (
     DAY,
     REGISTRATION,
-    Clock,
     DayProfile,
+    Horizon,
     Seconds,
     SortedTimes,
     to_dates,
     to_datetimes,
     weekday,
 )
+from hospital_sim.tables import Row
 
 HISTORY_DAYS = round(5 * DAYS_PER_YEAR)  # registrations spread over the last five years
-
-Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -82,37 +81,25 @@ class Cohort:
         """
         eligible = np.searchsorted(self.registered, t, side="left")
         target = rng.random(t.size) * self.weight_cum[eligible - 1]
-        return np.minimum(_search(self.weight_cum, target), eligible - 1)
+        return pick_sorted(self.weight_cum, target, eligible - 1)
 
     def draw_any(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.intp]:
         """Patients, frequent visitors favoured."""
         target = rng.random(n) * self.weight_cum[-1]
-        return np.minimum(_search(self.weight_cum, target), self.size - 1)
+        return pick_sorted(self.weight_cum, target, self.size - 1)
 
 
-def _search(cum: npt.NDArray[np.float64], values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-    """np.searchsorted(cum, values, side="right"), faster for large tables.
-
-    Looking values up in ascending order keeps the table's cache lines warm: several
-    times faster than random order once the table outgrows the CPU cache.
-    """
-    order = np.argsort(values, kind="stable")
-    found = np.empty(values.size, dtype=np.intp)
-    found[order] = np.searchsorted(cum, values[order], side="right")
-    return found
-
-
-def build_cohort(rng: np.random.Generator, n: int, first_id: int, clock: Clock) -> Cohort:
+def build_cohort(rng: np.random.Generator, n: int, first_id: int, horizon: Horizon) -> Cohort:
     """``n`` patients registered over the last five years, all before anchor - 1 day."""
     # The last registration day leaves at least one whole past day for their first visit.
-    last_day = clock.past_last_day - 1
+    last_day = horizon.past_last_day - 1
     days = np.arange(last_day - HISTORY_DAYS + 1, last_day + 1, dtype=np.int64)
     day_p = REGISTRATION.weekday_weight[weekday(days)]
     day = rng.choice(days, size=n, p=day_p / day_p.sum())
     registered = np.sort(day * DAY + REGISTRATION.random_slots(rng, n) + rng.integers(0, 60, n))
     age_days = draw_ages_days(rng, n)
     birth_day = registered // DAY - age_days
-    age_now = (clock.anchor / DAY - birth_day) / DAYS_PER_YEAR
+    age_now = (horizon.anchor / DAY - birth_day) / DAYS_PER_YEAR
     # Older people and babies see doctors more often; some people just do.
     propensity = rng.lognormal(0.0, 0.6, n) * (1 + np.maximum(age_now - 45, 0) / 15)
     propensity[age_now < 3] *= 1.8

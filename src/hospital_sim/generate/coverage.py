@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hospital_sim.generate.documents import carteira_array
+from hospital_sim.generate.draw import pick
 from hospital_sim.generate.timeline import to_dates
+from hospital_sim.tables import Row
 
-Row = tuple[Any, ...]
 Streams = Callable[[int], np.random.Generator]
 
 EXPIRED_SHARE = 0.12  # cards past their validity, not yet renewed
@@ -65,8 +65,7 @@ def enrolment_blocks(
 
 
 def _draw(rng: np.random.Generator, cum: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.int64]:
-    idx = np.searchsorted(cum, rng.random(n), side="right").astype(np.int64)
-    return np.minimum(idx, cum.size - 1)
+    return pick(cum, rng.random(n)).astype(np.int64)
 
 
 def _distinct_plans(

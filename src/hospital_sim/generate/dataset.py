@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
 
 import numpy as np
 
@@ -15,10 +14,8 @@ from hospital_sim.generate.documents import MAX_CRM_ID, MAX_DOCUMENT_ID
 from hospital_sim.generate.encounters import consulta_blocks, exame_blocks
 from hospital_sim.generate.staff import Staff, build_staff, doctor_rows, plan_rows
 from hospital_sim.generate.stays import stay_blocks
-from hospital_sim.generate.timeline import Clock
-from hospital_sim.tables import TABLES
-
-Row = tuple[Any, ...]
+from hospital_sim.generate.timeline import Horizon
+from hospital_sim.tables import TABLES, Row
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "convenios": ("id", "nome", "cnpj", "tipo", "cobertura"),
@@ -93,7 +90,7 @@ def generate_tables(
     """
     starts = _first_ids(first_ids)
     _validate(volumes, seed=seed, anchor=anchor, chunk_rows=chunk_rows, starts=starts)
-    return _generate(volumes, seed, Clock.at(anchor), anchor, chunk_rows, starts)
+    return _generate(volumes, seed, Horizon.at(anchor), anchor, chunk_rows, starts)
 
 
 def _first_ids(first_ids: Mapping[str, int] | None) -> dict[str, int]:
@@ -162,7 +159,7 @@ def _validate(
 def _generate(
     volumes: Volumes,
     seed: int,
-    clock: Clock,
+    horizon: Horizon,
     anchor: dt.datetime,
     chunk_rows: int,
     starts: dict[str, int],
@@ -178,7 +175,7 @@ def _generate(
         nonlocal cohort
         if cohort is None:
             cohort = build_cohort(
-                _stream(seed, _COHORT), volumes.pacientes, starts["pacientes"], clock
+                _stream(seed, _COHORT), volumes.pacientes, starts["pacientes"], horizon
             )
         return cohort
 
@@ -215,12 +212,14 @@ def _generate(
                 starts["convenios"] + volumes.convenios - 1, n, first, BLOCK_ROWS, anchor,
             )  # fmt: skip
         elif table == "consultas":
-            yield from consulta_blocks(rng, get_cohort(), get_staff(), clock, n, first, BLOCK_ROWS)
+            yield from consulta_blocks(
+                rng, get_cohort(), get_staff(), horizon, n, first, BLOCK_ROWS
+            )
         elif table == "exames":
             result_seed = int(_stream(seed, _RESULTS).integers(2**63))
-            yield from exame_blocks(rng, get_cohort(), clock, n, first, BLOCK_ROWS, result_seed)
+            yield from exame_blocks(rng, get_cohort(), horizon, n, first, BLOCK_ROWS, result_seed)
         else:
-            yield from stay_blocks(rng, get_cohort(), clock, n, first, BLOCK_ROWS)
+            yield from stay_blocks(rng, get_cohort(), horizon, n, first, BLOCK_ROWS)
 
     for table in TABLES:
         for chunk in rechunk(blocks(table), chunk_rows):

@@ -161,7 +161,7 @@ def is_valid_cnpj(value: str) -> bool:
 
 _PAD2 = np.array([f"{i:02d}" for i in range(100)], dtype=object)
 _PAD3 = np.array([f"{i:03d}" for i in range(1000)], dtype=object)
-_PAD4 = np.array([f"{i:04d}" for i in range(10_000)], dtype=object)
+PAD4 = np.array([f"{i:04d}" for i in range(10_000)], dtype=object)
 
 
 def _digits(values: npt.NDArray[np.int64], width: int) -> list[npt.NDArray[np.int64]]:
@@ -207,9 +207,9 @@ def carteira_array(ids: npt.NDArray[np.int64]) -> list[str]:
         total += np.where(doubled > 9, doubled - 9, doubled)
     check = (10 - total % 10) % 10
     parts = (
-        _PAD4[payload // 10**11],
-        _PAD4[payload // 10**7 % 10_000],
-        _PAD4[payload // 1000 % 10_000],
+        PAD4[payload // 10**11],
+        PAD4[payload // 10**7 % 10_000],
+        PAD4[payload // 1000 % 10_000],
         _PAD3[payload % 1000],
         check.astype(str).astype(object),
     )

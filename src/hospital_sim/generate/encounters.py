@@ -8,26 +8,26 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hospital_sim.generate.cohort import Cohort
+from hospital_sim.generate.draw import pick
 from hospital_sim.generate.results import result_pools
 from hospital_sim.generate.staff import Staff
 from hospital_sim.generate.timeline import (
     CLINIC,
     DAY,
     LAB,
-    Clock,
+    Horizon,
     Seconds,
     to_datetimes,
     weekday,
 )
 from hospital_sim.generate.vocab import ESPECIALIDADES, EXAMES, STATUS_PASSADO
+from hospital_sim.tables import Row
 
-Row = tuple[Any, ...]
 Streams = Callable[[int], np.random.Generator]  # block number -> that block's generator
 
 FUTURE_SHARE = 0.15  # appointments still ahead of us (status agendada)
@@ -45,7 +45,7 @@ def consulta_blocks(
     streams: Streams,
     cohort: Cohort,
     staff: Staff,
-    clock: Clock,
+    horizon: Horizon,
     n: int,
     first_id: int,
     block_rows: int,
@@ -53,9 +53,9 @@ def consulta_blocks(
     """Rows of consultas: past ones (realizada/cancelada/faltou) in date order, then the
     scheduled ones (agendada) within the next FUTURE_HORIZON_DAYS days."""
     n_future = round(n * FUTURE_SHARE)
-    past = cohort.event_times(n - n_future, cohort.first_event_day, clock.past_last_day, CLINIC)
+    past = cohort.event_times(n - n_future, cohort.first_event_day, horizon.past_last_day, CLINIC)
     future_days = np.arange(
-        clock.future_first_day, clock.future_last_day(FUTURE_HORIZON_DAYS) + 1, dtype=np.int64
+        horizon.future_first_day, horizon.future_last_day(FUTURE_HORIZON_DAYS) + 1, dtype=np.int64
     )
     lead = np.exp(-(future_days - future_days[0]) / BOOKING_LEAD_DAYS)
     future_p = lead * CLINIC.weekday_weight[weekday(future_days)]
@@ -74,9 +74,7 @@ def consulta_blocks(
         )
         t = np.concatenate([t_past, t_future])
         status = np.full(size, "agendada", dtype=object)
-        status[:n_past] = _STATUS[
-            np.minimum(np.searchsorted(_STATUS_CUM, rng.random(n_past), side="right"), 2)
-        ]
+        status[:n_past] = _STATUS[pick(_STATUS_CUM, rng.random(n_past), 2)]
         female, age = cohort.female[patient], cohort.age_years(patient, t)
         doctor = staff.book(rng, female, age)
         yield list(
@@ -111,7 +109,7 @@ def _motivos(
 def exame_blocks(
     streams: Streams,
     cohort: Cohort,
-    clock: Clock,
+    horizon: Horizon,
     n: int,
     first_id: int,
     block_rows: int,
@@ -120,11 +118,11 @@ def exame_blocks(
     """Rows of exames in date order: those with a result, then the last PENDING_WINDOW_DAYS
     days' exams still awaiting one (resultado NULL)."""
     first_day = cohort.first_event_day
-    pending_from = max(first_day, clock.past_last_day - PENDING_WINDOW_DAYS + 1)
+    pending_from = max(first_day, horizon.past_last_day - PENDING_WINDOW_DAYS + 1)
     n_pending = n if pending_from == first_day else round(n * PENDING_SHARE)
     segments = [
         cohort.event_times(n - n_pending, first_day, pending_from - 1, LAB),
-        cohort.event_times(n_pending, pending_from, clock.past_last_day, LAB),
+        cohort.event_times(n_pending, pending_from, horizon.past_last_day, LAB),
     ]
     pools = result_pools(tuple(EXAMES.texts.tolist()), random.Random(result_seed), RESULT_POOL_SIZE)
     flat_results = np.concatenate(pools)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from itertools import accumulate
-from typing import Any
 
 from hospital_sim.generate.addresses import pick_address, pick_city, pick_phone
 from hospital_sim.generate.documents import carteira_for_id, cpf_for_id
@@ -26,8 +25,7 @@ from hospital_sim.generate.vocab import (
     MOTIVOS_INTERNACAO,
     STATUS_PASSADO,
 )
-
-Row = tuple[Any, ...]
+from hospital_sim.tables import Row
 
 BOOKING_MIN = dt.timedelta(minutes=5)
 BOOKING_MAX = dt.timedelta(days=90)

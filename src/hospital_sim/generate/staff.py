@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hospital_sim.generate.addresses import address_pools, draw_cities, draw_phones
 from hospital_sim.generate.documents import cnpj_for_id, crm_for_id
+from hospital_sim.generate.draw import pick
 from hospital_sim.generate.people import draw_names
 from hospital_sim.generate.places import CITIES
 from hospital_sim.generate.vocab import (
@@ -20,8 +20,7 @@ from hospital_sim.generate.vocab import (
     CONVENIO_TIPOS,
     ESPECIALIDADES,
 )
-
-Row = tuple[Any, ...]
+from hospital_sim.tables import Row
 
 FEMALE_DOCTOR_SHARE = 0.50  # CFM, Demografia Médica 2024: women are about half of doctors
 
@@ -100,8 +99,7 @@ class Staff:
             for cls in np.unique(age_class[female == sex]).tolist():
                 rows = np.flatnonzero((female == sex) & (age_class == cls))
                 pool, cum = self._pool(sex, cls)
-                pick = np.searchsorted(cum, rng.random(rows.size), side="right")
-                doctor[rows] = pool[np.minimum(pick, pool.size - 1)]
+                doctor[rows] = pool[pick(cum, rng.random(rows.size), pool.size - 1)]
         return doctor
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,13 +20,13 @@ from hospital_sim.generate.timeline import (
     DISCHARGE,
     HOUR,
     MINUTE,
-    Clock,
+    Horizon,
     Seconds,
     to_datetimes,
 )
 from hospital_sim.generate.vocab import MOTIVOS_INTERNACAO
+from hospital_sim.tables import Row
 
-Row = tuple[Any, ...]
 Streams = Callable[[int], np.random.Generator]
 
 # Length of stay in days: SIH/SUS reports a mean of about five days, with a long tail.
@@ -76,25 +75,27 @@ class BedsFull(ValueError):
 
 
 def stay_blocks(
-    streams: Streams, cohort: Cohort, clock: Clock, n: int, first_id: int, block_rows: int
+    streams: Streams, cohort: Cohort, horizon: Horizon, n: int, first_id: int, block_rows: int
 ) -> Iterator[list[Row]]:
     """Rows of internacoes in admission order."""
-    admissions = cohort.event_times(n, cohort.first_event_day, clock.past_last_day, ADMISSION)
+    admissions = cohort.event_times(n, cohort.first_event_day, horizon.past_last_day, ADMISSION)
     free_from = [-1] * cohort.size  # second after which each patient may be admitted
-    latest_admission = (clock.past_last_day + 1) * DAY - MINUTE
+    latest_admission = (horizon.past_last_day + 1) * DAY - MINUTE
     done, block = 0, 0
     while done < n:
         rng = streams(block)
         size = min(block_rows, n - done)
         entrada = admissions.take(rng, size)
         saida = _discharges(rng, entrada)
-        patient = _admit(rng, cohort, free_from, entrada, saida, clock.past_limit, latest_admission)
+        patient = _admit(
+            rng, cohort, free_from, entrada, saida, horizon.past_limit, latest_admission
+        )
         female, age = cohort.female[patient], cohort.age_years(patient, entrada)
         motivo = MOTIVOS_INTERNACAO.sample(rng, size, female=female, age=age)
         entrada_day = entrada // DAY
         capped = (entrada_day + _CAP_DAYS[motivo]) * DAY + DISCHARGE.random_slots(rng, size)
         saida = np.minimum(saida, np.maximum(capped, entrada + MIN_STAY))
-        discharged = saida <= clock.past_limit
+        discharged = saida <= horizon.past_limit
         yield list(
             zip(
                 range(first_id + done, first_id + done + size),

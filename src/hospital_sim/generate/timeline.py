@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from hospital_sim.generate.draw import pick
+
 DAY = 86_400
 HOUR = 3_600
 MINUTE = 60
@@ -44,7 +46,7 @@ def to_dates(days: npt.NDArray[np.int64]) -> list[dt.date]:
 
 
 @dataclass(frozen=True)
-class Clock:
+class Horizon:
     """Where the generated history sits relative to the anchor.
 
     Past events happen on whole days ending before ``anchor - 1 day`` and future ones on
@@ -57,7 +59,7 @@ class Clock:
     future_first_day: int  # first day a scheduled appointment may fall on
 
     @classmethod
-    def at(cls, anchor: dt.datetime) -> Clock:
+    def at(cls, anchor: dt.datetime) -> Horizon:
         seconds = to_seconds(anchor)
         past_limit = seconds - DAY
         return cls(
@@ -106,7 +108,7 @@ class DayProfile:
 
     def slot_at(self, fraction: npt.NDArray[np.float64]) -> Seconds:
         """Time of day at a cumulative fraction of the day's activity (monotone)."""
-        idx = np.minimum(np.searchsorted(self.cum, fraction, side="right"), self.slots.size - 1)
+        idx = pick(self.cum, fraction, self.slots.size - 1)
         return self.slots[idx]
 
     def random_slots(self, rng: np.random.Generator, n: int) -> Seconds:

@@ -10,7 +10,7 @@ from itertools import accumulate
 import numpy as np
 import numpy.typing as npt
 
-from hospital_sim.generate.draw import weighted
+from hospital_sim.generate.draw import pick, weighted
 
 ANY_AGE = (0, 120)
 
@@ -92,7 +92,7 @@ class Vocabulary:
         """
         u = rng.random(n)
         if female is None or age is None:
-            return np.minimum(np.searchsorted(self._cum, u, side="right"), len(self.terms) - 1)
+            return pick(self._cum, u, len(self.terms) - 1)
         bands = self._age_edges.size + 1
         klass = np.where(female, 0, bands) + np.searchsorted(self._age_edges, age, side="right")
         found = np.searchsorted(self._flat_cum, klass + u, side="right")

@@ -12,6 +12,11 @@ from hospital_sim.stream.stats import Stats
 from hospital_sim.stream.worker import EventLog, Worker
 
 
+def describe(failure: BaseException) -> str:
+    """A worker's fatal error as the summary and the logs show it."""
+    return f"{type(failure).__name__}: {failure}"
+
+
 class Joinable(Protocol):
     def is_alive(self) -> bool: ...
     def join(self, timeout: float | None = None) -> None: ...

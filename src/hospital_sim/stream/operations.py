@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -19,12 +18,14 @@ from typing import NamedTuple
 from psycopg import sql
 
 from hospital_sim.generate import TABLE_COLUMNS, RowFactory
+from hospital_sim.generate.addresses import address_uf
 from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
 from hospital_sim.stream.prepared import PreparedConnection
 from hospital_sim.stream.workload import FALLBACK, Kind
+from hospital_sim.tables import Row
 
-Row = tuple[object, ...]
 Clock = Callable[[], dt.datetime]
+"""What the stream stamps its rows with: naive UTC now, or a test's own time."""
 LINK_PROBABILITY = 0.6  # share of new patients who join an insurance plan right away
 ONE_US = dt.timedelta(microseconds=1)
 
@@ -69,15 +70,6 @@ def _col(table: str, name: str) -> int:
 CADASTRO = _col("pacientes", "data_cadastro")
 TELEFONE = _col("pacientes", "telefone")
 ENDERECO = _col("pacientes", "endereco")
-_UF_AT_END = re.compile(r" - ([A-Z]{2}), \d{5}-\d{3}$")
-
-
-def address_uf(address: str) -> str | None:
-    """The state of a generated address line ('... - São Paulo - SP, 01510-010')."""
-    match = _UF_AT_END.search(address)
-    return match.group(1) if match else None
-
-
 CONSULTA_DATA = _col("consultas", "data")
 TIPO_EXAME = _col("exames", "tipo_exame")
 EXAME_DATA = _col("exames", "data")
@@ -244,8 +236,8 @@ class Operations:
         self._add(event, "consultas", row)
         when = row[CONSULTA_DATA]
         assert isinstance(when, dt.datetime)
-        self.pools.agendadas.add(cid, when)
-        event.undo.append(lambda: self.pools.agendadas.discard(cid))
+        self.pools.scheduled.add(cid, when)
+        event.undo.append(lambda: self.pools.scheduled.discard(cid))
         return True
 
     def _insert_exame(self, event: Event, now: dt.datetime) -> bool:
@@ -331,7 +323,7 @@ class Operations:
         return value
 
     def _update_consulta(self, event: Event, now: dt.datetime) -> bool:
-        picked = self.pools.agendadas.pick()
+        picked = self.pools.scheduled.pick()
         if picked is None:
             return False
         cid, when = picked
@@ -340,8 +332,8 @@ class Operations:
         closed_at = min(when, now)
         params = (self.rows.consulta_outcome(), closed_at, cid)
         self._update(event, UPDATE_CONSULTA, params, "consultas", PROBE_CONSULTA)
-        self.pools.agendadas.remove(cid)
-        event.undo.append(lambda: self.pools.agendadas.add(cid, when))
+        self.pools.scheduled.remove(cid)
+        event.undo.append(lambda: self.pools.scheduled.add(cid, when))
         return True
 
     def _update_exame(self, event: Event, now: dt.datetime) -> bool:

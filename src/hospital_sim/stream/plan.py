@@ -5,15 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from hospital_sim.config import Settings
+from hospital_sim.stream.operations import Clock
 from hospital_sim.stream.pacing import IntervalPacing, Pacing, RatePacing, make_profile
 from hospital_sim.stream.session import Backoff
-
-Clock = Callable[[], dt.datetime]
 
 
 def utc_now() -> dt.datetime:

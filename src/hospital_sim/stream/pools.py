@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-import psycopg
+from hospital_sim.db.connect import Conn
+from hospital_sim.generate.addresses import ADDRESS_UF
 
 V = TypeVar("V")
 
@@ -117,7 +118,7 @@ class WorkerPools:
     rng: random.Random
     patients: Pool[Patient] = field(init=False)
     not_admitted: Pool[Patient] = field(init=False)
-    agendadas: Pool[dt.datetime] = field(init=False)
+    scheduled: Pool[dt.datetime] = field(init=False)
     pending_exams: Pool[str] = field(init=False)
     stays: Pool[Stay] = field(init=False)
     medicos: list[int] = field(default_factory=list)
@@ -126,7 +127,7 @@ class WorkerPools:
     def __post_init__(self) -> None:
         self.patients = Pool(self.rng)
         self.not_admitted = Pool(self.rng)
-        self.agendadas = Pool(self.rng)
+        self.scheduled = Pool(self.rng)
         self.pending_exams = Pool(self.rng)
         self.stays = Pool(self.rng)
 
@@ -134,19 +135,17 @@ class WorkerPools:
         return {
             "patients": len(self.patients),
             "not_admitted": len(self.not_admitted),
-            "agendadas": len(self.agendadas),
+            "scheduled": len(self.scheduled),
             "pending_exams": len(self.pending_exams),
             "stays": len(self.stays),
         }
 
 
-Conn = psycopg.Connection[tuple[object, ...]]
-
 # One query per pool, restricted to the partition; ORDER BY id makes the load (and so
 # the seeded sequence of picks) the same on every run.
 _PATIENTS = """
 SELECT p.id, p.data_cadastro, coalesce(s.admitted, false), s.last_discharge,
-       substring(p.endereco FROM ' - ([A-Z]{2}), [0-9]{5}-[0-9]{3}$'), p.telefone, p.endereco
+       substring(p.endereco FROM %(uf)s::text), p.telefone, p.endereco
 FROM pacientes p
 LEFT JOIN (
     SELECT paciente_id, bool_or(data_saida IS NULL) AS admitted,
@@ -155,7 +154,7 @@ LEFT JOIN (
 ) s ON s.paciente_id = p.id
 WHERE p.id %% %(m)s = %(r)s ORDER BY p.id
 """
-_AGENDADAS = """
+_SCHEDULED = """
 SELECT id, data FROM consultas
 WHERE status = 'agendada' AND paciente_id %% %(m)s = %(r)s ORDER BY id
 """
@@ -171,7 +170,7 @@ WHERE data_saida IS NULL AND paciente_id %% %(m)s = %(r)s ORDER BY id
 
 def _rows(conn: Conn, query: str, part: Partition) -> Iterable[tuple[object, ...]]:
     with conn.cursor() as cur:
-        cur.execute(query, {"m": part.modulus, "r": part.residue})
+        cur.execute(query, {"m": part.modulus, "r": part.residue, "uf": ADDRESS_UF})
         yield from cur
 
 
@@ -190,9 +189,9 @@ def load_pools(conn: Conn, part: Partition, rng: random.Random) -> WorkerPools:
         pools.patients.add(pid, patient)
         if not admitted:
             pools.not_admitted.add(pid, patient)
-    for cid, data in _rows(conn, _AGENDADAS, part):
+    for cid, data in _rows(conn, _SCHEDULED, part):
         assert isinstance(cid, int) and isinstance(data, dt.datetime)
-        pools.agendadas.add(cid, data)
+        pools.scheduled.add(cid, data)
     for eid, tipo in _rows(conn, _PENDING, part):
         assert isinstance(eid, int)
         pools.pending_exams.add(eid, str(tipo))

@@ -20,13 +20,14 @@ from __future__ import annotations
 import re
 import select
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 import psycopg
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 
-Conn = psycopg.Connection[Any]
+from hospital_sim.db.connect import Conn
+
 OK = frozenset({pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK})
 _PLACEHOLDER = re.compile(rb"%s")
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from hospital_sim.stream.crews import Joinable
+from hospital_sim.stream.crews import Joinable, describe
 from hospital_sim.stream.plan import RunPlan
 from hospital_sim.stream.session import ErrorLog
 from hospital_sim.stream.stats import Stats, merged
@@ -271,7 +271,5 @@ def child_main(
             for w in workers:
                 reports.put(Report("stats", w.index, merged([w.stats])))
     for w in workers:
-        failure = None
-        if w.failure is not None:
-            failure = f"{type(w.failure).__name__}: {w.failure}"
+        failure = None if w.failure is None else describe(w.failure)
         reports.put(Report("final", w.index, merged([w.stats]), failure))

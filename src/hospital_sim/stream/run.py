@@ -21,8 +21,9 @@ from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import missing_tables
 from hospital_sim.db.server import prepare_target
 from hospital_sim.signals import stop_on_signals
-from hospital_sim.stream.crews import Crew, ThreadCrew
-from hospital_sim.stream.plan import Clock, RunPlan, make_plan, utc_now
+from hospital_sim.stream.crews import Crew, ThreadCrew, describe
+from hospital_sim.stream.operations import Clock
+from hospital_sim.stream.plan import RunPlan, make_plan, utc_now
 from hospital_sim.stream.stats import Outcome, Stats, fmt_seconds, merged, snapshot
 from hospital_sim.stream.workload import OPERATIONS
 
@@ -107,7 +108,8 @@ def _preflight(settings: Settings) -> str:
     return target.conninfo
 
 
-Progress = Callable[[dict[str, Any]], None]
+OnSnapshot = Callable[[dict[str, Any]], None]
+"""Called once a second with the run's snapshot (the live view), instead of the log line."""
 Collectors = Callable[[str], "Iterable[Collector]"]
 """Given the run's conninfo, more Prometheus collectors to serve beside the stream's."""
 
@@ -120,7 +122,7 @@ def run_stream(
     seed: int | None = None,
     stop: threading.Event | None = None,
     clock: Clock = utc_now,
-    progress: Progress | None = None,
+    progress: OnSnapshot | None = None,
     collectors: Collectors | None = None,
 ) -> StreamSummary:
     """Stream events until ``duration``, ``events``, ``stop`` or SIGINT/SIGTERM.
@@ -166,7 +168,7 @@ def run_stream(
         workers=plan.workers,
         rate_target=plan.rate,
         stats=merged(crew.stats()),
-        failure=None if failure is None else _describe(failure),
+        failure=failure if failure is None or isinstance(failure, str) else describe(failure),
         stopped_by=reason[0],
     )
     if isinstance(failure, BaseException) and not isinstance(failure, Exception):
@@ -176,11 +178,9 @@ def run_stream(
     return summary
 
 
-def _describe(failure: BaseException | str) -> str:
-    return failure if isinstance(failure, str) else f"{type(failure).__name__}: {failure}"
-
-
-def _supervise(crew: Crew, plan: RunPlan, stop: threading.Event, progress: Progress | None) -> None:
+def _supervise(
+    crew: Crew, plan: RunPlan, stop: threading.Event, progress: OnSnapshot | None
+) -> None:
     """Wait for the workers; once a second, report progress."""
     next_tick = time.monotonic() + 1.0
     while alive := [m for m in crew.members() if m.is_alive()]:

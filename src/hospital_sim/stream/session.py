@@ -24,13 +24,13 @@ from typing import Literal, Protocol, TypeVar
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
+from hospital_sim.db.connect import Conn
 from hospital_sim.stream.operations import Event, Statement
 from hospital_sim.stream.prepared import PreparedConnection, rowcount
 from hospital_sim.stream.stats import Outcome, Resolution, Stats, sqlstate_class
 
 log = logging.getLogger(__name__)
 
-Conn = psycopg.Connection[tuple[object, ...]]
 T = TypeVar("T")
 Meanwhile = Callable[[], "list[Event] | None"]
 
@@ -54,10 +54,11 @@ class Stopped(Exception):
     """Stop was requested while waiting for the server."""
 
 
-Kind = Literal["retry", "connection", "other"]
+ErrorKind = Literal["retry", "connection", "other"]
+"""What to do about an error: retry the transaction, reconnect, or give up on it."""
 
 
-def classify(exc: psycopg.Error, conn: Conn | None = None) -> Kind:
+def classify(exc: psycopg.Error, conn: Conn | None = None) -> ErrorKind:
     """What to do about an error, from its SQLSTATE (and the connection's state)."""
     state = exc.sqlstate
     if state in RETRYABLE:
