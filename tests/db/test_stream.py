@@ -16,6 +16,7 @@ from hospital_sim.cli.slot_metrics import slot_collectors
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
 from hospital_sim.db.seed import seed_database
+from hospital_sim.stream.operations import FixedClock
 from hospital_sim.stream.run import StreamSummary, run_stream
 from hospital_sim.stream.workload import DEFAULT_WEIGHTS, OPERATIONS
 from tests.db.support import FreshDb, create_database, drop_database
@@ -169,7 +170,7 @@ def test_same_seed_gives_the_same_rows(make_db: Callable[[], FreshDb]) -> None:
             db.settings(**FAST, stream_txn_size=20),
             events=400,
             seed=seed,
-            clock=lambda: moment,
+            clock=FixedClock(moment),
         )
         return fingerprint(db)
 
@@ -183,7 +184,7 @@ def test_a_custom_clock_streams_with_several_workers(fresh_db: FreshDb) -> None:
     moment = dt.datetime(2026, 11, 2, 10, 30)
     weights = dict.fromkeys(OPERATIONS, 0.0) | {"insert_paciente": 1.0}
     settings = db.settings(**FAST, stream_workers=2, stream_weights=weights)
-    summary = run_stream(settings, events=60, seed=4, clock=lambda: moment)
+    summary = run_stream(settings, events=60, seed=4, clock=FixedClock(moment))
     assert summary.failure is None
     assert summary.stats.inserts == 60
     with db.connect() as conn:

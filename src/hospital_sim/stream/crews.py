@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Protocol
 
-from hospital_sim.stream.plan import RunPlan
+from hospital_sim.stream.plan import RunPlan, Start, ThreadGate
 from hospital_sim.stream.session import ErrorLog
 from hospital_sim.stream.stats import Stats
 from hospital_sim.stream.worker import EventLog, Worker
@@ -26,6 +26,9 @@ class Crew(Protocol):
     """The workers of a run, in threads of this process or in processes of their own."""
 
     def start(self) -> None: ...
+    def started(self) -> Start | None:
+        """When the run's clock started (None while the workers load their pools)."""
+
     def members(self) -> list[Joinable]: ...
     def stats(self) -> list[Stats]: ...
     def stopping(self) -> bool: ...
@@ -40,7 +43,7 @@ class ThreadCrew:
     def __init__(self, plan: RunPlan, events: int | None, stop: threading.Event) -> None:
         self.stop = stop
         errors = ErrorLog()
-        gate = threading.Barrier(plan.workers, action=plan.timeline.begin)
+        self.gate = gate = ThreadGate(plan.workers)
         self.workers = [
             Worker(i, plan, stop=stop, errors=errors, gate=gate) for i in range(plan.workers)
         ]
@@ -57,6 +60,9 @@ class ThreadCrew:
     def start(self) -> None:
         for t in self.threads:
             t.start()
+
+    def started(self) -> Start | None:
+        return self.gate.start
 
     def members(self) -> list[Joinable]:
         return list(self.threads)

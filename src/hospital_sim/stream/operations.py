@@ -25,7 +25,21 @@ from hospital_sim.stream.workload import FALLBACK, Kind
 from hospital_sim.tables import Row
 
 Clock = Callable[[], dt.datetime]
-"""What the stream stamps its rows with: naive UTC now, or a test's own time."""
+"""What the stream stamps its rows with: naive UTC now, or a caller's own time. It travels
+to worker processes with the run's plan, so it must be picklable (a module-level function
+or a :class:`FixedClock`, not a lambda)."""
+
+
+@dataclass(frozen=True)
+class FixedClock:
+    """A clock stopped at ``moment``, for reproducible rows; picklable."""
+
+    moment: dt.datetime
+
+    def __call__(self) -> dt.datetime:
+        return self.moment
+
+
 LINK_PROBABILITY = 0.6  # share of new patients who join an insurance plan right away
 ONE_US = dt.timedelta(microseconds=1)
 

@@ -1,9 +1,14 @@
-"""What every worker of a run shares: the plan, fixed for the run, and its start time."""
+"""What every worker of a run shares: the plan, fixed for the run, and its start time.
+
+The start is a value, known once every worker has loaded its pools: the gate the workers
+wait at hands it to each of them, and the crew to the supervisor.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,31 +24,54 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-@dataclass
-class Timeline:
-    """When the run started: set once every worker has loaded its pools."""
+@dataclass(frozen=True)
+class Start:
+    """When the run's clock started, on the machine's monotonic clock and in UTC."""
 
-    duration: float | None
-    started: float = 0.0  # monotonic
-    started_utc: dt.datetime = dt.datetime.min
-    deadline: float | None = None  # monotonic
+    monotonic: float
+    utc: dt.datetime
 
-    def begin(self) -> None:
-        self.adopt(time.monotonic(), utc_now())
+    @classmethod
+    def now(cls) -> Start:
+        return cls(time.monotonic(), utc_now())
 
-    def adopt(self, started: float, started_utc: dt.datetime) -> None:
-        """Start at a moment chosen elsewhere (the monotonic clock is the machine's)."""
-        self.started = started
-        self.started_utc = started_utc
-        if self.duration is not None:
-            self.deadline = self.started + self.duration
+    def deadline(self, duration: float | None) -> float | None:
+        """The monotonic moment ``duration`` seconds after the start (None: no end)."""
+        return None if duration is None else self.monotonic + duration
 
 
 class Gate(Protocol):
-    """Where workers wait for each other before the clock starts (threading.Barrier)."""
+    """Where workers wait for each other; it opens on the run's start, which it returns.
 
-    def wait(self, timeout: float | None = None) -> int: ...
+    ``wait`` raises ``threading.BrokenBarrierError`` when the run stops before it opens.
+    """
+
+    def wait(self) -> Start: ...
     def abort(self) -> None: ...
+
+
+class ThreadGate:
+    """The gate for workers that are threads of one process: a barrier that starts the
+    clock when the last one arrives."""
+
+    def __init__(self, parties: int) -> None:
+        self._start: Start | None = None
+        self._barrier = threading.Barrier(parties, action=self._open)
+
+    def _open(self) -> None:
+        self._start = Start.now()
+
+    @property
+    def start(self) -> Start | None:
+        return self._start
+
+    def wait(self) -> Start:
+        self._barrier.wait()
+        assert self._start is not None
+        return self._start
+
+    def abort(self) -> None:
+        self._barrier.abort()
 
 
 @dataclass(frozen=True)
@@ -65,7 +93,7 @@ class RunPlan:
     ramp_seconds: float
     time_scale: float
     backoff: Backoff
-    timeline: Timeline
+    duration: float | None
     clock: Clock = utc_now
 
     def budget(self, events: int | None, worker: int) -> int | None:
@@ -74,18 +102,18 @@ class RunPlan:
             return None
         return events // self.workers + (1 if worker < events % self.workers else 0)
 
-    def pacing(self, worker: int, rng: random.Random) -> Pacing:
+    def pacing(self, worker: int, rng: random.Random, start: Start) -> Pacing:
         if self.rate is None:
             return IntervalPacing(interval=self.interval, jitter=self.jitter, rng=rng)
         profile = make_profile(
             self.profile,
             ramp_seconds=self.ramp_seconds,
             time_scale=self.time_scale,
-            start_utc=self.timeline.started_utc,
+            start_utc=start.utc,
         )
         return RatePacing(
             rate=self.rate / self.workers,
-            start=self.timeline.started,
+            start=start.monotonic,
             profile=profile,
             events_per_txn=self.txn_size,
             phase=worker / self.workers,
@@ -111,6 +139,6 @@ def make_plan(
         ramp_seconds=settings.stream_ramp_seconds,
         time_scale=settings.stream_time_scale,
         backoff=Backoff(settings.reconnect_base_seconds, settings.reconnect_cap_seconds),
-        timeline=Timeline(duration=duration),
+        duration=duration,
         clock=clock,
     )

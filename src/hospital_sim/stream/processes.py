@@ -35,7 +35,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from hospital_sim.stream.crews import Joinable, describe
-from hospital_sim.stream.plan import RunPlan
+from hospital_sim.stream.plan import RunPlan, Start
 from hospital_sim.stream.session import ErrorLog
 from hospital_sim.stream.stats import Stats, merged
 from hospital_sim.stream.worker import EventLog, Worker
@@ -93,6 +93,7 @@ class ProcessCrew:
         self._final = [False] * plan.workers
         self._failures: list[str | None] = [None] * plan.workers
         self._ready = 0
+        self._start: Start | None = None
         root = logging.getLogger()
         self._listener = logging.handlers.QueueListener(
             self.logs, *root.handlers, respect_handler_level=True
@@ -134,6 +135,9 @@ class ProcessCrew:
     def _relay(self) -> None:
         self.stop.wait()
         self.flag.set()
+
+    def started(self) -> Start | None:
+        return self._start
 
     def members(self) -> list[Joinable]:
         return list(self.procs)  # a process joins and tells is_alive() like a thread
@@ -193,9 +197,10 @@ class ProcessCrew:
         if report.kind == "ready":
             self._ready += 1
             if self._ready == self.plan.workers:
-                self.plan.timeline.begin()
-                self.start_at[0] = self.plan.timeline.started
-                self.start_at[1] = self.plan.timeline.started_utc.replace(tzinfo=dt.UTC).timestamp()
+                start = Start.now()
+                self.start_at[0] = start.monotonic
+                self.start_at[1] = start.utc.replace(tzinfo=dt.UTC).timestamp()
+                self._start = start
                 self.go.set()
             return
         if report.stats is not None:
@@ -210,20 +215,19 @@ class _ChildGate:
     """The start gate inside a child: report ready, then wait for the parent's go."""
 
     index: int
-    plan: RunPlan
     flag: Any
     go: Any
     start_at: Any
     reports: Any
 
-    def wait(self, timeout: float | None = None) -> int:
+    def wait(self) -> Start:
         self.reports.put(Report("ready", self.index))
         while not self.go.wait(POLL):
             if self.flag.is_set():
                 raise threading.BrokenBarrierError
-        started_utc = dt.datetime.fromtimestamp(self.start_at[1], dt.UTC).replace(tzinfo=None)
-        self.plan.timeline.adopt(self.start_at[0], started_utc)
-        return self.index
+        # The monotonic clock is the machine's: the parent's reading holds here too.
+        utc = dt.datetime.fromtimestamp(self.start_at[1], dt.UTC).replace(tzinfo=None)
+        return Start(self.start_at[0], utc)
 
     def abort(self) -> None:
         self.flag.set()
@@ -253,7 +257,7 @@ def child_main(
     errors = ErrorLog()
     workers = []
     for i in indexes:
-        gate = _ChildGate(i, plan, flag, go, start_at, reports)
+        gate = _ChildGate(i, flag, go, start_at, reports)
         workers.append(Worker(i, plan, stop=flag, errors=errors, gate=gate))
     event_log = EventLog(workers, level=logging.DEBUG)
     for w in workers:

@@ -9,6 +9,7 @@ stats, so workers share nothing on the hot path; they run as threads of this pro
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -129,16 +130,23 @@ def run_stream(
 
     With ``settings.metrics_port``, /metrics serves the stream's stats and whatever
     ``collectors(conninfo)`` returns (the CLI adds the replication slots' lag).
+
+    Several workers at a rate run in worker processes (``processes``), one at a time or
+    without a rate as threads of this process (``crews``). ``clock`` stamps the rows;
+    worker processes receive it pickled, so it must be picklable there (a
+    :class:`~hospital_sim.stream.operations.FixedClock`, a module-level function): a
+    lambda raises ValueError rather than silently changing how the workers run.
     """
+    in_processes = settings.stream_workers > 1 and settings.stream_rate is not None
+    if in_processes:
+        _check_picklable(clock)
     seed = run_seed(settings, seed)
     log.info("stream seed %d (pass --seed %d to repeat this sequence)", seed, seed)
     conninfo = _preflight(settings)
     stop = stop or threading.Event()
     plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
     crew: Crew
-    # Worker processes get the plan pickled: a clock other than the module's own (tests
-    # pass lambdas) keeps the workers in threads.
-    if plan.workers > 1 and plan.rate is not None and clock is utc_now:
+    if in_processes:
         from hospital_sim.stream.processes import ProcessCrew
 
         crew = ProcessCrew(plan, events, stop)
@@ -160,7 +168,8 @@ def run_stream(
             crew.finish()
             if metrics is not None:
                 metrics.shutdown()
-    elapsed = time.monotonic() - plan.timeline.started if plan.timeline.started else 0.0
+    start = crew.started()
+    elapsed = 0.0 if start is None else time.monotonic() - start.monotonic
     failure = crew.failure()
     summary = StreamSummary(
         seed=seed,
@@ -178,6 +187,19 @@ def run_stream(
     return summary
 
 
+def _check_picklable(clock: Clock) -> None:
+    """Worker processes receive the plan pickled, clock included: say so plainly rather
+    than fail inside a child (or quietly run the workers as threads instead)."""
+    try:
+        pickle.dumps(clock)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        raise ValueError(
+            f"run_stream(clock={clock!r}) cannot reach the worker processes that "
+            "--workers > 1 with --rate uses: pass a picklable clock, such as "
+            "FixedClock(moment) or a module-level function"
+        ) from exc
+
+
 def _supervise(
     crew: Crew, plan: RunPlan, stop: threading.Event, progress: OnSnapshot | None
 ) -> None:
@@ -191,9 +213,10 @@ def _supervise(
         now = time.monotonic()
         if now >= next_tick:
             next_tick += 1.0
-            if not plan.timeline.started:
+            start = crew.started()
+            if start is None:
                 continue  # still loading pools
-            snap = snapshot(merged(crew.stats()), elapsed=now - plan.timeline.started)
+            snap = snapshot(merged(crew.stats()), elapsed=now - start.monotonic)
             if progress is not None:
                 progress(snap)
             elif plan.rate is not None:

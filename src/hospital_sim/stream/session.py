@@ -32,7 +32,6 @@ from hospital_sim.stream.stats import Outcome, Resolution, Stats, sqlstate_class
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Meanwhile = Callable[[], "list[Event] | None"]
 
 RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 # admin_shutdown, crash_shutdown, cannot_connect_now: the server went away.
@@ -99,7 +98,33 @@ class TxnResult:
     status: Outcome
     stale: set[int] = field(default_factory=set)  # statements (by index) that found no row
     latency: float = 0.0
-    chained: bool = False  # the next events are already sent: run them with sent=True
+
+
+@dataclass(slots=True)
+class Flight:
+    """A transaction whose last message is sent and whose answer is not read yet.
+
+    A single probed statement goes alone (``backend`` is set: once that server process
+    is done, the probe tells whether a lost answer was a commit); otherwise BEGIN and the
+    statements have run and COMMIT is on its way (``xid`` tells). A send that failed
+    keeps its error, since the message may have left: :meth:`Session.finish` handles it
+    like a lost answer. ``result`` is set when it ended before anything was sent.
+    """
+
+    statements: list[Statement]
+    started: float = 0.0  # perf_counter when it was sent: the start of its latency
+    conn: Conn | None = None
+    wire: PreparedConnection | None = None
+    backend: Backend | None = None
+    xid: str | None = None
+    stale: set[int] = field(default_factory=set)
+    error: psycopg.Error | None = None
+    result: TxnResult | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the server is working on it now, so the client can do its own work."""
+        return self.result is None and self.error is None
 
 
 @dataclass(frozen=True)
@@ -133,8 +158,6 @@ class Session:
         self._jitter = random.Random()  # timing only: never the seeded data rng
         self._probe_addr = _probe_address(conninfo)
         self._prepared: PreparedConnection | None = None
-        self._sent_at = 0.0  # when the chained statement left, and to which server process
-        self._sent_backend: Backend | None = None
         self._backend: Backend | None = None  # this connection's server process
 
     # -- connection ----------------------------------------------------------------------
@@ -223,121 +246,100 @@ class Session:
             self.conn.close()
 
     # -- transactions --------------------------------------------------------------------
-    def run(
-        self, events: list[Event], meanwhile: Meanwhile | None = None, *, sent: bool = False
-    ) -> TxnResult:
-        """Commit the events' statements in one transaction, retrying what is safe to retry.
+    def run(self, events: list[Event]) -> TxnResult:
+        """Commit the events' statements in one transaction, retrying what is safe to retry."""
+        return self.finish(self.start(events))
 
-        ``meanwhile`` is called once while the server works on the transaction's last
-        statement (the commit), so the client's own work overlaps the server's. It may
-        return the next events: when they are one statement and this transaction
-        commits, they are sent at once (``chained`` in the result), and the caller runs
-        them next with ``sent=True``, which only waits for their answer.
+    def start(self, events: list[Event]) -> Flight:
+        """Send a transaction up to its last message; :meth:`finish` reads the answer.
+
+        Between the two the server works on it and the caller may do its own work (count
+        the previous transaction, plan the next one).
         """
-        if len(events) == 1 and len(events[0].statements) == 1:
-            statement = events[0].statements[0]
-            if statement.probe is not None:
-                return self._run_single(statement, meanwhile, sent)
-        assert not sent, "only a one-statement transaction is chained"
-        return self._run_block([s for e in events for s in e.statements], meanwhile)
+        return self._send([st for event in events for st in event.statements])
 
-    def _run_single(self, st: Statement, meanwhile: Meanwhile | None, sent: bool) -> TxnResult:
-        """One statement, committed on its own (no BEGIN, no COMMIT): one round trip.
-
-        If the connection drops before the answer arrives, the statement's probe tells
-        whether it committed, once the server process that ran it has finished.
-        """
-        assert st.probe is not None
-        following: list[Event] | None = None
+    def finish(self, flight: Flight) -> TxnResult:
+        """The transaction's result: its answer, or its outcome resolved after a lost
+        connection. What did not commit and may be retried is sent again, and waited for."""
         while True:
-            in_flight, sent = sent, False  # a replay sends it again
-            if in_flight:  # chained: it left when the previous transaction committed
-                conn, wire = self.conn, self._prepared
-                started, backend = self._sent_at, self._sent_backend
-                assert conn is not None and wire is not None and backend is not None
-            else:
-                try:
-                    conn = self.connection()
-                except Stopped:
-                    return TxnResult(Outcome.ABANDONED)
-                started = time.perf_counter()
-                backend = self._backend
-                if backend is None:  # our server process is not visible: resolve by xid
-                    return self._run_block([st], meanwhile)
-                wire = self.wire(conn)
-            try:
-                if not in_flight:
-                    wire.send(st.query, st.params)
-                if meanwhile is not None:
-                    following = meanwhile()
-                    meanwhile = None  # once, not again on a retry
-                result = wire.receive()
-            except psycopg.Error as exc:
-                if classify(exc, conn) == "connection":
-                    settled = _settled(self._resolve_by_probe(st, backend), set(), started)
-                    if settled is not None:
-                        return settled
-                    continue  # it did not commit: send it again
-                if (failed := self._failed(conn, exc)) is not None:
-                    return failed
-                continue
-            stale = {0} if st.kind == "UPDATE" and rowcount(result) == 0 else set()
-            latency = time.perf_counter() - started
-            chained = following is not None and self._chain(wire, following)
-            return TxnResult(Outcome.COMMITTED, stale, latency, chained)
+            result = flight.result if flight.result is not None else self._answer(flight)
+            if result is not None:
+                return result
+            flight = self._send(flight.statements)
 
-    def _chain(self, wire: PreparedConnection, events: list[Event]) -> bool:
-        """Send ``events`` now if they are one probed statement: the server has them the
-        moment it is done with the previous transaction, not a Python loop later."""
-        if len(events) != 1 or len(events[0].statements) != 1 or self.stop.is_set():
-            return False
-        st = events[0].statements[0]
-        if st.probe is None or self._backend is None:
-            return False
-        self._sent_at = time.perf_counter()
-        self._sent_backend = self._backend
-        # If sending fails, it may or may not have left: its run waits for the answer,
-        # and a lost connection is resolved by the probe as always.
-        with contextlib.suppress(psycopg.Error):
+    def _send(self, statements: list[Statement]) -> Flight:
+        """A single probed statement goes alone, committed on its own (no BEGIN, no
+        COMMIT): one round trip. Anything else runs in BEGIN ... COMMIT."""
+        if len(statements) != 1 or statements[0].probe is None:
+            return self._send_block(statements)
+        st = statements[0]
+        try:
+            conn = self.connection()
+        except Stopped:
+            return Flight(statements, result=TxnResult(Outcome.ABANDONED))
+        backend = self._backend
+        if backend is None:  # our server process is not visible: resolve by xid
+            return self._send_block(statements)
+        wire = self.wire(conn)
+        flight = Flight(statements, time.perf_counter(), conn, wire, backend=backend)
+        try:
             wire.send(st.query, st.params)
-        return True
+        except psycopg.Error as exc:
+            flight.error = exc  # it may have left: finish() resolves it like a lost answer
+        return flight
 
-    def _run_block(self, statements: list[Statement], meanwhile: Meanwhile | None) -> TxnResult:
-        """BEGIN, the statements, COMMIT; an in-doubt COMMIT is resolved by its xid."""
+    def _send_block(self, statements: list[Statement]) -> Flight:
+        """BEGIN and the statements (each answered), then COMMIT sent."""
         while True:
             try:
                 conn = self.connection()
             except Stopped:
-                return TxnResult(Outcome.ABANDONED)
+                return Flight(statements, result=TxnResult(Outcome.ABANDONED))
             started = time.perf_counter()
             wire = self.wire(conn)
             try:
-                xid, stale = self._send(wire, statements)
+                xid, stale = self._begin(wire, statements)
             except psycopg.Error as exc:
                 if (result := self._failed(conn, exc)) is not None:
-                    return result
+                    return Flight(statements, result=result)
                 continue  # nothing was committed: send the same statements again
+            flight = Flight(statements, started, conn, wire, xid=xid, stale=stale)
             try:
                 wire.send_command(b"COMMIT")
-                if meanwhile is not None:
-                    meanwhile()
-                    meanwhile = None  # once, not again on a retry
-                done = wire.receive()
-                if done.command_status != b"COMMIT":  # the server rolled it back instead
-                    raise psycopg.errors.InFailedSqlTransaction("COMMIT ended in ROLLBACK")
             except psycopg.Error as exc:
-                kind = classify(exc, conn)
-                if kind == "connection":
-                    # Nothing written (xid None): nothing to resolve, it counts as done.
-                    resolved = Resolution.COMMITTED if xid is None else self._resolve(xid)
-                    settled = _settled(resolved, stale, started)
-                    if settled is not None:
-                        return settled
-                    continue  # aborted: replay
-                if (result := self._failed(conn, exc)) is not None:
-                    return result
-                continue
-            return TxnResult(Outcome.COMMITTED, stale, time.perf_counter() - started)
+                flight.error = exc  # it may have left: finish() resolves it by its xid
+            return flight
+
+    def _answer(self, flight: Flight) -> TxnResult | None:
+        """Read the answer of a sent transaction; None means "send it again"."""
+        wire = flight.wire
+        assert wire is not None
+        if flight.error is not None:
+            return self._lost(flight, flight.error)
+        try:
+            answer = wire.receive()
+            if flight.backend is None and answer.command_status != b"COMMIT":
+                # The server rolled the transaction back instead.
+                raise psycopg.errors.InFailedSqlTransaction("COMMIT ended in ROLLBACK")
+        except psycopg.Error as exc:
+            return self._lost(flight, exc)
+        stale = flight.stale
+        if flight.backend is not None and flight.statements[0].kind == "UPDATE":
+            stale = {0} if rowcount(answer) == 0 else set()
+        return TxnResult(Outcome.COMMITTED, stale, time.perf_counter() - flight.started)
+
+    def _lost(self, flight: Flight, exc: psycopg.Error) -> TxnResult | None:
+        """Handle an error after the last message was sent; None means "send it again"."""
+        assert flight.conn is not None
+        if classify(exc, flight.conn) != "connection":
+            return self._failed(flight.conn, exc)
+        if flight.backend is not None:
+            resolved = self._resolve_by_probe(flight.statements[0], flight.backend)
+        elif flight.xid is None:  # nothing written: nothing to resolve, it counts as done
+            resolved = Resolution.COMMITTED
+        else:
+            resolved = self._resolve(flight.xid)
+        return _settled(resolved, flight.stale, flight.started)
 
     def wire(self, conn: Conn) -> PreparedConnection:
         """The prepared statements of ``conn`` (a new connection starts with none)."""
@@ -346,7 +348,9 @@ class Session:
         return self._prepared
 
     @staticmethod
-    def _send(wire: PreparedConnection, statements: list[Statement]) -> tuple[str | None, set[int]]:
+    def _begin(
+        wire: PreparedConnection, statements: list[Statement]
+    ) -> tuple[str | None, set[int]]:
         """BEGIN and every statement; returns the transaction id (None if nothing was
         written) and the UPDATEs that found no row."""
         wire.command(b"BEGIN")

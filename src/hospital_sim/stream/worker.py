@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from hospital_sim.stream.operations import Event, IdReserve, Operations
 from hospital_sim.stream.plan import Gate, RunPlan
@@ -45,6 +44,20 @@ class EventLog:
         )
 
 
+@dataclass(slots=True)
+class Pipeline:
+    """A worker's transactions between planning and counting, beside the one it sends.
+
+    At a ``--rate`` whose schedule is behind, the next transaction is due before the
+    current one commits: it is ``planned`` while the server commits, and sent the moment
+    the answer arrives. The committed one is then ``uncounted`` until the next commit
+    gives the worker time to count it.
+    """
+
+    planned: list[Event] | None = None
+    uncounted: tuple[list[Event], TxnResult] | None = None
+
+
 class Worker:
     """One connection streaming the events of its partition of the patients."""
 
@@ -74,7 +87,7 @@ class Worker:
         )
         self.events_log: EventLog | None = None
         self.failure: BaseException | None = None
-        self._backlog: list[tuple[list[Event], TxnResult]] = []
+        self.pipeline = Pipeline()
 
     def run(self, events: int | None) -> None:
         """Thread body: never raises; a fatal error stops the run and is reported."""
@@ -87,7 +100,7 @@ class Worker:
             self.stop.set()
             self.gate.abort()
         finally:
-            self._catch_up()
+            self._count_committed()
             self.session.close()
 
     def _run(self, budget: int | None) -> None:
@@ -100,81 +113,76 @@ class Worker:
         ids = IdReserve(part, block=plan.id_batch)
         ops = Operations(rng=self.rng, pools=pools, ids=ids, clock=plan.clock)
         picker = OperationPicker(plan.weights)
-        self.gate.wait()  # every worker is loaded: the clock starts for all at once
-        pacing = plan.pacing(self.index, random.Random(f"pacing:{plan.seed}:{self.index}"))
-        deadline = plan.timeline.deadline
+        start = self.gate.wait()  # every worker is loaded: the clock starts for all at once
+        pacing = plan.pacing(self.index, random.Random(f"pacing:{plan.seed}:{self.index}"), start)
+        deadline = start.deadline(plan.duration)
         ids.need = 2 * plan.txn_size  # a transaction and the next one, planned ahead
 
         def plan_events(n: int) -> list[Event]:
             return [ops.plan(picker.pick(self.rng)) for _ in range(n)]
 
+        def may_plan_ahead(due: float | None, done: int) -> bool:
+            """Whether the next transaction is due already, so it can be planned while
+            the server commits this one (ids are reserved between transactions only)."""
+            return (
+                due is not None
+                and self._size(budget, done) > 0
+                and due <= time.monotonic()
+                and (deadline is None or due < deadline)
+                and not ids.short()
+            )
+
         done = 0
-        ahead: list[Event] | None = None  # planned while the previous one committed
-        chained = False  # ``ahead`` is already sent: its answer must be collected
+        line = self.pipeline
         due = pacing.next_due(time.monotonic())
         while True:
-            if chained:
-                assert ahead is not None
-                events, k = ahead, len(ahead)
-            else:
-                if self.stop.is_set() or (budget is not None and done >= budget):
-                    break
-                if deadline is not None and max(due, time.monotonic()) >= deadline:
-                    break  # --duration is wall-clock: late events are not caught up after it
-                wait = due - time.monotonic()
-                if wait > 0 and self.stop.wait(wait):
+            if line.planned is None:
+                if self._over(budget, done, due, deadline):
                     break
                 if ids.short():
                     self.session.call(lambda conn: ids.ensure(self.session.wire(conn)))
-                k = self._size(budget, done)
-                events = ahead if ahead is not None else plan_events(k)
-            ahead = None
+                events = plan_events(self._size(budget, done))
+            else:  # planned during the last commit, because it was due: send it at once
+                if self.stop.is_set():
+                    break
+                events, line.planned = line.planned, None
             if pacing.open_loop:
                 self.stats.record_lag(max(0.0, time.monotonic() - due))
-            # Open loop, the schedule does not depend on when this one ends. When the next
-            # transaction is already due, it is planned (and the previous one counted)
-            # while the server commits this one, and sent the moment this one commits.
+            flight = self.session.start(events)
+            # Open loop, the schedule does not depend on when this transaction ends.
             upcoming = pacing.next_due(0.0) if pacing.open_loop else None
-            box: list[list[Event]] = []
-            meanwhile = None
-            left = self._size(budget, done + k)
-            if (
-                upcoming is not None
-                and left > 0
-                and upcoming <= time.monotonic()
-                and (deadline is None or upcoming < deadline)
-                and not ids.short()  # ids are reserved between transactions only
-            ):
-                meanwhile = functools.partial(self._meanwhile, box, plan_events, left)
-            result = self.session.run(events, meanwhile, sent=chained)
-            chained = result.chained
-            if self._backlog:
-                self._catch_up()  # the transaction ended before it was sent
-            if box:
-                ahead = box[0]
-                if result.status is not Outcome.COMMITTED:  # undo in reverse order of planning
-                    for event in reversed(ahead):
-                        event.rollback_pools()
-                    ahead = None
-            if ahead is not None:
-                self._backlog.append((events, result))  # counted during the next one
+            if flight.waiting:  # the server works: count the last one, plan the next one
+                self._count_committed()
+                if may_plan_ahead(upcoming, done + len(events)):
+                    line.planned = plan_events(self._size(budget, done + len(events)))
+            result = self.session.finish(flight)
+            if line.planned is not None and result.status is not Outcome.COMMITTED:
+                for event in reversed(line.planned):  # undo in reverse order of planning
+                    event.rollback_pools()
+                line.planned = None
+            self._count_committed()  # the last one, when there was no time for it above
+            if line.planned is not None:
+                line.uncounted = (events, result)  # counted while the next one commits
             else:
                 self._account(events, result)
-            done += k
+            done += len(events)
             due = upcoming if upcoming is not None else pacing.next_due(time.monotonic())
-        self._catch_up()
 
-    def _meanwhile(
-        self, box: list[list[Event]], plan: Callable[[int], list[Event]], n: int
-    ) -> list[Event]:
-        self._catch_up()
-        box.append(plan(n))
-        return box[0]
+    def _over(self, budget: int | None, done: int, due: float, deadline: float | None) -> bool:
+        """Whether the run is over for this worker; otherwise wait until ``due``."""
+        if self.stop.is_set() or (budget is not None and done >= budget):
+            return True
+        if deadline is not None and max(due, time.monotonic()) >= deadline:
+            return True  # --duration is wall-clock: late events are not caught up after it
+        wait = due - time.monotonic()
+        return wait > 0 and self.stop.wait(wait)
 
-    def _catch_up(self) -> None:
-        """Count the committed transactions whose counting was left for later."""
-        while self._backlog:
-            self._account(*self._backlog.pop())
+    def _count_committed(self) -> None:
+        """Count the committed transaction whose counting was left for later, if any."""
+        if self.pipeline.uncounted is not None:
+            events, result = self.pipeline.uncounted
+            self.pipeline.uncounted = None
+            self._account(events, result)
 
     def _size(self, budget: int | None, done: int) -> int:
         """Events in the next transaction: --txn-size, or what is left of --events."""
