@@ -1,20 +1,25 @@
 """Database test fixtures: a real PostgreSQL, never a mock.
 
 The server is the one in HOSPITAL_SIM_TEST_DSN (any database on it; tests create and drop
-their own databases), or else an embedded server started for the session.
+their own databases), or else an embedded server started for the session. Every module
+here carries the ``db`` marker; collection fails for one that does not. Helpers live in
+``support`` (databases, the CLI, ports), ``checks`` (what rows must satisfy) and
+``cdc_support`` (CDC names and cleanup); test modules import nothing from each other.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import conninfo
 
 from hospital_sim.db.embedded import EmbeddedServer
-from tests.db.support import ROOT, FreshDb, create_database, drop_database
+from tests.db.cdc_support import cdc  # noqa: F401 (the fixture, shared by the CDC tests)
+from tests.db.support import ROOT, FreshDb, create_database, drop_database, free_port
 
 TEST_PORT = int(os.environ.get("HOSPITAL_SIM_TEST_PORT", "54329"))
 
@@ -62,3 +67,26 @@ def make_db(server_dsn: str) -> Iterator[object]:
     yield make
     for db in made:
         drop_database(server_dsn, db.name)
+
+
+@pytest.fixture
+def embedded_dir() -> Iterator[Path]:
+    # Under the project folder: as root, the server's system user must reach it.
+    path = ROOT / ".hospital-sim-test" / f"e{os.getpid()}-{free_port()}"
+    yield path
+    EmbeddedServer(base_dir=path, port=1024).destroy()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    unmarked = sorted(
+        {
+            item.path.name
+            for item in items
+            if item.path.is_relative_to(here) and item.get_closest_marker("db") is None
+        }
+    )
+    if unmarked:
+        raise pytest.UsageError(
+            f"database test modules without pytestmark = pytest.mark.db: {', '.join(unmarked)}"
+        )

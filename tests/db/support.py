@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,8 @@ import psycopg
 from psycopg import conninfo, sql
 
 from hospital_sim.config import Settings, load_settings
+from hospital_sim.db.embedded import EmbeddedServer
+from hospital_sim.errors import EmbeddedServerError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,3 +79,37 @@ def run_cli(
         cwd=ROOT,
         check=False,
     )
+
+
+def free_port() -> int:
+    """A port nothing listens on now (another process may take it before it is used)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_embedded(base_dir: Path, *, tries: int = 5) -> EmbeddedServer:
+    """An embedded server of the test's own on a free port.
+
+    A port found free may be taken by another process before the server binds it: then
+    the start is tried again on another port, not failed.
+    """
+    for attempt in range(1, tries + 1):
+        server = EmbeddedServer(base_dir=base_dir, port=free_port())
+        try:
+            server.start()
+        except EmbeddedServerError as exc:
+            if "in use" not in str(exc) or attempt == tries:
+                raise
+            continue
+        return server
+    raise AssertionError("unreachable")
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds; fail the test, naming ``what``, after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)

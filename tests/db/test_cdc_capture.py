@@ -218,7 +218,13 @@ def test_a_lost_connection_is_resumed_without_loss_or_repeats(
             ).fetchone()
             assert killed == (1,)
             conn.execute("UPDATE medicos SET telefone = '(21) 3333-4444' WHERE id <= 5")
-            time.sleep(0.3)
+            reconnect_by = time.monotonic() + 30  # until the capture is connected again
+            while conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'hospital-sim' AND pid <> pg_backend_pid()"
+            ).fetchone() != (1,):
+                assert time.monotonic() < reconnect_by, "the capture did not reconnect"
+                time.sleep(0.05)
     capture.stop_at(current_lsn(cdc))
     running.join()
     report = verify_log(s, log, wait_quiescent=0)

@@ -20,13 +20,13 @@ from hospital_sim.cdc.capture.status import cdc_status, slot_lag
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
 from hospital_sim.errors import UserError
-from tests.db.cdc_support import CdcDb, cdc  # noqa: F401
+from tests.db.cdc_support import CdcDb
 from tests.db.support import run_cli
 
 pytestmark = pytest.mark.db
 
 
-def test_setup_role_reads_but_cannot_write_and_is_not_superuser(cdc: CdcDb) -> None:  # noqa: F811
+def test_setup_role_reads_but_cannot_write_and_is_not_superuser(cdc: CdcDb) -> None:
     s = cdc.settings(cdc_password="s3cret-for-test")
     init_database(s)
     result = setup_cdc(s)
@@ -48,13 +48,13 @@ def test_setup_role_reads_but_cannot_write_and_is_not_superuser(cdc: CdcDb) -> N
             conn.execute("UPDATE pacientes SET nome = 'x'")
     # The role is enough to stream changes, not to lock the tables for a snapshot.
     as_cdc = cdc.settings(database_url=as_role)
-    result = Capture(as_cdc, output=Path("/dev/null"), snapshot=False, idle_timeout=0.2).run()
-    assert result.stopped_by == "idle-timeout"
+    captured = Capture(as_cdc, output=Path("/dev/null"), snapshot=False, idle_timeout=0.2).run()
+    assert captured.stopped_by == "idle-timeout"
     with pytest.raises(UserError, match="--no-snapshot"):
         Capture(as_cdc, output=Path("/dev/null"), slot=f"{cdc.slot}_2", snapshot=True).run()
 
 
-def test_setup_twice_is_idempotent_and_teardown_removes_everything(cdc: CdcDb) -> None:  # noqa: F811
+def test_setup_twice_is_idempotent_and_teardown_removes_everything(cdc: CdcDb) -> None:
     s = cdc.settings()
     init_database(s)
     first = setup_cdc(s, replica_identity_mode="full", tables=["pacientes", "consultas"])
@@ -87,7 +87,7 @@ def test_setup_twice_is_idempotent_and_teardown_removes_everything(cdc: CdcDb) -
 
 
 def test_setup_cli_prints_a_connector_config_and_never_logs_the_password(
-    cdc: CdcDb,  # noqa: F811
+    cdc: CdcDb,
     tmp_path: Path,
 ) -> None:
     log_file = tmp_path / "app.log"
@@ -111,7 +111,7 @@ def test_setup_cli_prints_a_connector_config_and_never_logs_the_password(
     assert password not in log_file.read_text()
 
 
-def test_register_with_kafka_connect_unreachable_is_one_line_exit_2(cdc: CdcDb) -> None:  # noqa: F811
+def test_register_with_kafka_connect_unreachable_is_one_line_exit_2(cdc: CdcDb) -> None:
     env = cdc.env()
     assert run_cli("init", env=env).returncode == 0
     proc = run_cli("cdc", "setup", "--register", "http://127.0.0.1:9", env=env)
@@ -160,7 +160,7 @@ def kafka_connect() -> Iterator[str]:
 
 
 def test_register_puts_the_config_and_reports_the_state(
-    cdc: CdcDb,  # noqa: F811
+    cdc: CdcDb,
     kafka_connect: str,
 ) -> None:
     s = cdc.settings(cdc_password="pw-for-test")
@@ -176,7 +176,7 @@ def test_register_puts_the_config_and_reports_the_state(
     assert _FakeConnect.auth[-1] == "Basic " + base64.b64encode(b"connect:p@ss").decode()
 
 
-def test_status_reports_slot_lag_and_coverage(cdc: CdcDb) -> None:  # noqa: F811
+def test_status_reports_slot_lag_and_coverage(cdc: CdcDb) -> None:
     s = cdc.settings()
     init_database(s)
     setup_cdc(s)
@@ -196,7 +196,7 @@ def test_status_reports_slot_lag_and_coverage(cdc: CdcDb) -> None:  # noqa: F811
     assert [s["slot_name"] for s in status["slots"]] == [cdc.slot]
 
 
-def test_setup_on_an_rds_style_server_grants_rds_replication(cdc: CdcDb) -> None:  # noqa: F811
+def test_setup_on_an_rds_style_server_grants_rds_replication(cdc: CdcDb) -> None:
     """Amazon RDS: the master user is no superuser and cannot give REPLICATION; the CDC
     role gets replication through rds_replication instead. Roles are cluster-wide, so the
     test builds that situation and removes it afterwards."""

@@ -10,7 +10,7 @@ import pytest
 from hospital_sim.cdc.capture.setup import setup_cdc
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
-from tests.db.cdc_support import CdcDb, cdc  # noqa: F401
+from tests.db.cdc_support import CdcDb
 from tests.db.support import FreshDb, run_cli
 
 pytestmark = pytest.mark.db
@@ -101,7 +101,7 @@ def test_a_missing_log_or_bad_expected_dir_exits_2(fresh_db: FreshDb, tmp_path: 
 
 
 def test_verify_against_the_source_finds_a_row_changed_behind_the_log(
-    cdc: CdcDb,  # noqa: F811
+    cdc: CdcDb,
     tmp_path: Path,
 ) -> None:
     env = cdc.env()

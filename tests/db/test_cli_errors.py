@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
+import pytest
 from psycopg import conninfo
 
 from tests.db.support import FreshDb, run_cli
+
+pytestmark = pytest.mark.db
 
 
 def _tables(db: FreshDb) -> int:
@@ -36,14 +40,19 @@ def test_bad_flag_exits_2_and_writes_nothing(fresh_db: FreshDb) -> None:
     assert '"pacientes": 0' in counts.stdout
 
 
-def _free_port() -> int:
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A port bound but not listening: connections are refused, and no other process can
+    start listening on it while the test runs (a port merely found free could be taken)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
 
 
-def test_refused_connection_names_host_port_after_the_deadline(fresh_db: FreshDb) -> None:
-    port = _free_port()
+def test_refused_connection_names_host_port_after_the_deadline(
+    fresh_db: FreshDb, refusing_port: int
+) -> None:
+    port = refusing_port
     env = fresh_db.env(
         {
             "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/x",
@@ -65,8 +74,8 @@ def test_missing_database_is_named(fresh_db: FreshDb) -> None:
     assert "database 'no_such_db_here' does not exist" in out.stderr
 
 
-def test_password_is_never_printed(fresh_db: FreshDb) -> None:
-    port = _free_port()
+def test_password_is_never_printed(fresh_db: FreshDb, refusing_port: int) -> None:
+    port = refusing_port
     env = fresh_db.env(
         {
             "DATABASE_URL": f"postgresql://postgres:Sup3rS3cret@127.0.0.1:{port}/x",

@@ -8,13 +8,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.db.cdc_support import CdcDb, cdc, cleanup  # noqa: F401
+from tests.db.cdc_support import CdcDb, cleanup
 from tests.db.support import run_cli
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 
-def test_demo_ends_identical(cdc: CdcDb, server_dsn: str, tmp_path: Path) -> None:  # noqa: F811
+def test_demo_ends_identical(cdc: CdcDb, server_dsn: str, tmp_path: Path) -> None:
     demo_db = f"{cdc.db.name}_demo"
     log = tmp_path / "demo.jsonl"
     try:

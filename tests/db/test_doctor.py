@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 from psycopg import conninfo, sql
 
 from hospital_sim.db.connect import server_info
 from tests.db.support import FreshDb, run_cli
+
+pytestmark = pytest.mark.db
 
 
 def test_doctor_reports_each_check_and_the_fix(fresh_db: FreshDb) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+import subprocess
 from pathlib import Path
 
 import psycopg
@@ -12,21 +12,9 @@ import pytest
 
 from hospital_sim.db.embedded import EmbeddedServer
 from hospital_sim.errors import EmbeddedServerError
-from tests.db.support import ROOT, run_cli
+from tests.db.support import free_port, run_cli
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def embedded_dir() -> Iterator[Path]:
-    # Under the project folder: as root, the server's system user must reach it.
-    path = ROOT / ".hospital-sim-test" / f"e{os.getpid()}-{free_port()}"
-    yield path
-    EmbeddedServer(base_dir=path, port=1024).destroy()
+pytestmark = pytest.mark.db
 
 
 def cli_env(base: Path, port: int) -> dict[str, str]:
@@ -45,17 +33,29 @@ def cli_env(base: Path, port: int) -> dict[str, str]:
     return env
 
 
+def run_on_a_free_port(
+    base: Path, *args: str, extra: dict[str, str] | None = None, tries: int = 5
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str], int]:
+    """Run a command that starts the embedded server on a port found free. Another process
+    may take that port before the server binds it: then the command runs again on another."""
+    for attempt in range(1, tries + 1):
+        port = free_port()
+        env = cli_env(base, port) | (extra or {})
+        out = run_cli(*args, env=env)
+        if out.returncode == 0 or "in use" not in out.stderr or attempt == tries:
+            return out, env, port
+    raise AssertionError("unreachable")
+
+
 def test_db_start_status_url_stop(embedded_dir: Path) -> None:
-    port = free_port()
-    env = cli_env(embedded_dir, port)
-    started = run_cli("db", "start", env=env)
+    started, env, port = run_on_a_free_port(embedded_dir, "db", "start")
     assert started.returncode == 0, started.stderr
     assert f"127.0.0.1:{port}" in started.stdout
     assert run_cli("db", "status", env=env).returncode == 0
     url = run_cli("db", "url", env=env).stdout.strip()
     assert url == f"postgresql://postgres@127.0.0.1:{port}/hospital"
     with psycopg.connect(url) as conn:
-        settings = dict(
+        settings: dict[object, object] = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_settings WHERE name IN"
                 " ('wal_level', 'listen_addresses', 'max_replication_slots')"
@@ -81,15 +81,10 @@ def test_port_in_use_is_one_clear_line(embedded_dir: Path) -> None:
 
 
 def test_run_on_the_embedded_default_seeds_and_counts(embedded_dir: Path) -> None:
-    env = cli_env(embedded_dir, free_port())
-    env.update(
-        {
-            "SEED_PACIENTES": "100",
-            "SEED_PACIENTES_CONVENIOS": "100",
-            "SEED_INTERNACOES": "50",
-        }
+    volumes = {"SEED_PACIENTES": "100", "SEED_PACIENTES_CONVENIOS": "100", "SEED_INTERNACOES": "50"}
+    out, env, _ = run_on_a_free_port(
+        embedded_dir, "run", "--no-stream", "--seed", "3", extra=volumes
     )
-    out = run_cli("run", "--no-stream", "--seed", "3", env=env)
     assert out.returncode == 0, out.stderr
     assert "pacientes" in out.stdout and "100" in out.stdout
     again = run_cli("run", "--no-stream", env=env)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
 from hospital_sim.generate.documents import is_valid_cnpj
 from tests.db.support import FreshDb, run_cli
+
+pytestmark = pytest.mark.db
 
 CATALOG = """
 SELECT 'col', c.table_name || '.' || c.column_name || ' ' || c.data_type
@@ -41,13 +44,14 @@ def test_init_creates_the_seven_tables_with_the_original_columns(fresh_db: Fresh
             )
         }
         assert tables == set(TABLES)
-        cols = dict(
-            conn.execute(
+        cols = {
+            str(name): str(kind)
+            for name, kind in conn.execute(
                 "SELECT column_name, data_type"
                 " || coalesce('(' || character_maximum_length || ')', '')"
                 " FROM information_schema.columns WHERE table_name = 'pacientes'"
             ).fetchall()
-        )
+        }
     assert cols == {
         "id": "bigint",
         "nome": "character varying(150)",

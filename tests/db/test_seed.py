@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
 
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
 from hospital_sim.db.seed import seed_database
 from hospital_sim.generate.documents import is_valid_cnpj, is_valid_cpf
+from tests.db.checks import COHERENCE, fingerprint, phone_area_mismatches, scalar
 from tests.db.support import FreshDb, create_database, drop_database, run_cli
+
+pytestmark = pytest.mark.db
 
 SMALL = {
     "seed_pacientes": 300,
@@ -40,12 +42,6 @@ def default_db(server_dsn: str) -> Iterator[FreshDb]:
     seed_database(settings, seed=7)
     yield db
     drop_database(server_dsn, db.name)
-
-
-def scalar(conn: psycopg.Connection[tuple[object, ...]], query: str) -> object:
-    row = conn.execute(query).fetchone()
-    assert row is not None
-    return row[0]
 
 
 def test_counts_equal_the_default_volumes(default_db: FreshDb) -> None:
@@ -99,50 +95,6 @@ def test_every_document_is_valid(default_db: FreshDb) -> None:
     assert bad_crm == 0
 
 
-COHERENCE = {
-    "birth before registration, registration in the past": (
-        "SELECT count(*) FROM pacientes WHERE nascimento >= data_cadastro::date"
-        " OR data_cadastro > localtimestamp"
-    ),
-    "consulta before the patient's registration": (
-        "SELECT count(*) FROM consultas c JOIN pacientes p ON p.id = c.paciente_id"
-        " WHERE c.data <= p.data_cadastro"
-    ),
-    "closed consulta in the future": (
-        "SELECT count(*) FROM consultas WHERE status <> 'agendada' AND data > localtimestamp"
-    ),
-    "agendada consulta not in the next months": (
-        "SELECT count(*) FROM consultas WHERE status = 'agendada'"
-        " AND (data <= localtimestamp OR data > localtimestamp + interval '6 months')"
-    ),
-    "exame before registration or in the future": (
-        "SELECT count(*) FROM exames e JOIN pacientes p ON p.id = e.paciente_id"
-        " WHERE e.data <= p.data_cadastro OR e.data > localtimestamp"
-    ),
-    "internacao before registration or in the future": (
-        "SELECT count(*) FROM internacoes i JOIN pacientes p ON p.id = i.paciente_id"
-        " WHERE i.data_entrada <= p.data_cadastro OR i.data_entrada > localtimestamp"
-        " OR i.data_saida > localtimestamp"
-    ),
-    "discharge before admission": (
-        "SELECT count(*) FROM internacoes WHERE data_saida < data_entrada"
-    ),
-    "more than one current stay per patient": (
-        "SELECT count(*) FROM (SELECT paciente_id FROM internacoes WHERE data_saida IS NULL"
-        " GROUP BY paciente_id HAVING count(*) > 1) t"
-    ),
-    "overlapping stays of one patient": (
-        "SELECT count(*) FROM internacoes a JOIN internacoes b"
-        " ON a.paciente_id = b.paciente_id AND a.id < b.id"
-        " AND tsrange(a.data_entrada, coalesce(a.data_saida, 'infinity'))"
-        " && tsrange(b.data_entrada, coalesce(b.data_saida, 'infinity'))"
-    ),
-    "duplicate patient-plan pair": (
-        "SELECT count(*) - count(DISTINCT (paciente_id, convenio_id)) FROM pacientes_convenios"
-    ),
-}
-
-
 @pytest.mark.parametrize("rule", sorted(COHERENCE))
 def test_coherence_rule_holds_for_every_row(default_db: FreshDb, rule: str) -> None:
     with default_db.connect() as conn:
@@ -170,18 +122,6 @@ def test_distributions_look_like_a_hospital(default_db: FreshDb) -> None:
     assert 0.05 < float(str(elderly)) < 0.25  # IBGE 2022: ~11% aged 65+
     assert 0.02 < float(str(pending)) < 0.35
     assert 0.0 < float(str(current)) < 0.5
-
-
-ROWS_WITHOUT_AUDIT = {
-    t: f"SELECT md5(string_agg((to_jsonb(x) - 'created_at' - 'updated_at')::text, '|'"
-    f" ORDER BY id)) FROM {t} x"
-    for t in TABLES
-}
-
-
-def fingerprint(db: FreshDb) -> dict[str, object]:
-    with db.connect() as conn:
-        return {t: scalar(conn, q) for t, q in ROWS_WITHOUT_AUDIT.items()}
 
 
 def test_same_seed_gives_identical_rows(make_db: Callable[[], FreshDb]) -> None:
@@ -249,17 +189,6 @@ def test_reset_without_yes_asks_and_aborts_on_no(fresh_db: FreshDb) -> None:
     assert out.returncode != 0
     with fresh_db.connect() as conn:
         assert scalar(conn, "SELECT count(*) FROM pacientes") == 300
-
-
-def phone_area_mismatches(conn: psycopg.Connection[tuple[object, ...]]) -> list[object]:
-    """Patients whose phone area code (DDD) is not one of their address's state."""
-    from hospital_sim.generate.places import UF_DDDS
-
-    rows = conn.execute(
-        "SELECT id, substring(telefone FROM '^\\((\\d\\d)\\)'),"
-        " substring(endereco FROM ' - ([A-Z]{2}), [0-9]{5}-[0-9]{3}$') FROM pacientes"
-    ).fetchall()
-    return [r for r in rows if r[2] is None or int(str(r[1])) not in UF_DDDS[str(r[2])]]
 
 
 def test_phone_area_code_matches_the_address_state(default_db: FreshDb) -> None:

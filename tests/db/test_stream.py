@@ -4,82 +4,36 @@ surviving killed backends, and two shards side by side."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import psycopg
 import pytest
 
 from hospital_sim.cli.slot_metrics import slot_collectors
-from hospital_sim.db.lifecycle import init_database
-from hospital_sim.db.schema import TABLES
-from hospital_sim.db.seed import seed_database
 from hospital_sim.stream.operations import FixedClock
 from hospital_sim.stream.run import StreamSummary, run_stream
 from hospital_sim.stream.workload import DEFAULT_WEIGHTS, OPERATIONS
-from tests.db.support import FreshDb, create_database, drop_database
-from tests.db.test_seed import COHERENCE, fingerprint, scalar
+from tests.db.checks import (
+    COHERENCE,
+    assert_coherent,
+    assert_counters_equal_database,
+    audit_count,
+    audited,
+    committed_more_than,
+    counted,
+    fingerprint,
+    phone_area_mismatches,
+    scalar,
+    seeded,
+)
+from tests.db.support import FreshDb, create_database, drop_database, free_port, wait_until
 
 pytestmark = pytest.mark.db
 
-SMALL = {
-    "seed_pacientes": 200,
-    "seed_medicos": 20,
-    "seed_convenios": 5,
-    "seed_consultas": 400,
-    "seed_exames": 300,
-    "seed_internacoes": 100,
-    "seed_pacientes_convenios": 250,
-}
 FAST = {"stream_rate": 1_000_000.0, "stream_interval_seconds": 0, "max_jitter_ms": 0}
-
-# Test-only instrumentation: every row change, counted by the server itself.
-AUDIT = """
-CREATE TABLE stream_audit (tbl text, op text);
-CREATE FUNCTION stream_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO stream_audit VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$;
-""" + "".join(
-    f"CREATE TRIGGER audit_{t} AFTER INSERT OR UPDATE ON {t}"
-    " FOR EACH ROW EXECUTE FUNCTION stream_audit();\n"
-    for t in TABLES
-)
-
-
-def seeded(db: FreshDb, seed: int = 11, *, audit: bool = True, **kw: Any) -> FreshDb:
-    settings = db.settings(**SMALL)
-    init_database(settings)
-    seed_database(settings, seed=seed, **kw)
-    if audit:
-        with db.connect() as conn:
-            conn.execute(AUDIT.encode())
-    return db
-
-
-def audited(db: FreshDb) -> dict[tuple[str, str], int]:
-    with db.connect() as conn:
-        rows = conn.execute("SELECT tbl, op, count(*) FROM stream_audit GROUP BY 1, 2").fetchall()
-    return {(str(t), str(op)): int(str(n)) for t, op, n in rows}
-
-
-def counted(summary: StreamSummary) -> dict[tuple[str, str], int]:
-    out: dict[tuple[str, str], int] = {}
-    for (op, table, outcome), n in summary.stats.events.items():
-        if outcome == "committed":
-            key = (table, OPERATIONS[op].kind)
-            out[key] = out.get(key, 0) + n
-    return out
-
-
-def assert_counters_equal_database(db: FreshDb, summary: StreamSummary) -> None:
-    assert counted(summary) == audited(db)
-
-
-def assert_coherent(db: FreshDb) -> None:
-    with db.connect() as conn:
-        broken = {rule: scalar(conn, q) for rule, q in COHERENCE.items()}
-    assert broken == dict.fromkeys(COHERENCE, 0)
 
 
 @pytest.fixture(scope="module")
@@ -218,9 +172,12 @@ def test_killed_backends_reconnect_and_counts_stay_exact(fresh_db: FreshDb, rate
     killed = 0
     deadline = time.monotonic() + 30
     while killed < 4 and time.monotonic() < deadline:
-        time.sleep(0.4)
+        # Each kill finds workers that are back and committing.
+        before = audit_count(db)
+        wait_until(committed_more_than(db, before), timeout=30, what="commits between kills")
         killed += _terminate_stream_backends(db)
-    time.sleep(0.8)  # let the workers come back and commit more
+    last = audit_count(db)  # the workers come back and commit more
+    wait_until(committed_more_than(db, last), timeout=30, what="commits after the last kill")
     stop.set()
     runner.join(10)
     assert result, "the stream did not stop"
@@ -266,36 +223,49 @@ def test_two_shards_stream_side_by_side_without_collisions(fresh_db: FreshDb) ->
 
 @pytest.mark.parametrize("workers", [1, 2])  # threads of this process; worker processes
 def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb, workers: int) -> None:
-    import socket
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     db = seeded(fresh_db, audit=False)
     slot = f"metrics_{db.name}"
     with db.connect() as conn:
         conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
     stop = threading.Event()
-    settings = db.settings(stream_rate=200.0, metrics_port=port, stream_workers=workers)
-    runner = threading.Thread(
-        target=lambda: run_stream(settings, stop=stop, seed=1, collectors=slot_collectors)
-    )
-    runner.start()
+    taken: list[OSError] = []
+
+    def stream_serving(port: int) -> None:
+        settings = db.settings(stream_rate=200.0, metrics_port=port, stream_workers=workers)
+        try:
+            run_stream(settings, stop=stop, seed=1, collectors=slot_collectors)
+        except OSError as exc:
+            taken.append(exc)
+
+    def scrape(port: int) -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                return str(r.read().decode())
+        except OSError:
+            return ""
+
+    text = ""
+    runner = threading.Thread()
     try:
-        text = ""
-        for _ in range(50):
-            time.sleep(0.1)
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                    text = r.read().decode()
-            except OSError:
-                continue
-            if 'outcome="committed"' in text:
+        for _ in range(5):  # a port found free may be taken before the stream binds it
+            port = free_port()
+            runner = threading.Thread(target=stream_serving, args=(port,))
+            runner.start()
+            deadline = time.monotonic() + 30
+            while 'outcome="committed"' not in text and time.monotonic() < deadline:
+                if not runner.is_alive():
+                    break
+                time.sleep(0.1)
+                text = scrape(port)
+            if not taken:
                 break
+            assert taken.pop().errno == errno.EADDRINUSE
     finally:
         stop.set()
-        runner.join(10)
+        if runner.ident is not None:
+            runner.join(10)
         with db.connect() as conn:
             conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
     assert "hospital_sim_events_total{" in text and 'outcome="committed"' in text
@@ -346,7 +316,8 @@ def test_connection_lost_during_commit_is_resolved_and_replayed(
 
 
 def test_in_doubt_resolution_reads_the_commit_status(fresh_db: FreshDb) -> None:
-    from hospital_sim.stream.session import ErrorLog, Session
+    from hospital_sim.stream.failures import ErrorLog
+    from hospital_sim.stream.session import Session
     from hospital_sim.stream.stats import Stats
 
     xids = {}
@@ -365,7 +336,6 @@ def test_in_doubt_resolution_reads_the_commit_status(fresh_db: FreshDb) -> None:
 
 
 def test_phone_updates_keep_the_patients_area_code(fresh_db: FreshDb) -> None:
-    from tests.db.test_seed import phone_area_mismatches
 
     db = seeded(fresh_db, audit=False)
     weights = dict.fromkeys(OPERATIONS, 0.0) | {"update_paciente": 1.0}

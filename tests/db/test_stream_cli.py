@@ -5,8 +5,10 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -81,11 +83,26 @@ def _start(db: FreshDb, *flags: str, env: dict[str, str] | None = None) -> subpr
         stderr=subprocess.PIPE,
         text=True,
     )
+    # Wait for the first progress line (the stream is running), but not forever: a stream
+    # that hangs before it prints one must fail the test, not hang it.
+    running = threading.Event()
+
+    def watch(stderr: IO[str]) -> None:
+        for line in stderr:
+            if "progress:" in line:
+                running.set()
+                return  # the rest is left for communicate()
+
     assert proc.stderr is not None
-    # Wait for the first progress line: the stream is running.
-    for line in proc.stderr:
-        if "progress:" in line:
-            break
+    reader = threading.Thread(target=watch, args=(proc.stderr,), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not running.wait(0.1) and reader.is_alive() and time.monotonic() < deadline:
+        pass
+    if not running.is_set():
+        proc.kill()
+        reader.join(5)
+        pytest.fail(f"the stream printed no progress line (exit code {proc.wait(5)})")
     return proc
 
 

@@ -11,15 +11,16 @@ import time
 import psycopg
 import pytest
 
+from hospital_sim.stream.failures import ErrorLog
 from hospital_sim.stream.operations import INSERT_SQL, PROBE_ID, IdReserve, Operations, Statement
+from hospital_sim.stream.plan import utc_now
 from hospital_sim.stream.pools import Partition, load_pools
 from hospital_sim.stream.prepared import PreparedConnection
-from hospital_sim.stream.run import utc_now
-from hospital_sim.stream.session import ErrorLog, Session, _backend_of
+from hospital_sim.stream.session import Session, _backend_of
 from hospital_sim.stream.stats import Stats
 from hospital_sim.stream.workload import OPERATIONS
+from tests.db.checks import seeded
 from tests.db.support import FreshDb
-from tests.db.test_stream import seeded
 
 pytestmark = pytest.mark.db
 

@@ -13,20 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from hospital_sim.db.embedded import EmbeddedServer
 from hospital_sim.stream.run import StreamSummary, run_stream
-from tests.db.support import create_database
-from tests.db.test_embedded import embedded_dir, free_port  # noqa: F401 (fixture)
-from tests.db.test_seed import scalar
-from tests.db.test_stream import assert_coherent, assert_counters_equal_database, seeded
+from tests.db.checks import (
+    assert_coherent,
+    assert_counters_equal_database,
+    audit_count,
+    committed_more_than,
+    seeded,
+)
+from tests.db.support import create_database, start_embedded, wait_until
 
 pytestmark = pytest.mark.db
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_stream_survives_a_server_crash_and_restart(embedded_dir: Path, workers: int) -> None:  # noqa: F811
-    server = EmbeddedServer(base_dir=embedded_dir, port=free_port())
-    server.start()
+def test_stream_survives_a_server_crash_and_restart(embedded_dir: Path, workers: int) -> None:
+    server = start_embedded(embedded_dir)
     db = seeded(create_database(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"))
     settings = db.settings(stream_rate=300.0, stream_workers=workers, reconnect_base_seconds=0.05)
     stop = threading.Event()
@@ -36,13 +38,13 @@ def test_stream_survives_a_server_crash_and_restart(embedded_dir: Path, workers:
     )
     runner.start()
     try:
-        time.sleep(2.0)  # streaming (worker processes take a moment to start)
+        # Streaming: rows are committed (worker processes take a moment to start).
+        wait_until(committed_more_than(db, 0), timeout=60, what="the first committed rows")
         server.stop(mode="immediate")  # like kill -9 of the postmaster
-        time.sleep(0.5)
+        time.sleep(0.5)  # an outage of half a second, not a wait for anything
         server.start()
-        with db.connect() as conn:
-            back = int(str(scalar(conn, "SELECT count(*) FROM stream_audit")))
-        time.sleep(1.5)
+        back = audit_count(db)
+        wait_until(committed_more_than(db, back), timeout=60, what="rows after the restart")
     finally:
         stop.set()
         runner.join(20)
@@ -51,8 +53,7 @@ def test_stream_survives_a_server_crash_and_restart(embedded_dir: Path, workers:
     assert summary.failure is None, summary.failure
     assert summary.stats.reconnects >= 1
     assert set(summary.stats.in_doubt) <= {"committed", "aborted"}
-    with db.connect() as conn:
-        after = int(str(scalar(conn, "SELECT count(*) FROM stream_audit")))
+    after = audit_count(db)
     assert after > back, "nothing was written after the server came back"
     assert_counters_equal_database(db, summary)
     assert_coherent(db)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from rich.console import Console
 
 from hospital_sim.cli.live import render
-from hospital_sim.stream.stats import Stats, snapshot
+from hospital_sim.stream.stats import Outcome, Stats, snapshot
 
 
 def test_live_view_shows_rate_totals_and_committed_events_per_operation() -> None:
     stats = Stats()
-    stats.events[("insert_consulta", "consultas", "committed")] += 30
-    stats.events[("update_exame", "exames", "committed")] += 12
-    stats.events[("update_exame", "exames", "failed")] += 1
+    stats.events[("insert_consulta", "consultas", Outcome.COMMITTED)] += 30
+    stats.events[("update_exame", "exames", Outcome.COMMITTED)] += 12
+    stats.events[("update_exame", "exames", Outcome.FAILED)] += 1
     stats.inserts, stats.updates = 30, 12
     stats.errors["23"] += 1
     console = Console(width=120, record=True)

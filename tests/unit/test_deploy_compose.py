@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from hospital_sim.config import Settings, env_name
-from tests.unit.test_docs_commands import check_cli_args
+from tests.unit.cli_lines import check_cli_args
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hospital_sim.config import Settings, env_name
-from tests.unit.test_docs_commands import check_cli_args, cli_args, segments
+from tests.unit.cli_lines import check_cli_args, cli_args, segments
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy/k8s"

@@ -326,7 +326,7 @@ def test_children_see_paediatricians_and_adults_do_not(data: dict[str, Rows]) ->
 def test_appointment_reasons_belong_to_the_doctor_specialty(data: dict[str, Rows]) -> None:
     reasons = {s.name: set(s.motivos.texts.tolist()) for s in ESPECIALIDADES}
     doctors = by_id(data, "medicos")
-    motivos = Counter()
+    motivos: Counter[str] = Counter()
     for c in by_id(data, "consultas").values():
         assert c["motivo"] in reasons[doctors[c["medico_id"]]["especialidade"]]
         motivos[c["motivo"]] += 1

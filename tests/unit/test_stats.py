@@ -10,6 +10,7 @@ import pytest
 from hospital_sim.stream.stats import (
     LATENCY_BOUNDS,
     Histogram,
+    Outcome,
     Stats,
     merged,
     snapshot,
@@ -46,8 +47,8 @@ def test_cumulative_buckets_end_with_inf_and_the_count() -> None:
 
 def test_merge_sums_workers_and_snapshot_keys_are_stable() -> None:
     a, b = Stats(), Stats()
-    a.events[("insert_consulta", "consultas", "committed")] += 3
-    b.events[("insert_consulta", "consultas", "committed")] += 2
+    a.events[("insert_consulta", "consultas", Outcome.COMMITTED)] += 3
+    b.events[("insert_consulta", "consultas", Outcome.COMMITTED)] += 2
     a.inserts, b.updates = 3, 2
     a.substitutions[("update_exame", "insert_exame")] += 1
     b.errors["23"] += 1
@@ -62,7 +63,7 @@ def test_merge_sums_workers_and_snapshot_keys_are_stable() -> None:
     assert snap["errors"] == {"23": 1}
     assert snap["lag_max"] == 0.5 and snap["lag_mean"] == pytest.approx(0.3)
     assert set(snapshot(Stats(), elapsed=0).keys()) == set(snap.keys())
-    assert a.events[("insert_consulta", "consultas", "committed")] == 3  # parts untouched
+    assert a.events[("insert_consulta", "consultas", Outcome.COMMITTED)] == 3  # parts untouched
 
 
 @pytest.mark.parametrize(

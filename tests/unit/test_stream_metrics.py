@@ -7,17 +7,17 @@ import pytest
 from prometheus_client import generate_latest
 from psycopg import errors
 
+from hospital_sim.stream.failures import ErrorLog, classify
 from hospital_sim.stream.metrics import registry_for
-from hospital_sim.stream.session import ErrorLog, classify
-from hospital_sim.stream.stats import Stats
+from hospital_sim.stream.stats import Outcome, Resolution, Stats
 
 
 def test_exposition_has_every_family_with_its_labels() -> None:
     stats = Stats()
-    stats.events[("insert_paciente", "pacientes_convenios", "committed")] += 4
+    stats.events[("insert_paciente", "pacientes_convenios", Outcome.COMMITTED)] += 4
     stats.latency.observe(0.002)
     stats.reconnects = 2
-    stats.in_doubt["committed"] += 1
+    stats.in_doubt[Resolution.COMMITTED] += 1
     stats.substitutions[("update_exame", "insert_exame")] += 3
     stats.errors["23"] += 1
     stats.record_lag(0.25)

@@ -168,10 +168,14 @@ class IdReserve:
             residue = self.part.residue if table == "pacientes" else 0
             # nextval is not transactional: one statement, no transaction around it.
             result = wire.execute(RESERVE_IDS, (table, count * modulus, modulus, residue))
-            ids = [int(result.get_value(i, 0) or 0) for i in range(result.ntuples)]
-            # pop() takes from the end: keep ascending order of use.
-            free[:0] = ids[::-1]
+            self.add(table, [int(result.get_value(i, 0) or 0) for i in range(result.ntuples)])
         self._short = False
+
+    def add(self, table: str, ids: list[int]) -> None:
+        """Ids reserved for ``table``, to be taken in ascending order after those held."""
+        free = self._free.setdefault(table, [])
+        free[:0] = ids[::-1]  # pop() takes from the end
+        self._short = any(len(self._free.get(t, ())) < self.need for t in INSERT_SQL)
 
 
 RESERVE_IDS = (

@@ -1,0 +1,158 @@
+"""What the database tests check rows with: coherence rules, fingerprints, and the audit
+that counts every row change on the server, to compare with the stream's own counters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.schema import TABLES
+from hospital_sim.db.seed import seed_database
+from hospital_sim.generate.addresses import ADDRESS_UF
+from hospital_sim.stream.run import StreamSummary
+from hospital_sim.stream.workload import OPERATIONS
+from tests.db.support import FreshDb
+
+
+def scalar(conn: psycopg.Connection[tuple[object, ...]], query: str) -> object:
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return row[0]
+
+
+COHERENCE = {
+    "birth before registration, registration in the past": (
+        "SELECT count(*) FROM pacientes WHERE nascimento >= data_cadastro::date"
+        " OR data_cadastro > localtimestamp"
+    ),
+    "consulta before the patient's registration": (
+        "SELECT count(*) FROM consultas c JOIN pacientes p ON p.id = c.paciente_id"
+        " WHERE c.data <= p.data_cadastro"
+    ),
+    "closed consulta in the future": (
+        "SELECT count(*) FROM consultas WHERE status <> 'agendada' AND data > localtimestamp"
+    ),
+    "agendada consulta not in the next months": (
+        "SELECT count(*) FROM consultas WHERE status = 'agendada'"
+        " AND (data <= localtimestamp OR data > localtimestamp + interval '6 months')"
+    ),
+    "exame before registration or in the future": (
+        "SELECT count(*) FROM exames e JOIN pacientes p ON p.id = e.paciente_id"
+        " WHERE e.data <= p.data_cadastro OR e.data > localtimestamp"
+    ),
+    "internacao before registration or in the future": (
+        "SELECT count(*) FROM internacoes i JOIN pacientes p ON p.id = i.paciente_id"
+        " WHERE i.data_entrada <= p.data_cadastro OR i.data_entrada > localtimestamp"
+        " OR i.data_saida > localtimestamp"
+    ),
+    "discharge before admission": (
+        "SELECT count(*) FROM internacoes WHERE data_saida < data_entrada"
+    ),
+    "more than one current stay per patient": (
+        "SELECT count(*) FROM (SELECT paciente_id FROM internacoes WHERE data_saida IS NULL"
+        " GROUP BY paciente_id HAVING count(*) > 1) t"
+    ),
+    "overlapping stays of one patient": (
+        "SELECT count(*) FROM internacoes a JOIN internacoes b"
+        " ON a.paciente_id = b.paciente_id AND a.id < b.id"
+        " AND tsrange(a.data_entrada, coalesce(a.data_saida, 'infinity'))"
+        " && tsrange(b.data_entrada, coalesce(b.data_saida, 'infinity'))"
+    ),
+    "duplicate patient-plan pair": (
+        "SELECT count(*) - count(DISTINCT (paciente_id, convenio_id)) FROM pacientes_convenios"
+    ),
+}
+
+ROWS_WITHOUT_AUDIT = {
+    t: f"SELECT md5(string_agg((to_jsonb(x) - 'created_at' - 'updated_at')::text, '|'"
+    f" ORDER BY id)) FROM {t} x"
+    for t in TABLES
+}
+
+
+def fingerprint(db: FreshDb) -> dict[str, object]:
+    with db.connect() as conn:
+        return {t: scalar(conn, q) for t, q in ROWS_WITHOUT_AUDIT.items()}
+
+
+def phone_area_mismatches(conn: psycopg.Connection[tuple[object, ...]]) -> list[object]:
+    """Patients whose phone area code (DDD) is not one of their address's state."""
+    from hospital_sim.generate.places import UF_DDDS
+
+    rows = conn.execute(
+        "SELECT id, substring(telefone FROM '^\\((\\d\\d)\\)'),"
+        " substring(endereco FROM %s::text) FROM pacientes",
+        (ADDRESS_UF,),
+    ).fetchall()
+    return [r for r in rows if r[2] is None or int(str(r[1])) not in UF_DDDS[str(r[2])]]
+
+
+STREAM_VOLUMES = {
+    "seed_pacientes": 200,
+    "seed_medicos": 20,
+    "seed_convenios": 5,
+    "seed_consultas": 400,
+    "seed_exames": 300,
+    "seed_internacoes": 100,
+    "seed_pacientes_convenios": 250,
+}
+
+# Test-only instrumentation: every row change, counted by the server itself.
+AUDIT = """
+CREATE TABLE stream_audit (tbl text, op text);
+CREATE FUNCTION stream_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO stream_audit VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$;
+""" + "".join(
+    f"CREATE TRIGGER audit_{t} AFTER INSERT OR UPDATE ON {t}"
+    " FOR EACH ROW EXECUTE FUNCTION stream_audit();\n"
+    for t in TABLES
+)
+
+
+def seeded(db: FreshDb, seed: int = 11, *, audit: bool = True, **kw: Any) -> FreshDb:
+    settings = db.settings(**STREAM_VOLUMES)
+    init_database(settings)
+    seed_database(settings, seed=seed, **kw)
+    if audit:
+        with db.connect() as conn:
+            conn.execute(AUDIT.encode())
+    return db
+
+
+def audited(db: FreshDb) -> dict[tuple[str, str], int]:
+    with db.connect() as conn:
+        rows = conn.execute("SELECT tbl, op, count(*) FROM stream_audit GROUP BY 1, 2").fetchall()
+    return {(str(t), str(op)): int(str(n)) for t, op, n in rows}
+
+
+def audit_count(db: FreshDb) -> int:
+    """Row changes the server has committed since the audit was installed."""
+    with db.connect() as conn:
+        return int(str(scalar(conn, "SELECT count(*) FROM stream_audit")))
+
+
+def committed_more_than(db: FreshDb, count: int) -> Callable[[], bool]:
+    """A condition to wait for: the server has committed more than ``count`` row changes."""
+    return lambda: audit_count(db) > count
+
+
+def counted(summary: StreamSummary) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for (op, table, outcome), n in summary.stats.events.items():
+        if outcome == "committed":
+            key = (table, OPERATIONS[op].kind)
+            out[key] = out.get(key, 0) + n
+    return out
+
+
+def assert_counters_equal_database(db: FreshDb, summary: StreamSummary) -> None:
+    assert counted(summary) == audited(db)
+
+
+def assert_coherent(db: FreshDb) -> None:
+    with db.connect() as conn:
+        broken = {rule: scalar(conn, q) for rule, q in COHERENCE.items()}
+    assert broken == dict.fromkeys(COHERENCE, 0)
