@@ -6,8 +6,8 @@ import logging
 import threading
 from typing import Protocol
 
+from hospital_sim.stream.failures import ErrorLog
 from hospital_sim.stream.plan import RunPlan, Start, ThreadGate
-from hospital_sim.stream.session import ErrorLog
 from hospital_sim.stream.stats import Stats
 from hospital_sim.stream.worker import EventLog, Worker
 

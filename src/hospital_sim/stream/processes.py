@@ -35,8 +35,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from hospital_sim.stream.crews import Joinable, describe
+from hospital_sim.stream.failures import ErrorLog
 from hospital_sim.stream.plan import RunPlan, Start
-from hospital_sim.stream.session import ErrorLog
 from hospital_sim.stream.stats import Stats, merged
 from hospital_sim.stream.worker import EventLog, Worker
 

@@ -15,16 +15,16 @@ import datetime as dt
 import logging
 import random
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar
+from typing import TypeVar
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
 from hospital_sim.db.connect import Conn
+from hospital_sim.stream.failures import ErrorLog, Flag, classify
 from hospital_sim.stream.operations import Event, Statement
 from hospital_sim.stream.prepared import PreparedConnection, rowcount
 from hospital_sim.stream.stats import Outcome, Resolution, Stats, sqlstate_class
@@ -33,64 +33,13 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
-# admin_shutdown, crash_shutdown, cannot_connect_now: the server went away.
-SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
 XID_SUFFIX = b" RETURNING pg_current_xact_id()::text"
 IN_PROGRESS_WAIT = 0.05  # the old backend may still be finishing its commit
 STARTING_UP_POLL = 0.4
 
 
-class Flag(Protocol):
-    """A stop flag: threading.Event, or multiprocessing's Event across processes."""
-
-    def is_set(self) -> bool: ...
-    def set(self) -> None: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
-
-
 class Stopped(Exception):
     """Stop was requested while waiting for the server."""
-
-
-ErrorKind = Literal["retry", "connection", "other"]
-"""What to do about an error: retry the transaction, reconnect, or give up on it."""
-
-
-def classify(exc: psycopg.Error, conn: Conn | None = None) -> ErrorKind:
-    """What to do about an error, from its SQLSTATE (and the connection's state)."""
-    state = exc.sqlstate
-    if state in RETRYABLE:
-        return "retry"
-    if state in SERVER_GONE or (state is not None and state.startswith("08")):
-        return "connection"
-    if state is None and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-        return "connection"  # libpq-side: socket closed, server crashed, timeout
-    if conn is not None and (conn.broken or conn.closed):
-        return "connection"
-    return "other"
-
-
-class ErrorLog:
-    """Logs each SQLSTATE class at most once per ``interval``, with the count suppressed."""
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def report(self, key: str, message: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            last = self._last.get(key)
-            if last is not None and now - last < self.interval:
-                self._suppressed[key] = self._suppressed.get(key, 0) + 1
-                return
-            self._last[key] = now
-            hidden = self._suppressed.pop(key, 0)
-        more = f" ({hidden} more like it in the last {self.interval:.0f} s)" if hidden else ""
-        log.warning("%s%s", message, more)
 
 
 @dataclass(slots=True)

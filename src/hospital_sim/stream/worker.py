@@ -9,10 +9,11 @@ import threading
 import time
 from dataclasses import dataclass
 
+from hospital_sim.stream.failures import ErrorLog, Flag
 from hospital_sim.stream.operations import Event, IdReserve, Operations
 from hospital_sim.stream.plan import Gate, RunPlan
 from hospital_sim.stream.pools import Partition, load_pools
-from hospital_sim.stream.session import ErrorLog, Flag, Session, TxnResult
+from hospital_sim.stream.session import Session, TxnResult
 from hospital_sim.stream.stats import Outcome, Stats
 from hospital_sim.stream.workload import OPERATIONS, OperationPicker
 
