@@ -1,7 +1,10 @@
 """Pure, seeded data generation for the hospital schema; never touches the database.
 
 ``generate_tables`` produces the seed data set in load order and in bounded memory;
-``RowFactory`` produces single rows for the live stream.
+``RowFactory`` produces single rows for the live stream. Below them: ``documents``,
+``people``, ``places``, ``addresses``, ``staff``, ``cohort``, ``coverage``, ``encounters``,
+``stays``, ``results``, ``vocab`` (weighted vocabularies), ``timeline`` (when things happen)
+and ``draw`` (the weighted draws every module shares).
 """
 
 from hospital_sim.generate.dataset import (
