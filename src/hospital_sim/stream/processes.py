@@ -5,7 +5,7 @@ values, counting). Threads of one process take turns on one interpreter lock, so
 workers in one process mostly wait for each other; processes run side by side. There is
 one child process per usable CPU (at most one per worker), and the workers are dealt
 out to them as threads, like pgbench's ``--jobs``. Each worker is exactly what a worker
-thread runs (the same :class:`~hospital_sim.stream.run.Worker`); each child reports to
+thread runs (the same :class:`~hospital_sim.stream.worker.Worker`); each child reports to
 this process:
 
 * its stats, twice a second and once more when it ends, which feed the progress line,
