@@ -195,12 +195,9 @@ class Session:
             self.conn.close()
 
     # -- transactions --------------------------------------------------------------------
-    def run(self, events: list[Event]) -> TxnResult:
-        """Commit the events' statements in one transaction, retrying what is safe to retry."""
-        return self.finish(self.start(events))
-
     def start(self, events: list[Event]) -> Flight:
-        """Send a transaction up to its last message; :meth:`finish` reads the answer.
+        """Send the events' statements, as one transaction, up to its last message;
+        :meth:`finish` reads the answer (and retries what is safe to retry).
 
         Between the two the server works on it and the caller may do its own work (count
         the previous transaction, plan the next one).
