@@ -1,11 +1,18 @@
 """One worker's connection and transactions: retries, reconnection, in-doubt commits.
 
-A transaction is BEGIN, its statements (the first one returning ``pg_current_xact_id()``)
-and COMMIT, each a server-side prepared statement sent through psycopg's libpq binding
-(``conn.pgconn``): that keeps the client's cost per event close to pgbench's, so the
-server, not Python, sets the pace. When the connection drops during COMMIT the outcome
-is unknown; after reconnecting we ask the server with ``pg_xact_status(xid)``, so every
-event is counted exactly once. Errors are classified by SQLSTATE, never by message text.
+An event of one statement that carries a probe is sent alone and committed by the server
+when it ends: one round trip. Anything else is BEGIN, its statements (the first one
+returning ``pg_current_xact_id()``) and COMMIT. Each statement is prepared once per
+connection and sent through psycopg's libpq binding (``conn.pgconn``): that keeps the
+client's cost per event close to pgbench's, so the server, not Python, sets the pace.
+
+:meth:`Session.start` sends a transaction up to its last message and returns a
+:class:`Flight`; :meth:`Session.finish` reads the answer. In between the worker does its
+own work while the server commits. When the connection drops before the answer arrives,
+the outcome is unknown: after reconnecting, the statement's probe (once the server process
+that ran it is done) or ``pg_xact_status(xid)`` tells, so every event is counted exactly
+once. Errors are classified by SQLSTATE (:mod:`hospital_sim.stream.failures`), never by
+message text.
 """
 
 from __future__ import annotations
