@@ -7,6 +7,7 @@ any other: it only hides a dependency, it does not remove it.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,9 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
     return {m for m in found if m in known and m != name}
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
+    """Every module's project imports, read once per test run."""
     mods = modules()
     known = set(mods)
     return {name: imports(name, path, known) for name, path in mods.items()}
