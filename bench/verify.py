@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from hospital_sim.cdc.capture.envelope import row_event
-from hospital_sim.cdc.schema_types import TABLES, PgType
+from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType
 from hospital_sim.cdc.values import EPOCH
 from hospital_sim.cdc.verify import verify_changelog
 
@@ -67,7 +67,7 @@ def build_log(n_events: int, seed: int = 7) -> tuple[list[str], dict[str, list[d
     total_weight = sum(WEIGHTS.values())
     n_inserts = int(n_events * 0.7)
     counts = {t: max(1, n_inserts * w // total_weight) for t, w in WEIGHTS.items()}
-    rows: dict[str, dict[int, dict[str, Any]]] = {t: {} for t in TABLES}
+    rows: dict[str, dict[int, dict[str, Any]]] = {t: {} for t in TABLE_SCHEMAS}
     lines: list[str] = []
     lsn, xid = 30_000_000, 1000
     clock = datetime(2026, 11, 29, 0, 28, 26)
@@ -92,7 +92,7 @@ def build_log(n_events: int, seed: int = 7) -> tuple[list[str], dict[str, list[d
         lines.append(json.dumps(event, ensure_ascii=False))
 
     for table, count in counts.items():
-        columns = TABLES[table].columns
+        columns = TABLE_SCHEMAS[table].columns
         for key in range(1, count + 1):
             row: dict[str, Any] = {"id": key}
             row.update({c.name: _value(rng, c.name, c.type, counts) for c in columns[1:-2]})
@@ -104,7 +104,7 @@ def build_log(n_events: int, seed: int = 7) -> tuple[list[str], dict[str, list[d
         table = rng.choice(tables)
         key = rng.randint(1, counts[table])
         row = dict(rows[table][key])
-        column = rng.choice(TABLES[table].columns[1:-2])
+        column = rng.choice(TABLE_SCHEMAS[table].columns[1:-2])
         row[column.name] = _value(rng, column.name, column.type, counts)
         row["updated_at"] = commit_time()
         rows[table][key] = row

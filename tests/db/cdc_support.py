@@ -18,7 +18,7 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hospital_sim.cdc.schema_types import TABLES
+from hospital_sim.cdc.schema_types import TABLE_SCHEMAS
 from hospital_sim.config import Settings
 from tests.db.support import FreshDb
 
@@ -71,7 +71,7 @@ class CdcDb:
                 t: conn.execute(
                     sql.SQL("SELECT * FROM {} ORDER BY id").format(sql.Identifier(t))
                 ).fetchall()
-                for t in TABLES
+                for t in TABLE_SCHEMAS
             }
 
 

@@ -28,7 +28,7 @@ from hospital_sim.cdc.capture.pgoutput import (
     format_lsn,
     parse_lsn,
 )
-from hospital_sim.cdc.schema_types import TABLES, PgType
+from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType
 from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
 from hospital_sim.cdc.verify.events import parse_line
 
@@ -65,7 +65,7 @@ def commit() -> bytes:
 
 
 def relation(relid: int, table: str, identity: bytes = b"d", xid: int | None = None) -> bytes:
-    schema = TABLES[table]
+    schema = TABLE_SCHEMAS[table]
     out = b"R" + (b"" if xid is None else struct.pack(">I", xid))
     out += struct.pack(">I", relid) + cstr("public") + cstr(table) + identity
     out += struct.pack(">h", len(schema.columns))
@@ -110,7 +110,7 @@ def test_relation_message_lists_columns_with_types_and_key() -> None:
     assert isinstance(rel, Relation)
     assert (rel.relation_id, rel.namespace, rel.name) == (PACIENTES, "public", "pacientes")
     assert rel.replica_identity == "f"
-    assert rel.column_names == TABLES["pacientes"].column_names
+    assert rel.column_names == TABLE_SCHEMAS["pacientes"].column_names
     assert [c.type_oid for c in rel.columns][:3] == [20, 1043, 1082]
     assert [c.is_key for c in rel.columns] == [True] + [False] * 8
 

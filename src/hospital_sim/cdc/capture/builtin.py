@@ -50,14 +50,14 @@ from typing import Any, TextIO
 import psycopg
 
 from hospital_sim.cdc.capture.envelope import change_event, snapshot_event
-from hospital_sim.cdc.capture.pgoutput import Decoder, RowChange, format_lsn, parse_lsn
+from hospital_sim.cdc.capture.pgoutput import Decoder, RowChange
 from hospital_sim.cdc.capture.slots import (
     check_usable,
     create_slot,
     create_slot_with_baseline,
     get_slot,
 )
-from hospital_sim.cdc.verify.replay import percentile
+from hospital_sim.cdc.lsn import format_lsn, parse_lsn, percentile
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, connect
 from hospital_sim.db.lifecycle import require_schema

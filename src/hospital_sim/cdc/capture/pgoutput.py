@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
+from hospital_sim.cdc.lsn import format_lsn, parse_lsn
 from hospital_sim.cdc.values import PG_EPOCH_OFFSET_US, UNAVAILABLE, Unavailable
 from hospital_sim.errors import HospitalSimError
 
@@ -62,26 +63,6 @@ _PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 TRUNCATE_CASCADE: Final = 1
 TRUNCATE_RESTART_IDENTITY: Final = 2
-
-
-def format_lsn(lsn: int) -> str:
-    """``31844984`` -> ``"0/1E5EA78"``, PostgreSQL's ``pg_lsn`` text form."""
-    if not 0 <= lsn < 1 << 64:
-        raise ValueError(f"LSN {lsn} is outside 0..2**64-1")
-    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
-
-
-def parse_lsn(text: str) -> int:
-    """``"0/16B3748"`` -> ``23803720``."""
-    high, sep, low = text.strip().partition("/")
-    try:
-        if not sep or not high or not low or len(high) > 8 or len(low) > 8:
-            raise ValueError
-        return (int(high, 16) << 32) | int(low, 16)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not an LSN; expected two hex numbers like 0/16B3748"
-        ) from None
 
 
 def _pg_time(micros: int) -> datetime:

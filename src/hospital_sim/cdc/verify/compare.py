@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from hospital_sim.cdc.capture.pgoutput import format_lsn
+from hospital_sim.cdc.lsn import format_lsn
 from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES
 from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
 from hospital_sim.cdc.verify.events import ParseStats

@@ -23,7 +23,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hospital_sim.cdc.schema_types import TABLES, PgType, TableSchema
+from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType, TableSchema
 from hospital_sim.cdc.verify.compare import ColumnDiff, TableReport, VerifyReport
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, connect
@@ -145,7 +145,7 @@ def diff_table(
     name: str, source: _Side, target: _Side, *, chunk: int = DEFAULT_CHUNK, sample: int = 10
 ) -> TableReport:
     """Compare one table chunk by chunk; only differing chunks are read row by row."""
-    schema = TABLES[name]
+    schema = TABLE_SCHEMAS[name]
     report = TableReport(name)
     lo: int | None = None
     for hi in _upper_bounds(source, chunk):
@@ -178,7 +178,7 @@ def _check_target_table(conn: Conn, schema_name: str, table: str, source_table: 
             "check --target-schema and --table-prefix"
         )
     have = {str(r[0]) for r in rows}
-    missing = [c for c in TABLES[source_table].column_names if c not in have]
+    missing = [c for c in TABLE_SCHEMAS[source_table].column_names if c not in have]
     if missing:
         raise UserError(f"target table {schema_name}.{table} has no column {missing[0]}")
 
@@ -225,7 +225,7 @@ def diff_databases(
     ):
         require_schema(missing_tables(src))
         reports = []
-        for name in TABLES:
+        for name in TABLE_SCHEMAS:
             dst_name = f"{table_prefix}{name}"
             _check_target_table(dst, target_schema, dst_name, name)
             reports.append(

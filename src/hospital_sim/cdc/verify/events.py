@@ -29,8 +29,8 @@ from typing import Any, Final
 
 import orjson
 
-from hospital_sim.cdc.capture.pgoutput import parse_lsn
-from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES, TABLES, PgType
+from hospital_sim.cdc.lsn import parse_lsn
+from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES, TABLE_SCHEMAS, PgType
 from hospital_sim.cdc.values import EPOCH, UNAVAILABLE, UNAVAILABLE_PLACEHOLDER, epoch_days_to_date
 from hospital_sim.errors import UserError
 
@@ -245,7 +245,7 @@ _TYPE_DECODERS: Final[Mapping[PgType, Decode]] = {
 # Precomputed once: table -> column -> decoder.
 _TABLE_DECODERS: Final[Mapping[str, Mapping[str, Decode]]] = {
     name: {c.name: _TYPE_DECODERS[c.type] for c in schema.columns}
-    for name, schema in TABLES.items()
+    for name, schema in TABLE_SCHEMAS.items()
 }
 
 # --- decoders chosen by a Kafka Connect schema (JsonConverter, schemas enabled) -----------

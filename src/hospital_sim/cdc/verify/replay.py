@@ -18,11 +18,11 @@ table. Along the way the replay counts:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hospital_sim.cdc.lsn import percentile
 from hospital_sim.cdc.schema_types import PRIMARY_KEY
 from hospital_sim.cdc.values import UNAVAILABLE
 from hospital_sim.cdc.verify.events import ChangeEvent
@@ -32,7 +32,6 @@ __all__ = [
     "ReplayResult",
     "Replayer",
     "TableReplayStats",
-    "percentile",
     "replay",
 ]
 
@@ -104,14 +103,6 @@ class ReplayResult:
     @property
     def events(self) -> int:
         return sum(s.events for s in self.stats.values())
-
-
-def percentile(sorted_values: list[int], pct: float) -> int | None:
-    """Nearest-rank percentile of an ascending list (None when empty)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def _image_hash(after: Row | None) -> int:
