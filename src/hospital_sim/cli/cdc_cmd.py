@@ -185,16 +185,45 @@ def verify(
             help="Seconds the source and the log must stay unchanged before comparing.",
         ),
     ] = 2.0,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="Event-level proof instead: match every change event with this reference "
+            "log (written by 'cdc capture' started before the workload); needs no database.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_redelivery: Annotated[
+        bool,
+        typer.Option(
+            "--allow-redelivery",
+            help="Accept duplicate events (at-least-once redelivery); still counted and shown.",
+        ),
+    ] = False,
 ) -> None:
     """Replay a change log and compare it with the source; exit 1 when it differs."""
-    from hospital_sim.cdc.verify.check import verify_log
+    from hospital_sim.cdc.verify.check import prove_log, verify_log
 
+    if reference is not None:
+        if expected_dir is not None or baseline_dir is not None:
+            raise typer.BadParameter(
+                "compares two change logs; --expected-dir and --baseline-dir belong to the "
+                "state comparison (run it without --reference)",
+                param_hint="--reference",
+            )
+        proof = prove_log(file, reference, allow_redelivery=allow_redelivery)
+        typer.echo(json.dumps(proof.to_dict(), indent=2) if as_json else proof.render())
+        if not proof.ok:
+            raise typer.Exit(1)
+        return
     report = verify_log(
         settings(ctx, log_to_file=False),
         file,
         expected_dir=expected_dir,
         baseline_dir=baseline_dir,
         wait_quiescent=wait_quiescent,
+        allow_redelivery=allow_redelivery,
     )
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render_table())
     if not report.identical:

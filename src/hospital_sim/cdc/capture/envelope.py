@@ -125,6 +125,12 @@ def _source(
     }
 
 
+def _commit(commit_lsn: int | None) -> dict[str, Any]:
+    # Not a Debezium field: it tells the event-level proof which transactions committed
+    # before another pipeline's snapshot, for a reference log.
+    return {} if commit_lsn is None else {"commit_lsn": commit_lsn}
+
+
 def change_event(change: RowChange, *, db: str, ts_ms: int | None = None) -> dict[str, Any]:
     """The Debezium change event for one decoded pgoutput row change.
 
@@ -148,7 +154,8 @@ def change_event(change: RowChange, *, db: str, ts_ms: int | None = None) -> dic
             tx_id=change.xid,
             lsn=change.lsn,
             snapshot="false",
-        ),
+        )
+        | _commit(change.commit_lsn),
         "op": change.op,
         "ts_ms": _now_ms() if ts_ms is None else ts_ms,
     }

@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from hospital_sim.cdc.verify.compare import VerifyReport
 from hospital_sim.cdc.verify.events import ChangeLogError
+from hospital_sim.cdc.verify.proof import ProofReport, prove_events
 from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir
 from hospital_sim.cdc.verify.rows import verify_changelog
 from hospital_sim.config import Settings
@@ -31,7 +32,13 @@ from hospital_sim.db.schema import TABLES, missing_tables
 from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
 
-__all__ = ["SourceStillChanging", "log_lines", "source_fingerprint", "verify_log"]
+__all__ = [
+    "SourceStillChanging",
+    "log_lines",
+    "prove_log",
+    "source_fingerprint",
+    "verify_log",
+]
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +151,56 @@ def verify_log(
     baseline_dir: str | Path | None = None,
     wait_quiescent: float = 2.0,
     sample_size: int = 10,
+    allow_redelivery: bool = False,
 ) -> VerifyReport:
     """Replay the change log and compare it with the expected CSVs or the live source.
 
     Raises :class:`ChangeLogError` (a UserError naming the line) for an unusable line.
     """
-    if str(log_path) != "-" and not Path(log_path).is_file():
-        raise UserError(f"change log {log_path} does not exist or is not a file")
+    report = _verify_log(
+        settings, log_path, expected_dir=expected_dir, baseline_dir=baseline_dir,
+        wait_quiescent=wait_quiescent, sample_size=sample_size,
+    )  # fmt: skip
+    report.allow_redelivery = allow_redelivery
+    return report
+
+
+def prove_log(
+    log_path: str | Path,
+    reference_path: str | Path,
+    *,
+    allow_redelivery: bool = False,
+    sample_size: int = 10,
+) -> ProofReport:
+    """The event-level proof of ``log_path`` against the reference change log."""
+    _require_file(log_path, "change log")
+    if str(reference_path) == "-":
+        raise UserError("--reference -: the reference must be a file (it is read twice)")
+    _require_file(reference_path, "reference change log")
+    return prove_events(
+        log_lines(log_path),
+        log_lines(reference_path),
+        reference_path=reference_path,
+        allow_redelivery=allow_redelivery,
+        sample_size=sample_size,
+    )
+
+
+def _require_file(path: str | Path, what: str) -> None:
+    if str(path) != "-" and not Path(path).is_file():
+        raise UserError(f"{what} {path} does not exist or is not a file")
+
+
+def _verify_log(
+    settings: Settings,
+    log_path: str | Path,
+    *,
+    expected_dir: str | Path | None,
+    baseline_dir: str | Path | None,
+    wait_quiescent: float,
+    sample_size: int,
+) -> VerifyReport:
+    _require_file(log_path, "change log")
     baseline = load_expected_csv_dir(baseline_dir) if baseline_dir else None
     if expected_dir is not None:
         expected = load_expected_csv_dir(expected_dir)

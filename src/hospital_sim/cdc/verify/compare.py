@@ -146,10 +146,19 @@ class VerifyReport:
     skipped: int = 0
     duplicate_samples: list[Duplicate] = field(default_factory=list)
     order_violation_samples: list[OrderViolation] = field(default_factory=list)
+    allow_redelivery: bool = False
+    """Duplicates (at-least-once redelivery) are still counted and shown, but accepted."""
 
     @property
     def identical(self) -> bool:
-        """True only when no table has a missing, extra, differing, duplicate or late event."""
+        """True only when no table has a missing, extra, differing, duplicate or late event.
+
+        With ``allow_redelivery``, duplicate events alone do not make it false.
+        """
+        if self.allow_redelivery:
+            return all(
+                not (t.missing or t.extra or t.differing or t.order_violations) for t in self.tables
+            )
         return all(t.identical for t in self.tables)
 
     def _total(self, name: str) -> int:
@@ -160,6 +169,7 @@ class VerifyReport:
         counts = _COUNT_FIELDS
         return {
             "identical": self.identical,
+            "allow_redelivery": self.allow_redelivery,
             "events": self.events,
             "tombstones": self.tombstones,
             "skipped": self.skipped,
@@ -227,8 +237,17 @@ class VerifyReport:
             )
         out += self._details()
         out.append("")
-        out.append("IDENTICAL" if self.identical else f"NOT IDENTICAL: {self._summary()}")
+        out.append(self.verdict())
         return "\n".join(out)
+
+    def verdict(self) -> str:
+        """The last line of the report: IDENTICAL or NOT IDENTICAL with the counts."""
+        if not self.identical:
+            return f"NOT IDENTICAL: {self._summary()}"
+        duplicates = self._total("duplicates")
+        if duplicates:
+            return f"IDENTICAL (redelivery allowed: {duplicates} duplicate events)"
+        return "IDENTICAL"
 
     def _summary(self) -> str:
         parts = []

@@ -80,6 +80,9 @@ class ChangeEvent:
     """How many column values of ``after`` were Debezium's unavailable placeholder."""
     last_commit_lsn: int | None = None
     """First half of Debezium's ``source.sequence`` order key, when the event has one."""
+    commit_lsn: int | None = None
+    """LSN of the transaction's commit record (``source.commit_lsn``, written by
+    hospital-sim's capture; Debezium's events do not carry it)."""
 
 
 @dataclass(slots=True)
@@ -529,10 +532,12 @@ class ChangeLogParser:
             source_ts_ms = _optional_int(source_ts_ms, "source.ts_ms")
             ts_ms = _optional_int(ts_ms, "ts_ms")
         sequence = source.get("sequence")
+        commit_lsn = source.get("commit_lsn")
         self.stats.events += 1
         return ChangeEvent(
             table, op, row_key, before, after, lsn, tx_id, source_ts_ms, ts_ms, line_no,
             placeholders, None if sequence is None else _last_commit_lsn(sequence),
+            commit_lsn if type(commit_lsn) is int else None,
         )  # fmt: skip
 
     @staticmethod
