@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import typer
 
 from hospital_sim.cli.common import settings
+from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
 
 app = typer.Typer(
@@ -207,10 +208,9 @@ def verify(
 
     if reference is not None:
         if expected_dir is not None or baseline_dir is not None:
-            raise typer.BadParameter(
-                "compares two change logs; --expected-dir and --baseline-dir belong to the "
-                "state comparison (run it without --reference)",
-                param_hint="--reference",
+            raise UserError(
+                "--reference compares two change logs; --expected-dir and --baseline-dir "
+                "belong to the state comparison (run it without --reference)"
             )
         proof = prove_log(file, reference, allow_redelivery=allow_redelivery)
         typer.echo(json.dumps(proof.to_dict(), indent=2) if as_json else proof.render())

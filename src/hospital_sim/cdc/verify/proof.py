@@ -6,7 +6,8 @@ transaction id (``source.txId``) and its position in the WAL (``source.lsn``). D
 PostgreSQL connector stamps its events with the same two numbers (``source.lsn`` is the
 position of the change's own WAL record, as in ``pg_logical_slot_peek_binary_changes``),
 so an event is identified by ``(lsn, op, txId)``: the op tells apart the ``d`` and ``c``
-a primary-key update becomes, both at one LSN.
+a primary-key update becomes, both at one LSN. Rows of one multi-row WAL record (``COPY``
+writes many rows per record) share an LSN, so there the table and key tell them apart.
 
 Every change event (``c``, ``u``, ``d``, ``t``) of the log is matched with the reference:
 
@@ -341,7 +342,10 @@ class _Reference:
         self.before = array("q")
         self.line = array("q")
         self.position: dict[int, int] = {}
-        """(lsn << 3 | op code) -> event index."""
+        """(lsn << 3 | op code) -> index of the first event there."""
+        self.shared: dict[tuple[int, int, int], int] = {}
+        """(position, table code, key) -> index, for positions several events share."""
+        self.shared_positions: set[int] = set()
         self.tx_ids = array("q")
         self.tx_commit = array("q")
         """Commit record LSN of each transaction, or its highest change LSN if unknown."""
@@ -371,9 +375,21 @@ class _Reference:
                 "'hospital-sim cdc capture' as the reference",
             )
         position = lsn << 3 | _OP_CODE[event.op]
-        if position in self.position:
-            self.duplicates += 1  # a resumed reference repeating itself
-            return
+        key = _NO_KEY if event.key is None else event.key
+        first = self.position.get(position)
+        if first is not None:
+            code = self.code(event.table)
+            if (self.table[first], self.key[first]) == (code, key) or (
+                position,
+                code,
+                key,
+            ) in self.shared:
+                self.duplicates += 1  # a resumed reference repeating itself
+                return
+            if position not in self.shared_positions:
+                self.shared_positions.add(position)
+                self.shared[(position, self.table[first], self.key[first])] = first
+            self.shared[(position, code, key)] = len(self.key)
         # The reference is in commit order: a transaction's events are contiguous.
         txn = len(self.tx_ids) - 1
         if txn < 0 or self.tx_ids[txn] != tx_id:
@@ -382,15 +398,26 @@ class _Reference:
             self.tx_commit.append(event.commit_lsn if event.commit_lsn is not None else lsn)
         elif event.commit_lsn is None and lsn > self.tx_commit[txn]:
             self.tx_commit[txn] = lsn
-        self.position[position] = len(self.key)
+        if first is None:
+            self.position[position] = len(self.key)
         self.table.append(self.code(event.table))
-        self.key.append(_NO_KEY if event.key is None else event.key)
+        self.key.append(key)
         self.op.append(_OP_CODE[event.op])
         self.lsn.append(lsn)
         self.txn.append(txn)
         self.after.append(_image_hash(event.after))
         self.before.append(_image_hash(event.before))
         self.line.append(event.line_no)
+
+    def find(self, event: ChangeEvent) -> int | None:
+        """Index of the reference event at ``event``'s position (None if there is none)."""
+        assert event.lsn is not None
+        position = event.lsn << 3 | _OP_CODE[event.op]
+        index = self.position.get(position)
+        if index is None or position not in self.shared_positions:
+            return index  # one event there: a different table or key is an alteration
+        code = self.table_code.get(event.table, -1)
+        return self.shared.get((position, code, _NO_KEY if event.key is None else event.key))
 
     def __len__(self) -> int:
         return len(self.key)
@@ -437,9 +464,7 @@ class _Proof:
         ref = self.ref
         proof = self.table(event.table)
         proof.events += 1
-        index = None
-        if event.lsn is not None:
-            index = ref.position.get(event.lsn << 3 | _OP_CODE[event.op])
+        index = None if event.lsn is None else ref.find(event)
         if index is None or ref.tx_ids[ref.txn[index]] != event.tx_id:
             proof.unexpected += 1
             self.sample("unexpected", None, event)
@@ -581,6 +606,11 @@ def _report(
     examples = _examples(proof, ref, lost_samples, reference_path)
     order = {name: n for n, name in enumerate(TABLE_NAMES)}
     tables = sorted(proof.tables.values(), key=lambda t: (order.get(t.table, 99), t.table))
+    if proof.log_events and not proof.matched.count(1) and len(ref):
+        notes.append(
+            "no change event of the log is in the reference: is the reference a capture of "
+            "the same database, started before the pipeline's first change?"
+        )
     if ref.duplicates:
         notes.append(f"the reference repeats {ref.duplicates} events; each is counted once")
     return ProofReport(
