@@ -144,10 +144,6 @@ def test_pipeline_log_without_a_snapshot_through_the_cli(
         "cdc", "verify", str(faulty), "--reference", str(tmp_path / "nope.jsonl"), env=cdc.env()
     )
     assert proc.returncode == 2
-    assert (
-        proc.stderr.strip().splitlines()
-        == [
-            f"error: reference change log {tmp_path / 'nope.jsonl'} does not exist or is not a file"
-        ]
-        or "does not exist" in proc.stderr
-    )
+    assert proc.stderr.strip().splitlines() == [
+        f"error: reference change log {tmp_path / 'nope.jsonl'} does not exist or is not a file"
+    ]
