@@ -80,13 +80,18 @@ def _bad_line(path: Path) -> int:
 
 
 def source_fingerprint(conn: Conn) -> tuple[object, ...]:
-    """Row count, highest id and latest ``updated_at`` of every table: changes when rows do."""
+    """Row count, highest id and latest ``updated_at`` of every table: changes when rows do.
+
+    Ordered by table: a parallel plan returns the branches of a UNION ALL in any order.
+    """
     parts = [
-        sql.SQL("SELECT count(*), max(id), max(updated_at) FROM {}").format(sql.Identifier(t))
+        sql.SQL("SELECT {}, count(*), max(id), max(updated_at) FROM {}").format(
+            sql.Literal(t), sql.Identifier(t)
+        )
         for t in TABLES
     ]
-    rows = conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
-    return tuple(rows)
+    query = sql.SQL("SELECT * FROM ({}) AS f ORDER BY 1").format(sql.SQL(" UNION ALL ").join(parts))
+    return tuple(conn.execute(query).fetchall())
 
 
 def _log_size(path: str | Path) -> int:

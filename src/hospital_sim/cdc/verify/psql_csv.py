@@ -56,7 +56,9 @@ def read_psql_csv(text: str, *, source: str = "<csv>") -> Iterator[list[str | No
 def read_table_csv(path: Path, table: str) -> list[dict[str, Any]]:
     """The rows of one ``<table>.csv`` dump, as canonical values keyed by column name."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # newline="": a \r or \r\n inside a quoted value is data, not a line ending.
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     records = read_psql_csv(text, source=str(path))

@@ -166,8 +166,11 @@ class Replayer:
 
         if op != "r":
             lsn = event.lsn
-            if lsn is not None:
-                commit = event.last_commit_lsn
+            commit = event.last_commit_lsn
+            if lsn is not None and (commit is not None or state.last_position[0] < 0):
+                # An event with no last commit LSN ("sequence":"[null,...]", as a capture
+                # writes first after it starts or resumes) cannot be placed against one that
+                # has it; it is compared only with others like it.
                 position = (-1 if commit is None else commit, lsn)
                 if position < state.last_position:
                     self._order_violation(event, lsn, state)
