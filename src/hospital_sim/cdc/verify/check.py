@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from hospital_sim.cdc.verify.compare import VerifyReport
 from hospital_sim.cdc.verify.events import ChangeLogError
+from hospital_sim.cdc.verify.infinity import load_infinity
 from hospital_sim.cdc.verify.proof import ProofReport, prove_events
 from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir
 from hospital_sim.cdc.verify.rows import verify_changelog
@@ -145,6 +146,7 @@ def _open_source(settings: Settings) -> tuple[Target, Conn]:
     target = prepare_target(settings)
     conn = connect(target, deadline=settings.connect_timeout, autocommit=False)
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    load_infinity(conn)
     return target, conn
 
 

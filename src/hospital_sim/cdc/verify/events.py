@@ -35,6 +35,7 @@ from hospital_sim.cdc.values import EPOCH, UNAVAILABLE, UNAVAILABLE_PLACEHOLDER,
 from hospital_sim.errors import UserError
 
 __all__ = [
+    "MAX_LINE_CHARS",
     "OPS",
     "ChangeEvent",
     "ChangeLogError",
@@ -155,6 +156,8 @@ def _date(v: Any) -> Any:
     if isinstance(v, str):
         if v == UNAVAILABLE_PLACEHOLDER:
             return UNAVAILABLE
+        if v in _INFINITE:
+            return date.max if _INFINITE[v] is datetime.max else date.min
         text = v[:-1] if v.endswith("Z") else v
         if len(text) == 10:
             try:
@@ -204,6 +207,30 @@ def _nanos(v: int) -> datetime:
     return EPOCH + _ONE_US * (v // 1000)
 
 
+# 1990-01-01 .. 2100-01-01 in each unit. The three ranges do not overlap, so a value in
+# one of them (created_at and updated_at are always recent) tells the log's unit.
+_RECENT_FROM, _RECENT_TO = 631_152_000, 4_102_444_800  # seconds
+_UNIT_WINDOWS: Final = tuple(
+    (convert, _RECENT_FROM * scale, _RECENT_TO * scale)
+    for convert, scale in ((_millis, 1000), (_micros, 10**6), (_nanos, 10**9))
+)
+
+
+def _unit_of(v: int) -> Callable[[int], datetime] | None:
+    """The epoch unit a timestamp near the present must be in (None when not near it)."""
+    for convert, lo, hi in _UNIT_WINDOWS:
+        if lo <= v < hi:
+            return convert
+    return None
+
+
+_INFINITE: Final = {
+    "infinity": datetime.max,
+    "+infinity": datetime.max,
+    "-infinity": datetime.min,
+}
+
+
 def _timestamp(v: Any) -> Any:
     if type(v) is int:
         try:
@@ -222,7 +249,8 @@ def _timestamp(v: Any) -> Any:
     if isinstance(v, str):
         if v == UNAVAILABLE_PLACEHOLDER:
             return UNAVAILABLE
-        return _iso_datetime(v)
+        infinite = _INFINITE.get(v)
+        return _iso_datetime(v) if infinite is None else infinite
     raise _BadValue("expected an epoch timestamp or an ISO-8601 timestamp")
 
 
@@ -386,12 +414,19 @@ def _optional_int(value: Any, what: str) -> int | None:
     raise _BadValue(f"{what} {value!r} is not an integer")
 
 
+MAX_LINE_CHARS: Final = 64 << 20
+"""The longest line accepted: parsing holds a line in memory several times over."""
+
+
 class ChangeLogParser:
     """Turns change-log lines into :class:`ChangeEvent` objects, counting what it skips."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_line_chars: int = MAX_LINE_CHARS) -> None:
+        self.max_line_chars = max_line_chars
         self.stats = ParseStats()
         self._schema_decoders: dict[tuple[str, Any], Mapping[str, Decode]] = {}
+        self._epoch: Callable[[int], datetime] | None = None
+        """The log's unit for epoch timestamps without a schema, once a value tells it."""
 
     def parse(self, lines: Iterable[str], *, first_line_no: int = 1) -> Iterator[ChangeEvent]:
         """Yield the events of ``lines``; raise ChangeLogError at the first unusable line."""
@@ -404,6 +439,12 @@ class ChangeLogParser:
     def parse_line(self, line: str, line_no: int) -> ChangeEvent | None:
         """The event on ``line``, or None for a tombstone, blank or non-change line."""
         self.stats.lines += 1
+        if len(line) > self.max_line_chars:
+            raise ChangeLogError(
+                line_no,
+                f"{len(line):,} characters long; lines over {self.max_line_chars >> 20} MiB are "
+                "refused (a change event that large is not a row of this schema)",
+            )
         try:
             obj: Any = orjson.loads(line)  # the hot path: about half of verify's time
             key: Any = None
@@ -574,27 +615,58 @@ class ChangeLogParser:
             self._schema_decoders[cache_key] = cached
         return cached
 
-    @staticmethod
+    def _lock_epoch_unit(self, row: dict[str, Any], decoders: Mapping[str, Decode]) -> None:
+        for column, value in row.items():
+            if type(value) is int and decoders.get(column) is _timestamp:
+                unit = _unit_of(value)
+                if unit is not None:
+                    self._epoch = unit
+                    return
+
     def _row(
-        row: Any, decoders: Mapping[str, Decode], table: str, which: str, line_no: int
+        self, row: Any, decoders: Mapping[str, Decode], table: str, which: str, line_no: int
     ) -> dict[str, Any] | None:
         """Decode ``row`` in place: the dict is fresh from json.loads and ours to change."""
         if row is None:
             return None
         if type(row) is not dict:
             raise ChangeLogError(line_no, f"'{which}' is not a JSON object")
+        if self._epoch is None:
+            # Epoch timestamps without a schema: the unit is the connector's setting, the
+            # same for the whole log, so it is learnt once from a recent value rather than
+            # guessed from each value's magnitude (wrong for 1966-1973 and after 5138).
+            self._lock_epoch_unit(row, decoders)
+        epoch = self._epoch
         get, micros_get, days_get = decoders.get, _MICROS_CACHE.get, _DAYS_CACHE.get
         for column, value in row.items():
             decode = get(column)
             # Strings and integers that need no conversion are left as they are (hot path).
+            if decode is None:
+                if value == UNAVAILABLE_PLACEHOLDER:  # a column the hospital schema lacks
+                    row[column] = UNAVAILABLE
+                continue
             if (
-                decode is None
-                or value is None
+                value is None
                 or (decode is _varchar and type(value) is str and value != UNAVAILABLE_PLACEHOLDER)
                 or (decode is _bigint and type(value) is int)
             ):
                 continue
             if type(value) is int:
+                if decode is _timestamp and epoch is not None:
+                    if epoch is _micros:  # Debezium's default, inlined
+                        moment = micros_get(value)
+                        if moment is not None:
+                            row[column] = moment
+                            continue
+                    try:
+                        row[column] = epoch(value)
+                    except OverflowError:
+                        raise ChangeLogError(
+                            line_no,
+                            f"{table}.{column} in '{which}': {value!r} - epoch timestamp "
+                            "out of range",
+                        ) from None
+                    continue
                 # Debezium's default encodings, inlined: epoch microseconds and days.
                 if decode is _timestamp and _MICRO_FROM <= value < _NANO_FROM:
                     moment = micros_get(value)
