@@ -122,6 +122,8 @@ def _shown(value: Any) -> str:
         return UNAVAILABLE_PLACEHOLDER
     if value is ABSENT:
         return "<absent>"
+    if isinstance(value, str) and len(value) > _SHOWN_CHARS:
+        return f"{value[:_SHOWN_CHARS]!r}... ({len(value)} characters)"
     return _clip(repr(value))
 
 

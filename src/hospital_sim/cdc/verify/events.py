@@ -50,6 +50,14 @@ _HEARTBEAT_KEYS: Final = frozenset(("ts_ms", "ts_us", "ts_ns"))
 _CONSUMER_TRAILER: Final = "Processed a total of "
 
 
+def _clipped(value: Any) -> str:
+    """``repr(value)``, cut so that an error about a huge value stays one short line."""
+    if isinstance(value, str) and len(value) > 200:
+        return f"{value[:200]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= 200 else f"{text[:200]}... ({len(text)} characters)"
+
+
 class ChangeLogError(UserError):
     """A change log line that cannot be used; the message names the line and why."""
 
@@ -411,7 +419,7 @@ def _last_commit_lsn(sequence: Any) -> int | None:
 def _optional_int(value: Any, what: str) -> int | None:
     if value is None or type(value) is int:
         return value
-    raise _BadValue(f"{what} {value!r} is not an integer")
+    raise _BadValue(f"{what} {_clipped(value)} is not an integer")
 
 
 MAX_LINE_CHARS: Final = 64 << 20
@@ -663,7 +671,7 @@ class ChangeLogParser:
                     except OverflowError:
                         raise ChangeLogError(
                             line_no,
-                            f"{table}.{column} in '{which}': {value!r} - epoch timestamp "
+                            f"{table}.{column} in '{which}': {_clipped(value)} - epoch timestamp "
                             "out of range",
                         ) from None
                     continue
@@ -681,7 +689,7 @@ class ChangeLogParser:
                 row[column] = decode(value)
             except _BadValue as exc:
                 raise ChangeLogError(
-                    line_no, f"{table}.{column} in '{which}': {value!r} - {exc}"
+                    line_no, f"{table}.{column} in '{which}': {_clipped(value)} - {exc}"
                 ) from None
         return row
 

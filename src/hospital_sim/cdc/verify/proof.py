@@ -119,6 +119,8 @@ def _shown(value: Any) -> str:
         return "__debezium_unavailable_value"
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
+    if isinstance(value, str) and len(value) > _SHOWN_CHARS:
+        return f"{value[:_SHOWN_CHARS]!r}... ({len(value)} characters)"
     return _clip(repr(value))
 
 
