@@ -18,9 +18,15 @@ from typing import Any, Final
 from hospital_sim.cdc.lsn import format_lsn
 from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES
 from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
-from hospital_sim.cdc.verify.events import ParseStats
+from hospital_sim.cdc.verify.events import ParseStats, TransactionEnd
 from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir
-from hospital_sim.cdc.verify.replay import Duplicate, LagStats, OrderViolation, ReplayResult
+from hospital_sim.cdc.verify.replay import (
+    Duplicate,
+    LagStats,
+    LostEvent,
+    OrderViolation,
+    ReplayResult,
+)
 
 __all__ = [
     "ABSENT",
@@ -53,6 +59,17 @@ class ColumnDiff:
     got: Any
 
 
+@dataclass(frozen=True, slots=True)
+class TransactionMismatch:
+    """A transaction whose END marker counts differ from the change events in the log."""
+
+    id: str
+    table: str
+    expected: int
+    got: int
+    line_no: int
+
+
 @dataclass(slots=True)
 class TableReport:
     table: str
@@ -69,6 +86,9 @@ class TableReport:
     unresolved_placeholders: int = 0
     sub_millisecond: int = 0
     """Differing rows whose only differences are timestamps cut to the millisecond."""
+    lost_events: int = 0
+    """Change events the log shows were lost although the final row matches: an update or
+    delete of a row nothing produced, or fewer events than a transaction's END marker."""
     missing_ids: list[int] = field(default_factory=list)
     extra_ids: list[int] = field(default_factory=list)
     diffs: list[ColumnDiff] = field(default_factory=list)
@@ -77,7 +97,12 @@ class TableReport:
     @property
     def identical(self) -> bool:
         return not (
-            self.missing or self.extra or self.differing or self.duplicates or self.order_violations
+            self.missing
+            or self.extra
+            or self.differing
+            or self.duplicates
+            or self.order_violations
+            or self.lost_events
         )
 
 
@@ -140,6 +165,7 @@ _COUNT_FIELDS: Final = (
     "placeholders",
     "unresolved_placeholders",
     "sub_millisecond",
+    "lost_events",
 )
 _TABLE_COLUMNS: Final = (
     ("table", "table"),
@@ -150,6 +176,7 @@ _TABLE_COLUMNS: Final = (
     ("extra", "extra"),
     ("differing", "differing"),
     ("events", "events"),
+    ("lost_events", "lost"),
     ("duplicates", "dups"),
     ("order_violations", "order"),
     ("placeholders", "placeholders"),
@@ -169,6 +196,10 @@ class VerifyReport:
     order_violation_samples: list[OrderViolation] = field(default_factory=list)
     allow_redelivery: bool = False
     """Duplicates (at-least-once redelivery) are still counted and shown, but accepted."""
+    lost_samples: list[LostEvent] = field(default_factory=list)
+    transactions_checked: int = 0
+    """Transactions whose END marker's event counts were checked."""
+    transaction_mismatches: list[TransactionMismatch] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
@@ -177,10 +208,11 @@ class VerifyReport:
         With ``allow_redelivery``, duplicate events alone do not make it false.
         """
         if self.allow_redelivery:
-            return all(
-                not (t.missing or t.extra or t.differing or t.order_violations) for t in self.tables
+            return not self.transaction_mismatches and all(
+                not (t.missing or t.extra or t.differing or t.order_violations or t.lost_events)
+                for t in self.tables
             )
-        return all(t.identical for t in self.tables)
+        return not self.transaction_mismatches and all(t.identical for t in self.tables)
 
     def _total(self, name: str) -> int:
         return sum(int(getattr(t, name)) for t in self.tables)
@@ -220,6 +252,21 @@ class VerifyReport:
                 for t in self.tables
             },
             "notes": [n for n in self.notes() if n],
+            "transactions_checked": self.transactions_checked,
+            "transaction_mismatches": [
+                {
+                    "id": m.id,
+                    "table": m.table,
+                    "expected": m.expected,
+                    "got": m.got,
+                    "line": m.line_no,
+                }
+                for m in self.transaction_mismatches
+            ],
+            "lost_events": [
+                {"table": e.table, "id": e.key, "op": e.op, "lsn": e.lsn, "line": e.line_no}
+                for e in self.lost_samples
+            ],
             "duplicates": [
                 {"table": d.table, "id": d.key, "op": d.op, "lsn": d.lsn, "line": d.line_no}
                 for d in self.duplicate_samples
@@ -287,7 +334,14 @@ class VerifyReport:
 
     def _summary(self) -> str:
         parts = []
+        mismatched = len({m.id for m in self.transaction_mismatches})
+        if mismatched:
+            parts.append(
+                f"{mismatched} transaction{'s' if mismatched > 1 else ''} with other event "
+                "counts than their END marker"
+            )
         for name, one, many in (
+            ("lost_events", "lost event", "lost events"),
             ("missing", "missing row", "missing rows"),
             ("extra", "extra row", "extra rows"),
             ("differing", "differing row", "differing rows"),
@@ -316,6 +370,16 @@ class VerifyReport:
                     f"{t.table} id {d.id}: {d.column} expected {_shown(d.expected)}, "
                     f"got {_shown(d.got)}"
                 )
+        for e in self.lost_samples:
+            out.append(
+                f"{e.table} id {e.key}: op {e.op!r} on line {e.line_no} changes a row that "
+                "neither the snapshot nor an earlier event produced: its insert is lost"
+            )
+        for m in self.transaction_mismatches[:10]:
+            out.append(
+                f"transaction {m.id}: END marker (line {m.line_no}) counts {m.expected} "
+                f"{m.table} events, the log has {m.got}"
+            )
         for v in self.order_violation_samples:
             out.append(
                 f"{v.table}: line {v.line_no} (lsn {format_lsn(v.lsn)}) is out of order, "
@@ -415,6 +479,23 @@ def _compare_table(
     return report
 
 
+def check_transactions(
+    ends: Iterable[TransactionEnd], counts: Mapping[str, Mapping[str, int]]
+) -> list[TransactionMismatch]:
+    """Each END marker's per-table event counts against the change events of the log."""
+    mismatches = []
+    for end in ends:
+        got = dict(counts.get(end.id, {}))
+        expected = dict(end.tables) or {"(all tables)": end.event_count}
+        if "(all tables)" in expected:
+            got = {"(all tables)": sum(got.values())}
+        for table in sorted(set(expected) | set(got)):
+            want, have = expected.get(table, 0), got.get(table, 0)
+            if want != have:
+                mismatches.append(TransactionMismatch(end.id, table, want, have, end.line_no))
+    return mismatches
+
+
 def compare(
     replayed: ReplayResult,
     expected: Expected,
@@ -436,13 +517,23 @@ def compare(
         )
         stats = replayed.stats.get(table)
         if stats is not None:
+            report.lost_events = stats.lost_events
             report.events = stats.events
             report.duplicates = stats.duplicates
             report.order_violations = stats.order_violations
             report.placeholders = stats.placeholders
             report.unresolved_placeholders = stats.unresolved_placeholders
         reports.append(report)
+    ends = parse_stats.transaction_ends if parse_stats else []
+    mismatches = check_transactions(ends, replayed.transaction_counts)
+    by_name = {r.table: r for r in reports}
+    for m in mismatches:
+        if m.got < m.expected and m.table in by_name:
+            by_name[m.table].lost_events += m.expected - m.got
     return VerifyReport(
+        lost_samples=replayed.lost_samples,
+        transactions_checked=len(ends),
+        transaction_mismatches=mismatches,
         tables=reports,
         lag=replayed.lag,
         events=replayed.events,

@@ -22,7 +22,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -41,6 +41,7 @@ __all__ = [
     "ChangeLogError",
     "ChangeLogParser",
     "ParseStats",
+    "TransactionEnd",
     "parse_changelog",
     "parse_line",
 ]
@@ -92,6 +93,18 @@ class ChangeEvent:
     commit_lsn: int | None = None
     """LSN of the transaction's commit record (``source.commit_lsn``, written by
     hospital-sim's capture; Debezium's events do not carry it)."""
+    txn: str | None = None
+    """``transaction.id`` when the log carries transaction metadata."""
+
+
+@dataclass(slots=True)
+class TransactionEnd:
+    """A transaction's END marker: how many change events it had, per table."""
+
+    id: str
+    event_count: int
+    tables: dict[str, int]
+    line_no: int
 
 
 @dataclass(slots=True)
@@ -104,6 +117,8 @@ class ParseStats:
     placeholders: int = 0
     skipped: int = 0
     """Heartbeats, transaction markers, logical-message events, console-consumer trailers."""
+    transaction_ends: list[TransactionEnd] = field(default_factory=list)
+    """END markers of transaction metadata (``provide.transaction.metadata=true``)."""
 
 
 class _BadValue(Exception):
@@ -532,8 +547,13 @@ class ChangeLogParser:
     ) -> ChangeEvent | None:
         op = obj.get("op")
         if op is None:
-            if ("status" in obj and "id" in obj) or (obj and set(obj) <= _HEARTBEAT_KEYS):
-                self.stats.skipped += 1  # transaction BEGIN/END marker or heartbeat
+            if "status" in obj and "id" in obj:
+                self.stats.skipped += 1
+                if obj["status"] == "END":
+                    self._transaction_end(obj, line_no)
+                return None
+            if obj and set(obj) <= _HEARTBEAT_KEYS:
+                self.stats.skipped += 1  # a heartbeat
                 return None
             raise ChangeLogError(line_no, "no 'op' field; not a Debezium change event")
         if op == "m":
@@ -582,12 +602,26 @@ class ChangeLogParser:
             ts_ms = _optional_int(ts_ms, "ts_ms")
         sequence = source.get("sequence")
         commit_lsn = source.get("commit_lsn")
+        transaction = obj.get("transaction")
+        txn = transaction.get("id") if type(transaction) is dict else None
         self.stats.events += 1
         return ChangeEvent(
             table, op, row_key, before, after, lsn, tx_id, source_ts_ms, ts_ms, line_no,
             placeholders, None if sequence is None else _last_commit_lsn(sequence),
             commit_lsn if type(commit_lsn) is int else None,
+            None if txn is None else str(txn),
         )  # fmt: skip
+
+    def _transaction_end(self, obj: dict[str, Any], line_no: int) -> None:
+        count = obj.get("event_count")
+        if type(count) is not int:
+            raise ChangeLogError(line_no, "transaction END marker without an integer event_count")
+        tables: dict[str, int] = {}
+        for part in obj.get("data_collections") or ():
+            if isinstance(part, dict) and type(part.get("event_count")) is int:
+                name = str(part.get("data_collection", "")).rsplit(".", 1)[-1]
+                tables[name] = part["event_count"]
+        self.stats.transaction_ends.append(TransactionEnd(str(obj["id"]), count, tables, line_no))
 
     @staticmethod
     def _lsn(text: str, line_no: int) -> int:
