@@ -56,7 +56,7 @@ def _phone_update(log: list[str], phone: str) -> int:
     return next(
         i
         for i, line in enumerate(log)
-        if envelope(line)["op"] == "u" and (envelope(line)["after"] or {}).get("telefone") == phone
+        if envelope(line).get("op") == "u" and envelope(line)["after"].get("telefone") == phone
     )
 
 
@@ -147,3 +147,56 @@ def test_pipeline_log_without_a_snapshot_through_the_cli(
     assert proc.stderr.strip().splitlines() == [
         f"error: reference change log {tmp_path / 'nope.jsonl'} does not exist or is not a file"
     ]
+
+
+def test_capture_envelope_is_debezium_shaped_and_its_transaction_counts_are_checked(
+    cdc: CdcDb,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    s = cdc.settings()
+    init_database(s)
+    setup_cdc(s)
+    seed_database(s, seed=2)
+    log = tmp_path / "changes.jsonl"
+    capture = Capture(s, output=log, snapshot=True, transaction_metadata=True)
+    running = Background(capture.run)
+    assert capture.ready.wait(30)
+    with cdc.connect() as conn, conn.transaction():
+        conn.execute("UPDATE pacientes SET telefone = '(11) 90000-1111' WHERE id = 2")
+        conn.execute("UPDATE pacientes SET telefone = '(11) 90000-2222' WHERE id = 2")
+    with cdc.connect() as conn:
+        conn.execute("UPDATE pacientes SET id = 100000 WHERE id = 3")  # cascades to children
+    capture.stop_at(current_lsn(cdc))
+    running.join()
+    events = [json.loads(line) for line in lines_of(log)]
+
+    markers = [e["source"]["snapshot"] for e in events if e.get("op") == "r"]
+    assert markers[0] == "first" and markers[-1] == "last"
+    assert markers.count("first_in_data_collection") == 6
+    assert markers.count("last_in_data_collection") == 6
+    changes = [e for e in events if e.get("op") in ("c", "u", "d")]
+    assert all(e["ts_us"] == e["ts_ms"] * 1000 and e["source"]["ts_us"] for e in changes)
+    key_change = [(e["op"], (e["before"] or e["after"])["id"]) for e in changes
+                  if e["source"]["table"] == "pacientes" and e["op"] in "dc"]  # fmt: skip
+    assert key_change == [("d", 3), ("c", 100000)]
+    ends = [e for e in events if e.get("status") == "END"]
+    assert len(ends) == len([e for e in events if e.get("status") == "BEGIN"]) == 2
+    for end in ends:
+        assert end["event_count"] == sum(
+            1 for e in changes if (e.get("transaction") or {}).get("id") == end["id"]
+        )
+    assert ends[0]["data_collections"] == [
+        {"data_collection": "public.pacientes", "event_count": 2}
+    ]
+    assert verify_log(s, log, wait_quiescent=0).identical
+
+    lines = lines_of(log)
+    del lines[_phone_update(lines, "(11) 90000-1111")]  # the intermediate update
+    faulty = _write(tmp_path / "faulty.jsonl", lines)
+    report = verify_log(s, faulty, wait_quiescent=0)
+
+    assert not report.identical
+    assert report.render_table().endswith(
+        "NOT IDENTICAL: 1 transaction with other event counts than their END marker, 1 lost event"
+    )
+    assert f"transaction {ends[0]['id']}: END marker" in report.render_table()

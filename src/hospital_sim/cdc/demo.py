@@ -1,10 +1,12 @@
 """``hospital-sim demo``: the whole CDC story on one screen, in its own database.
 
 Embedded (or configured) server -> a fresh ``<database>_demo`` -> init -> cdc setup ->
-capture in a background thread -> seed -> stream for N seconds -> stop -> the capture
-catches up to the WAL position at that moment -> verify the change log against the
-source. The demo never touches the user's own database; its slot is dropped at the end
-(a forgotten slot would hold WAL forever), its database and change log are kept.
+a reference capture and the capture under test in background threads (each on its own
+slot) -> seed -> stream for N seconds -> stop -> both captures catch up to the WAL position
+at that moment -> verify the change log against the source (the state comparison) and
+against the reference log (the event-level proof), and print both verdicts. The demo never
+touches the user's own database; its slots are dropped at the end (a forgotten slot would
+hold WAL forever), its database and change logs are kept.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from pydantic import SecretStr
 from hospital_sim.cdc.capture.builtin import Capture, CaptureResult
 from hospital_sim.cdc.capture.setup import setup_cdc
 from hospital_sim.cdc.capture.slots import drop_slot
-from hospital_sim.cdc.verify.check import verify_log
+from hospital_sim.cdc.verify.check import prove_log, verify_log
 from hospital_sim.cdc.verify.compare import VerifyReport
+from hospital_sim.cdc.verify.proof import ProofReport
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, connection
 from hospital_sim.db.lifecycle import init_database
@@ -50,10 +53,12 @@ class DemoResult:
     stream_seconds: float
     capture: CaptureResult
     report: VerifyReport
+    proof: ProofReport
+    reference_path: Path
 
     @property
     def identical(self) -> bool:
-        return self.report.identical
+        return self.report.identical and self.proof.ok
 
     def lines(self) -> list[str]:
         seeded = ", ".join(f"{t} {n}" for t, n in self.seed_rows.items())
@@ -85,7 +90,15 @@ class DemoResult:
                 f"  commit-to-written latency per transaction: p50 {cap.latency_ms(50)} ms, "
                 f"p99 {cap.latency_ms(99)} ms"
             )
-        out += ["", "verify against the source", self.report.render_table()]
+        out += ["", "verify against the source (state comparison)", self.report.render_table()]
+        out += [
+            "",
+            f"verify against the reference log {self.reference_path} (event-level proof)",
+            self.proof.render(),
+            "",
+            f"state:  {self.report.verdict()}",
+            f"events: {self.proof.summary()}",
+        ]
         return out
 
 
@@ -187,10 +200,23 @@ def run_demo(
     path = log_path or settings.embedded_dir.resolve() / "demo" / "changes.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    reference_path = path.with_name("reference.jsonl")
+    reference_path.unlink(missing_ok=True)
+    reference_slot = f"{cfg.cdc_slot}_ref"
+    # The reference starts first, so it sees every change the capture under test sees.
+    reference = _Background(
+        Capture(cfg.model_copy(update={"cdc_slot": reference_slot}), output=reference_path)
+    )
+    reference.thread.start()
+    reference.capture.ready.wait()
+    if reference.error is not None:
+        reference.join()
     background = _Background(Capture(cfg, output=path, snapshot=True))
     background.thread.start()
     background.capture.ready.wait()
     if background.error is not None:
+        reference.capture.stop()
+        reference.thread.join()
         background.join()
     try:
         step(f"capture running (slot {cfg.cdc_slot}); seeding")
@@ -200,14 +226,20 @@ def run_demo(
         lsn = _current_lsn(target, cfg)
         step(f"stream stopped; capture catching up to {lsn}")
         background.capture.stop_at(lsn)
+        reference.capture.stop_at(lsn)
         captured = background.join()
+        reference.join()
     finally:
-        background.capture.stop()
-        background.thread.join()
+        for running in (background, reference):
+            running.capture.stop()
+            running.thread.join()
         with connection(target, deadline=cfg.connect_timeout) as conn:
             drop_slot(conn, cfg.cdc_slot)
+            drop_slot(conn, reference_slot)
     step("verifying the change log against the source")
     report = verify_log(cfg, path, wait_quiescent=0)
+    step("proving the change log event by event against the reference log")
+    proof = prove_log(path, reference_path)
     return DemoResult(
         database=target.dbname,
         log_path=path,
@@ -216,4 +248,6 @@ def run_demo(
         stream_seconds=elapsed,
         capture=captured,
         report=report,
+        proof=proof,
+        reference_path=reference_path,
     )

@@ -147,6 +147,14 @@ def capture(
     slot: Annotated[
         str | None, typer.Option("--slot", help="Slot name (overrides CDC_SLOT).")
     ] = None,
+    transaction_metadata: Annotated[
+        bool,
+        typer.Option(
+            "--transaction-metadata",
+            help="Write Debezium's BEGIN/END transaction events with per-table event counts "
+            "(like provide.transaction.metadata=true).",
+        ),
+    ] = False,
 ) -> None:
     """Write decoded changes as Debezium-shaped JSON lines until Ctrl-C, idle or an LSN."""
     from hospital_sim.cdc.capture.builtin import Capture
@@ -159,6 +167,7 @@ def capture(
         idle_timeout=idle_timeout,
         until_lsn=until_lsn,
         until_current=until_current,
+        transaction_metadata=transaction_metadata,
     )
     with stop_on_signals(cap.stop):
         result = cap.run()
