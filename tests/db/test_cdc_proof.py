@@ -139,6 +139,8 @@ def test_pipeline_log_without_a_snapshot_through_the_cli(
     assert data["totals"]["lost"] == 1
     assert data["tables"]["pacientes"]["lost"] == 1
     assert data["examples"]["lost"][0]["id"] == 1
+    # The seed committed before the pipeline's slot existed: counted, not judged.
+    assert data["reference_events_before_window"] > 0
 
     proc = run_cli(
         "cdc", "verify", str(faulty), "--reference", str(tmp_path / "nope.jsonl"), env=cdc.env()
