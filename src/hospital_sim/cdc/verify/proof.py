@@ -306,13 +306,13 @@ _ABSENT: Final = _Absent()
 
 
 def _image_hash(row: Mapping[str, Any] | None) -> int:
-    """One number per row image; NULL and absent columns count the same."""
+    """One number per row image, whatever the order of its columns."""
     if row is None:
         return 0
     try:
-        return hash(tuple(sorted((k, v) for k, v in row.items() if v is not None)))
+        return hash(frozenset(row.items()))
     except TypeError:  # an unmodelled column decoded to a list or dict
-        return hash(repr(sorted((k, repr(v)) for k, v in row.items() if v is not None)))
+        return hash(repr(sorted((k, repr(v)) for k, v in row.items())))
 
 
 def _column_diffs(
