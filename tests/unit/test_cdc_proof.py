@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import pytest
 
+from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType
+from hospital_sim.cdc.values import EPOCH
 from hospital_sim.cdc.verify.proof import ProofReport, prove_events
 from tests.unit.cdc_helpers import (
     FIXTURES,
@@ -188,3 +191,42 @@ def test_json_report_has_the_counts_and_examples() -> None:
     assert data["examples"]["lost"][0]["id"] == 19
     assert data["examples"]["lost"][0]["lsn"].startswith("0/")
     json.dumps(data)
+
+
+def _iso_encoded(line: str) -> str:
+    """``line`` as a converter writing ISO-8601 dates and timestamps would have it."""
+    obj = json.loads(line)
+    event = obj["value"]
+    types = TABLE_SCHEMAS[event["source"]["table"]].types
+    for image in (event["before"], event["after"]):
+        for column, value in (image or {}).items():
+            if isinstance(value, int) and types.get(column) is PgType.TIMESTAMP:
+                image[column] = (EPOCH + timedelta(microseconds=value)).isoformat() + "Z"
+            elif isinstance(value, int) and types.get(column) is PgType.DATE:
+                image[column] = (date(1970, 1, 1) + timedelta(days=value)).isoformat()
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
+def test_a_log_encoded_differently_matches_on_canonical_values() -> None:
+    log = [_iso_encoded(line) for line in lines(A)]
+    assert log != lines(A)
+
+    clean = prove(A, log)
+    i = find(log, "consultas", "u", 19)
+    log[i] = alter(log[i], "motivo", "Outro motivo")
+    j = find(log, "pacientes", "r", 3)
+    log[j] = alter(log[j], "telefone", "(11) 90000-0000")
+    faulty = prove(A, log)
+
+    assert clean.ok, clean.render()
+    assert sum(t.matched for t in clean.tables) == 57
+    assert totals(faulty) == {
+        "lost": 0,
+        "duplicated": 0,
+        "reordered": 0,
+        "altered": 2,
+        "unexpected": 0,
+    }
+    changed = [e for e in faulty.examples["altered"] if not e.snapshot]
+    assert [c[0] for c in changed[0].columns] == ["motivo"]
+    assert {s.table: s.altered for s in faulty.snapshot}["pacientes"] == 1

@@ -188,6 +188,7 @@ def prove_log(
         log_lines(log_path),
         log_lines(reference_path),
         reference_path=reference_path,
+        log_path=log_path,
         allow_redelivery=allow_redelivery,
         sample_size=sample_size,
     )

@@ -95,6 +95,9 @@ class ChangeEvent:
     hospital-sim's capture; Debezium's events do not carry it)."""
     txn: str | None = None
     """``transaction.id`` when the log carries transaction metadata."""
+    decoded: bool = True
+    """False when ``before``/``after`` hold the values as the JSON has them
+    (:meth:`ChangeLogParser.parse_line_raw`)."""
 
 
 @dataclass(slots=True)
@@ -499,6 +502,52 @@ class ChangeLogParser:
             return self._event(obj, schema, key, topic, line_no, maybe_placeholders)
         except _BadValue as exc:
             raise ChangeLogError(line_no, str(exc)) from None
+
+    def parse_line_raw(self, line: str, line_no: int) -> ChangeEvent | None:
+        """Like :meth:`parse_line`, but an ordinary change event keeps its row values as
+        the JSON has them (``decoded`` False): several times cheaper, for comparing two logs
+        that encode values alike. Any other line is parsed in full."""
+        if len(line) > self.max_line_chars:
+            return self.parse_line(line, line_no)
+        try:
+            obj: Any = orjson.loads(line)
+        except ValueError:
+            return self.parse_line(line, line_no)
+        topic = None
+        if type(obj) is dict and "op" not in obj and "value" in obj:
+            topic, obj = obj.get("topic"), obj["value"]
+        if type(obj) is dict and "payload" in obj and "schema" in obj:
+            obj = obj["payload"]
+        if type(obj) is not dict:
+            return self.parse_line(line, line_no)
+        op, source = obj.get("op"), obj.get("source")
+        before, after = obj.get("before"), obj.get("after")
+        if (
+            type(op) is not str
+            or op not in OPS
+            or type(source) is not dict
+            or not (before is None or type(before) is dict)
+            or not (after is None or type(after) is dict)
+        ):
+            return self.parse_line(line, line_no)
+        table = source.get("table") or (topic.rsplit(".", 1)[-1] if type(topic) is str else None)
+        lsn, tx_id, commit_lsn = source.get("lsn"), source.get("txId"), source.get("commit_lsn")
+        image = after if after is not None else before
+        key = None if image is None else image.get(PRIMARY_KEY)
+        if (
+            type(table) is not str
+            or type(lsn) is not int
+            or type(tx_id) is not int
+            or (op != "t" and type(key) is not int)
+            or (op in "rcu" and after is None)
+        ):
+            return self.parse_line(line, line_no)
+        self.stats.lines += 1
+        self.stats.events += 1
+        return ChangeEvent(
+            table, op, key, before, after, lsn, tx_id, None, None, line_no,
+            commit_lsn=commit_lsn if type(commit_lsn) is int else None, decoded=False,
+        )  # fmt: skip
 
     def _loads(self, text: str, line_no: int) -> Any:
         try:

@@ -328,8 +328,48 @@ def _column_diffs(
     return tuple(diffs)
 
 
+class _Lines:
+    """Lines of a log that can be read again by number: a file, or lines kept in memory."""
+
+    def __init__(self, path: str | Path | None, lines: list[str] | None = None) -> None:
+        self.path = None if path is None or str(path) == "-" else Path(path)
+        self.kept = lines
+
+    @property
+    def rereadable(self) -> bool:
+        return self.path is not None or self.kept is not None
+
+    def events(self, numbers: set[int]) -> dict[int, ChangeEvent]:
+        """The fully decoded events on lines ``numbers``."""
+        if not numbers:
+            return {}
+        parser = ChangeLogParser()
+        found: dict[int, ChangeEvent] = {}
+        last = max(numbers)
+        for line_no, line in enumerate(self._lines(), 1):
+            if line_no in numbers:
+                event = parser.parse_line(line, line_no)
+                if event is not None:
+                    found[line_no] = event
+            if line_no >= last:
+                break
+        return found
+
+    def _lines(self) -> Iterator[str]:
+        if self.kept is not None:
+            yield from self.kept
+            return
+        assert self.path is not None
+        with open(self.path, encoding="utf-8") as fh:
+            yield from fh
+
+
 class _Reference:
-    """The reference's change events, kept as arrays of numbers."""
+    """The reference's change events, kept as arrays of numbers.
+
+    Row images are kept as hashes of the values as the JSON has them; when two logs encode
+    a value differently, the lines are decoded again and compared as canonical values.
+    """
 
     def __init__(self) -> None:
         self.tables: list[str] = []
@@ -342,6 +382,8 @@ class _Reference:
         """Index of the event's transaction in ``tx_ids``."""
         self.after = array("q")
         self.before = array("q")
+        self.decoded = bytearray()
+        """1 where ``after``/``before`` hash canonical values (a line parsed in full)."""
         self.line = array("q")
         self.position: dict[int, int] = {}
         """(lsn << 3 | op code) -> index of the first event there."""
@@ -351,7 +393,8 @@ class _Reference:
         self.tx_ids = array("q")
         self.tx_commit = array("q")
         """Commit record LSN of each transaction, or its highest change LSN if unknown."""
-        self.snapshot: dict[tuple[str, int], int] = {}
+        self.snapshot: dict[tuple[str, int], tuple[int, bool, int]] = {}
+        """(table, id) -> (image hash, decoded, line) of the reference's snapshot reads."""
         self.snapshot_lsn: int | None = None
         self.duplicates = 0
 
@@ -365,7 +408,11 @@ class _Reference:
     def add(self, event: ChangeEvent) -> None:
         if event.op == "r":
             if event.key is not None:
-                self.snapshot[(event.table, event.key)] = _image_hash(event.after)
+                self.snapshot[(event.table, event.key)] = (
+                    _image_hash(event.after),
+                    event.decoded,
+                    event.line_no,
+                )
             if self.snapshot_lsn is None:
                 self.snapshot_lsn = event.lsn
             return
@@ -409,6 +456,7 @@ class _Reference:
         self.txn.append(txn)
         self.after.append(_image_hash(event.after))
         self.before.append(_image_hash(event.before))
+        self.decoded.append(1 if event.decoded else 0)
         self.line.append(event.line_no)
 
     def find(self, event: ChangeEvent) -> int | None:
@@ -432,20 +480,31 @@ class _Sample:
     event: ChangeEvent
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A matched event whose values must be compared decoded: (reference index, log event)."""
+
+    index: int
+    event: ChangeEvent
+
+
 class _Proof:
-    def __init__(self, reference: _Reference, *, sample_size: int) -> None:
+    def __init__(self, reference: _Reference, *, sample_size: int, log_rereadable: bool) -> None:
         self.ref = reference
         self.sample_size = sample_size
+        self.log_rereadable = log_rereadable
         self.matched = bytearray(len(reference))
         self.tables: dict[str, TableProof] = {}
-        self.snapshot_rows: dict[tuple[str, int], list[int]] = {}
-        """(table, id) -> [count, image hash, first line]."""
+        self.snapshot_rows: dict[tuple[str, int], list[Any]] = {}
+        """(table, id) -> [count, image hash, first line, decoded]."""
         self.snapshot_lsn: int | None = None
         self.last_index: dict[tuple[int, int], int] = {}
         self.first_txn: int | None = None
         self.samples: list[_Sample] = []
         self.sample_counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.pending: list[_Pending] = []
         self.log_events = 0
+        self.parser = ChangeLogParser()
 
     def table(self, name: str) -> TableProof:
         proof = self.tables.get(name)
@@ -458,10 +517,10 @@ class _Proof:
             self.sample_counts[kind] += 1
             self.samples.append(_Sample(kind, index, event))
 
-    def add(self, event: ChangeEvent) -> None:
+    def add(self, event: ChangeEvent, line: str) -> None:
         self.log_events += 1
         if event.op == "r":
-            self._snapshot_row(event)
+            self._snapshot_row(event, line)
             return
         ref = self.ref
         proof = self.table(event.table)
@@ -480,14 +539,19 @@ class _Proof:
         if self.first_txn is None or txn < self.first_txn:
             self.first_txn = txn
         key = _NO_KEY if event.key is None else event.key
-        if (
-            ref.tables[ref.table[index]] != event.table
-            or ref.key[index] != key
-            or ref.after[index] != _image_hash(event.after)
-            or ref.before[index] != _image_hash(event.before)
-        ):
+        if ref.tables[ref.table[index]] != event.table or ref.key[index] != key:
             proof.altered += 1
-            self.sample("altered", index, event)
+            self.sample("altered", index, self._decoded(event, line))
+        elif (
+            ref.after[index] != _image_hash(event.after)
+            or ref.before[index] != _image_hash(event.before)
+            or ref.decoded[index] != event.decoded
+        ):
+            if ref.decoded[index] and event.decoded:
+                proof.altered += 1
+                self.sample("altered", index, event)
+            else:  # encoded differently, perhaps alike: decide on canonical values
+                self.pending.append(_Pending(index, self._decoded(event, line)))
         per_key = (ref.table[index], key)
         last = self.last_index.get(per_key)
         if last is not None and index < last:
@@ -496,16 +560,27 @@ class _Proof:
         else:
             self.last_index[per_key] = index
 
-    def _snapshot_row(self, event: ChangeEvent) -> None:
+    def _decoded(self, event: ChangeEvent, line: str) -> ChangeEvent:
+        if event.decoded:
+            return event
+        full = self.parser.parse_line(line, event.line_no)
+        assert full is not None
+        return full
+
+    def _snapshot_row(self, event: ChangeEvent, line: str) -> None:
         if self.snapshot_lsn is None:
             self.snapshot_lsn = event.lsn
         assert event.key is not None
-        seen = self.snapshot_rows.get((event.table, event.key))
+        row = (event.table, event.key)
+        seen = self.snapshot_rows.get(row)
         if seen is None:
-            self.snapshot_rows[(event.table, event.key)] = [
+            if not self.log_rereadable:
+                event = self._decoded(event, line)
+            self.snapshot_rows[row] = [
                 1,
                 _image_hash(event.after),
                 event.line_no,
+                event.decoded,
             ]
         else:
             seen[0] += 1
@@ -519,8 +594,10 @@ def _in_snapshot(ref: _Reference, snapshot_lsn: int) -> Iterator[int]:
             yield txn
 
 
-def _expected_snapshot(ref: _Reference, snapshot_lsn: int) -> dict[tuple[str, int], int]:
-    """The rows (image hashes) the reference had when the log's snapshot was taken."""
+def _expected_snapshot(
+    ref: _Reference, snapshot_lsn: int
+) -> dict[tuple[str, int], tuple[int, bool, int]]:
+    """The rows (image hash, decoded, line) the reference had at the log's snapshot."""
     state = dict(ref.snapshot)
     before = set(_in_snapshot(ref, snapshot_lsn))
     if not before:
@@ -535,12 +612,8 @@ def _expected_snapshot(ref: _Reference, snapshot_lsn: int) -> dict[tuple[str, in
         elif op == _OP_CODE["d"]:
             state.pop((table, ref.key[i]), None)
         else:
-            state[(table, ref.key[i])] = ref.after[i]
+            state[(table, ref.key[i])] = (ref.after[i], bool(ref.decoded[i]), ref.line[i])
     return state
-
-
-def _read(lines: Iterable[str], parser: ChangeLogParser) -> Iterator[ChangeEvent]:
-    yield from parser.parse(lines)
 
 
 def prove_events(
@@ -548,32 +621,63 @@ def prove_events(
     reference_lines: Iterable[str],
     *,
     reference_path: str | Path | None = None,
+    log_path: str | Path | None = None,
     allow_redelivery: bool = False,
     sample_size: int = 10,
 ) -> ProofReport:
     """Match every change event of ``log_lines`` with ``reference_lines``.
 
-    ``reference_path``, when given, is read again to name the differing columns of the
-    first altered events. Raises :class:`ChangeLogError` (a UserError) for an unusable line.
+    ``reference_path`` and ``log_path``, when given, are read again for the few lines whose
+    values must be decoded (otherwise the reference lines are kept in memory). Raises
+    :class:`ChangeLogError` (a UserError) for an unusable line.
     """
+    if reference_path is None or str(reference_path) == "-":
+        reference_lines = list(reference_lines)
+        reference = _Lines(None, reference_lines)
+    else:
+        reference = _Lines(reference_path)
+    log = _Lines(log_path)
     ref = _Reference()
     ref_parser = ChangeLogParser()
-    for event in _read(reference_lines, ref_parser):
-        ref.add(event)
-    proof = _Proof(ref, sample_size=sample_size)
+    for line_no, line in enumerate(reference_lines, 1):
+        event = ref_parser.parse_line_raw(line, line_no)
+        if event is not None:
+            ref.add(event)
+    proof = _Proof(ref, sample_size=sample_size, log_rereadable=log.rereadable)
     log_parser = ChangeLogParser()
-    for event in _read(log_lines, log_parser):
-        proof.add(event)
-    return _report(proof, ref, reference_path, allow_redelivery, sample_size)
+    for line_no, line in enumerate(log_lines, 1):
+        event = log_parser.parse_line_raw(line, line_no)
+        if event is not None:
+            proof.add(event, line)
+    return _report(proof, ref, reference, log, allow_redelivery, sample_size)
+
+
+def _resolve_pending(proof: _Proof, ref: _Reference, reference: _Lines) -> None:
+    """Compare as canonical values the matched events whose encodings differ."""
+    images = reference.events(
+        {ref.line[p.index] for p in proof.pending if not ref.decoded[p.index]}
+    )
+    for p in proof.pending:
+        i, event = p.index, p.event
+        if ref.decoded[i]:
+            want_after, want_before = ref.after[i], ref.before[i]
+        else:
+            image = images[ref.line[i]]
+            want_after, want_before = _image_hash(image.after), _image_hash(image.before)
+        if (want_after, want_before) != (_image_hash(event.after), _image_hash(event.before)):
+            proof.table(event.table).altered += 1
+            proof.sample("altered", i, event)
 
 
 def _report(
     proof: _Proof,
     ref: _Reference,
-    reference_path: str | Path | None,
+    reference: _Lines,
+    log: _Lines,
     allow_redelivery: bool,
     sample_size: int,
 ) -> ProofReport:
+    _resolve_pending(proof, ref, reference)
     notes: list[str] = []
     snapshot: list[SnapshotProof] = []
     lost_samples: list[tuple[int, int]] = []
@@ -585,8 +689,7 @@ def _report(
                 "counted but not checked; start the reference capture first"
             )
         else:
-            snapshot = _check_snapshot(proof, ref, sample_size)
-        first_window_txn = min(window) if window else len(ref.tx_ids)
+            snapshot = _check_snapshot(proof, ref, reference, log, sample_size)
     else:
         first_window_txn = proof.first_txn if proof.first_txn is not None else 0
         window = set(range(first_window_txn, len(ref.tx_ids)))
@@ -605,7 +708,7 @@ def _report(
             table.lost += 1
             if len(lost_samples) < sample_size:
                 lost_samples.append((i, ref.txn[i]))
-    examples = _examples(proof, ref, lost_samples, reference_path)
+    examples = _examples(proof, ref, lost_samples, reference)
     order = {name: n for n, name in enumerate(TABLE_NAMES)}
     tables = sorted(proof.tables.values(), key=lambda t: (order.get(t.table, 99), t.table))
     if proof.log_events and not proof.matched.count(1) and len(ref):
@@ -628,9 +731,12 @@ def _report(
     )
 
 
-def _check_snapshot(proof: _Proof, ref: _Reference, sample_size: int) -> list[SnapshotProof]:
+def _check_snapshot(
+    proof: _Proof, ref: _Reference, reference: _Lines, log: _Lines, sample_size: int
+) -> list[SnapshotProof]:
     assert proof.snapshot_lsn is not None
-    expected = _expected_snapshot(ref, proof.snapshot_lsn)
+    lsn = proof.snapshot_lsn
+    expected = _expected_snapshot(ref, lsn)
     tables: dict[str, SnapshotProof] = {}
 
     def table(name: str) -> SnapshotProof:
@@ -639,7 +745,8 @@ def _check_snapshot(proof: _Proof, ref: _Reference, sample_size: int) -> list[Sn
             found = tables[name] = SnapshotProof(name)
         return found
 
-    for (name, key), image in expected.items():
+    undecided: list[tuple[str, int]] = []
+    for (name, key), (image, decoded, _line) in expected.items():
         snap = table(name)
         snap.expected += 1
         seen = proof.snapshot_rows.get((name, key))
@@ -647,19 +754,37 @@ def _check_snapshot(proof: _Proof, ref: _Reference, sample_size: int) -> list[Sn
             snap.lost += 1
             if proof.sample_counts["lost"] < sample_size:
                 proof.sample_counts["lost"] += 1
-                proof.samples.append(
-                    _Sample("lost", None, _row_event(name, key, None, proof.snapshot_lsn))
-                )
-        elif seen[1] != image:
+                proof.samples.append(_Sample("lost", None, _row_event(name, key, None, lsn)))
+        elif seen[1] == image and seen[3] == decoded:
+            continue
+        elif decoded and seen[3]:
             snap.altered += 1
-            proof.sample("altered", None, _row_event(name, key, seen[2], proof.snapshot_lsn))
-    for (name, key), (count, _image, line) in proof.snapshot_rows.items():
+            proof.sample("altered", None, _row_event(name, key, seen[2], lsn))
+        else:
+            undecided.append((name, key))
+    if undecided:
+        # Encoded differently: decode both lines and compare canonical values.
+        theirs = log.events(
+            {proof.snapshot_rows[k][2] for k in undecided if not proof.snapshot_rows[k][3]}
+        )
+        ours = reference.events({expected[k][2] for k in undecided if not expected[k][1]})
+        for k in undecided:
+            row = proof.snapshot_rows[k]
+            want, got = ours.get(expected[k][2]), theirs.get(row[2])
+            want_hash = expected[k][0]
+            if not expected[k][1]:
+                want_hash = _image_hash(None if want is None else want.after)
+            got_hash = row[1] if row[3] else _image_hash(None if got is None else got.after)
+            if want_hash != got_hash:
+                table(k[0]).altered += 1
+                proof.sample("altered", None, _row_event(k[0], k[1], row[2], lsn))
+    for (name, key), (count, _image, line, _decoded) in proof.snapshot_rows.items():
         snap = table(name)
         snap.rows += count
         snap.duplicated += count - 1
         if (name, key) not in expected:
             snap.unexpected += 1
-            proof.sample("unexpected", None, _row_event(name, key, line, proof.snapshot_lsn))
+            proof.sample("unexpected", None, _row_event(name, key, line, lsn))
     order = {name: n for n, name in enumerate(TABLE_NAMES)}
     return sorted(tables.values(), key=lambda s: (order.get(s.table, 99), s.table))
 
@@ -672,12 +797,12 @@ def _examples(
     proof: _Proof,
     ref: _Reference,
     lost: list[tuple[int, int]],
-    reference_path: str | Path | None,
+    reference: _Lines,
 ) -> dict[str, list[EventExample]]:
     wanted = {
         ref.line[s.index] for s in proof.samples if s.kind == "altered" and s.index is not None
     }
-    images = _reference_images(reference_path, wanted) if wanted else {}
+    images = reference.events(wanted)
     out: dict[str, list[EventExample]] = {k: [] for k in KINDS}
     for i, txn in lost:
         out["lost"].append(
@@ -697,7 +822,7 @@ def _examples(
         snapshot = e.op == "r"
         ref_line = None if s.index is None else ref.line[s.index]
         columns: tuple[tuple[str, Any, Any], ...] = ()
-        if s.kind == "altered" and ref_line in images:
+        if s.kind == "altered" and ref_line in images and e.decoded:
             want = images[ref_line]
             columns = _column_diffs(want.after, e.after) or _column_diffs(want.before, e.before)
         out[s.kind].append(
@@ -715,20 +840,3 @@ def _examples(
             )
         )
     return out
-
-
-def _reference_images(path: str | Path | None, lines: set[int]) -> dict[int, ChangeEvent]:
-    if path is None or str(path) == "-":
-        return {}
-    parser = ChangeLogParser()
-    found: dict[int, ChangeEvent] = {}
-    last = max(lines)
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if line_no in lines:
-                event = parser.parse_line(line, line_no)
-                if event is not None:
-                    found[line_no] = event
-            if line_no >= last:
-                break
-    return found
