@@ -10,10 +10,12 @@ import pytest
 from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType
 from hospital_sim.cdc.values import EPOCH
 from hospital_sim.cdc.verify.proof import ProofReport, prove_events
+from hospital_sim.errors import UserError
 from tests.unit.cdc_helpers import (
     FIXTURES,
     SETS,
     A,
+    B,
     C,
     alter,
     envelope,
@@ -230,3 +232,13 @@ def test_a_log_encoded_differently_matches_on_canonical_values() -> None:
     changed = [e for e in faulty.examples["altered"] if not e.snapshot]
     assert [c[0] for c in changed[0].columns] == ["motivo"]
     assert {s.table: s.altered for s in faulty.snapshot}["pacientes"] == 1
+
+
+def test_an_unusable_reference_line_is_named_as_the_reference_s() -> None:
+    reference = lines(B)
+    reference[3] = "{not json\n"
+
+    with pytest.raises(UserError) as err:
+        prove_events(lines(B), reference)
+
+    assert str(err.value).startswith("reference change log line 4: not JSON")

@@ -42,6 +42,7 @@ from hospital_sim.cdc.lsn import format_lsn
 from hospital_sim.cdc.schema_types import TABLE_NAMES
 from hospital_sim.cdc.values import UNAVAILABLE
 from hospital_sim.cdc.verify.events import ChangeEvent, ChangeLogError, ChangeLogParser
+from hospital_sim.errors import UserError
 
 __all__ = ["KINDS", "EventExample", "ProofReport", "SnapshotProof", "TableProof", "prove_events"]
 
@@ -639,10 +640,13 @@ def prove_events(
     log = _Lines(log_path)
     ref = _Reference()
     ref_parser = ChangeLogParser()
-    for line_no, line in enumerate(reference_lines, 1):
-        event = ref_parser.parse_line_raw(line, line_no)
-        if event is not None:
-            ref.add(event)
+    try:
+        for line_no, line in enumerate(reference_lines, 1):
+            event = ref_parser.parse_line_raw(line, line_no)
+            if event is not None:
+                ref.add(event)
+    except ChangeLogError as exc:
+        raise UserError(f"reference {exc}") from None
     proof = _Proof(ref, sample_size=sample_size, log_rereadable=log.rereadable)
     log_parser = ChangeLogParser()
     for line_no, line in enumerate(log_lines, 1):
