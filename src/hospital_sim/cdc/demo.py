@@ -22,6 +22,7 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from hospital_sim.cdc.capture.builtin import Capture, CaptureResult
+from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
 from hospital_sim.cdc.capture.setup import setup_cdc
 from hospital_sim.cdc.capture.slots import drop_slot
 from hospital_sim.cdc.verify.check import verify_log
@@ -48,7 +49,7 @@ class DemoResult:
     stream_events: Counter[tuple[str, str]]
     """(operation, table) -> committed events of the stream."""
     stream_seconds: float
-    capture: CaptureResult
+    capture: CaptureResult | DebeziumResult
     report: VerifyReport
 
     @property
@@ -119,9 +120,9 @@ def _recreate_database(target: Target, settings: Settings) -> None:
 class _Background:
     """Runs the capture in a thread and hands back its result or its exception."""
 
-    def __init__(self, capture: Capture) -> None:
+    def __init__(self, capture: Capture | DebeziumCapture) -> None:
         self.capture = capture
-        self.result: CaptureResult | None = None
+        self.result: CaptureResult | DebeziumResult | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="cdc-capture", daemon=True)
 
@@ -131,7 +132,7 @@ class _Background:
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
 
-    def join(self) -> CaptureResult:
+    def join(self) -> CaptureResult | DebeziumResult:
         self.thread.join()
         if self.error is not None:
             raise self.error
@@ -169,8 +170,13 @@ def run_demo(
     rate: float | None = 200.0,
     log_path: Path | None = None,
     say: Say | None = None,
+    engine: str = "builtin",
 ) -> DemoResult:
-    """Run the demo end to end and return what happened; see the module docstring."""
+    """Run the demo end to end and return what happened; see the module docstring.
+
+    ``engine="debezium"`` captures with the real Debezium connector in process
+    (:mod:`hospital_sim.cdc.capture.debezium`) instead of the built-in decoder.
+    """
     from hospital_sim.db.seed import seed_database  # Faker and numpy load only here
 
     def step(message: str) -> None:
@@ -187,7 +193,16 @@ def run_demo(
     path = log_path or settings.embedded_dir.resolve() / "demo" / "changes.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    background = _Background(Capture(cfg, output=path, snapshot=True))
+    capture: Capture | DebeziumCapture
+    if engine == "debezium":
+        # A fresh database every time: no offsets to resume from, no slot to keep.
+        Path(f"{path}.offsets").unlink(missing_ok=True)
+        capture = DebeziumCapture(
+            cfg, output=path, snapshot=True, props={"slot.drop.on.stop": "true"}
+        )
+    else:
+        capture = Capture(cfg, output=path, snapshot=True)
+    background = _Background(capture)
     background.thread.start()
     background.capture.ready.wait()
     if background.error is not None:
@@ -199,10 +214,13 @@ def run_demo(
         events, elapsed = _stream(cfg, seconds)
         lsn = _current_lsn(target, cfg)
         step(f"stream stopped; capture catching up to {lsn}")
-        background.capture.stop_at(lsn)
+        if isinstance(capture, DebeziumCapture):
+            capture.stop_at_current()
+        else:
+            capture.stop_at(lsn)
         captured = background.join()
     finally:
-        background.capture.stop()
+        capture.stop()
         background.thread.join()
         with connection(target, deadline=cfg.connect_timeout) as conn:
             drop_slot(conn, cfg.cdc_slot)
