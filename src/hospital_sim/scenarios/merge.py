@@ -16,14 +16,16 @@ def _register_duplicate(conn: Conn, rng: random.Random, survivor: int, changes: 
         row = conn.execute(
             "INSERT INTO pacientes (nome, nascimento, cpf, telefone, endereco, data_cadastro)"
             " SELECT nome, nascimento, %s, telefone, endereco,"
-            "  least(data_cadastro + make_interval(days => %s), localtimestamp - interval '1 day')"
+            "  least(data_cadastro + make_interval(days => %s), date_trunc('day', localtimestamp)"
+            "   - interval '1 day')"
             " FROM pacientes WHERE id = %s RETURNING id, data_cadastro",
             (cpf, days, survivor),
         ).fetchone()
         assert row is not None
         duplicate = int(str(row[0]))
-        # One past visit and one exam, dated between the registration and now.
-        when = "data_cadastro + (localtimestamp - data_cadastro) * %s"
+        # One past visit and one exam, dated between the registration and the start of
+        # today (the seed's anchor), so that a seed gives the same dates all day.
+        when = "data_cadastro + (date_trunc('day', localtimestamp) - data_cadastro) * %s"
         medico = pick_id(conn, rng, "medicos")
         conn.execute(
             "INSERT INTO consultas (paciente_id, medico_id, data, motivo, status)"

@@ -27,23 +27,22 @@ def _migrate(conn: Conn, rng: random.Random, changes: Changes) -> None:
             )
         changes.add("pacientes", "update")
         changes.transactions += 1
-    with conn.transaction():
+    with conn.transaction():  # a registration using the social name, and its first exam
         row = conn.execute(
-            "INSERT INTO pacientes (nome, nome_social, nascimento, cpf, telefone)"
-            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            "INSERT INTO pacientes (nome, nome_social, nascimento, cpf, telefone, data_cadastro)"
+            " VALUES (%s, %s, %s, %s, %s, date_trunc('day', localtimestamp) - interval '1 day')"
+            " RETURNING id",
             ("Registro com nome social", rng.choice(_SOCIAL_NAMES),
              f"{rng.randint(1950, 2005)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
              new_cpf(conn, rng), "+55 (21) 3333-4444 r.12"),
         ).fetchone()  # fmt: skip
         assert row is not None
-    changes.add("pacientes", "insert")
-    changes.transactions += 1
-    with conn.transaction():  # the first exam, billed (after the registration's timestamp)
         conn.execute(
             f"INSERT INTO exames (paciente_id, tipo_exame, data, {AMOUNT_COLUMN})"
-            " VALUES (%s, 'Hemograma completo', localtimestamp, %s)",
+            " VALUES (%s, 'Hemograma completo', date_trunc('day', localtimestamp), %s)",
             (row[0], f"{rng.randint(20, 400)}.{rng.randint(0, 99):02d}"),
         )
+    changes.add("pacientes", "insert")
     changes.add("exames", "insert")
     changes.transactions += 1
 
