@@ -75,5 +75,17 @@ def run(
         typer.echo(line)
 
 
+@app.command("prepare")
+def prepare(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Scenario name (see scenario list).")],
+) -> None:
+    """Apply only the scenario's DDL (its extra table or columns), e.g. before a connector starts."""
+    from hospital_sim.scenarios.run import prepare_scenario
+
+    prepare_scenario(settings(ctx), name)
+    typer.echo(f"scenario {name}: prepared")
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="scenario")

