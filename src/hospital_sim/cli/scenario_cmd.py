@@ -80,7 +80,7 @@ def prepare(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Scenario name (see scenario list).")],
 ) -> None:
-    """Apply only the scenario's DDL (its extra table or columns), e.g. before a connector starts."""
+    """Apply only the scenario's DDL (its extra table or columns), before a connector starts."""
     from hospital_sim.scenarios.run import prepare_scenario
 
     prepare_scenario(settings(ctx), name)
