@@ -64,7 +64,8 @@ TOPIC_PREFIX: Final = "hospital_sim"
 SLOT_SUFFIX: Final = "_debezium"
 _FORBIDDEN: Final = frozenset({"database.password"})
 # Debezium logs its whole configuration at INFO (the password masked, the rest not):
-# only warnings and errors reach the console, and nothing is written to a file.
+# only warnings and errors reach the console, one line each (no Java stack traces), and
+# nothing is written to a file.
 _LOG4J2: Final = """\
 status = error
 rootLogger.level = warn
@@ -73,6 +74,7 @@ appender.console.name = stderr
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = debezium %level %c{1}: %m%n
+appender.console.layout.alwaysWriteExceptions = false
 rootLogger.appenderRef.stderr.ref = stderr
 """
 
