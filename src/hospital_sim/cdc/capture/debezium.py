@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+import psycopg
 from psycopg import conninfo as pg_conninfo
 
 from hospital_sim.config import Settings
@@ -346,7 +347,14 @@ class DebeziumCapture:
         with self._lock:
             self._marker = token
         with connect(target, deadline=self.settings.connect_timeout) as conn:
-            conn.execute("SELECT pg_logical_emit_message(true, %s, %s)", (MARKER_PREFIX, token))
+            try:
+                conn.execute("SELECT pg_logical_emit_message(true, %s, %s)", (MARKER_PREFIX, token))
+            except psycopg.errors.InsufficientPrivilege:
+                raise UserError(
+                    "--until-current sends a marker with pg_logical_emit_message, which this "
+                    f"user may not run on {target.display}: GRANT EXECUTE on it, or stop "
+                    "with --duration or --idle-timeout"
+                ) from None
 
     # -- output --------------------------------------------------------------------------
     @contextmanager
