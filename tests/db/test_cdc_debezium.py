@@ -1,7 +1,7 @@
 """`cdc capture --engine debezium`: the real Debezium PostgreSQL connector, in process.
 
-The JVM starts once per process, so these tests are few: one in this process (the
-library), one through the command line (a JVM of its own).
+The JVM starts once per process, so these tests are few: two in this process (the
+library and the demo), one through the command line (a JVM of its own).
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psycopg
 import pytest
-from psycopg import conninfo
+from psycopg import conninfo, sql
 
 from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
+from hospital_sim.cdc.demo import run_demo
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
 from hospital_sim.stream.run import run_stream
-from tests.db.cdc_support import Background, CdcDb, cdc, lines_of  # noqa: F401
+from tests.db.cdc_support import Background, CdcDb, cdc, cleanup, lines_of  # noqa: F401
 from tests.db.debezium_support import needs_debezium
 from tests.db.support import ROOT, run_cli
 
@@ -107,3 +109,30 @@ def test_debezium_cli_stops_on_sigterm_resumes_from_its_offsets_and_hides_the_pa
         assert PASSWORD not in text
     proc = _verify(cdc, log)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_demo_with_debezium_ends_identical_and_leaves_no_slot(
+    cdc: CdcDb,  # noqa: F811
+    server_dsn: str,
+    tmp_path: Path,
+) -> None:
+    demo_db = f"{cdc.db.name}_demo"
+    try:
+        result = run_demo(
+            cdc.settings(), seconds=1.0, rate=100.0, log_path=tmp_path / "d.jsonl",
+            engine="debezium",
+        )  # fmt: skip
+        assert result.identical, "\n".join(result.lines())
+        assert result.capture.by_table_op[("pacientes", "c")] > 0  # the seed, captured live
+        assert "hospital_sim.public.pacientes" in (tmp_path / "d.jsonl").read_text()
+        with psycopg.connect(server_dsn) as conn:
+            slots = conn.execute(
+                "SELECT count(*) FROM pg_replication_slots WHERE database = %s", (demo_db,)
+            ).fetchone()
+        assert slots == (0,)
+    finally:
+        cleanup(server_dsn, cdc, extra_databases=(demo_db,))
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(demo_db))
+            )

