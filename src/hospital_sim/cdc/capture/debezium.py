@@ -77,6 +77,9 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = debezium %level %c{1}: %m%n
 appender.console.layout.alwaysWriteExceptions = false
 rootLogger.appenderRef.stderr.ref = stderr
+# Its failure reaches us through the completion callback and is reported in one line.
+logger.engine.name = io.debezium.embedded.async.AsyncEmbeddedEngine
+logger.engine.level = off
 """
 
 
@@ -243,6 +246,7 @@ class DebeziumCapture:
         self.slot = slot or f"{settings.cdc_slot}{SLOT_SUFFIX}"
         self.output = output
         self.snapshot = True if snapshot is None else snapshot
+        self._temporary_offsets = False
         self.offset_file = self._offset_path(offset_file)
         self.duration = duration
         self.idle_timeout = idle_timeout
@@ -271,6 +275,7 @@ class DebeziumCapture:
         if isinstance(self.output, str | Path) and str(self.output) != "-":
             return Path(f"{self.output}.offsets")
         # stdout: no resume, so the offsets live only as long as this run.
+        self._temporary_offsets = True
         return Path(tempfile.gettempdir()) / f"hospital-sim-dbz-{uuid.uuid4().hex}.offsets"
 
     def stop_at_current(self) -> None:
@@ -310,6 +315,8 @@ class DebeziumCapture:
             finally:
                 engine.close()
                 thread.join(timeout=60)
+                if self._temporary_offsets:
+                    self.offset_file.unlink(missing_ok=True)
             self._flush(out)
         failure = engine.failure
         if failure is not None and self._stop_reason in ("", "connector stopped"):
