@@ -11,6 +11,7 @@ from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
 from hospital_sim.db.seed import seed_database
 from hospital_sim.generate.documents import is_valid_cnpj, is_valid_cpf
+from tests.db.coherence import COHERENCE
 from tests.db.support import FreshDb, create_database, drop_database, run_cli
 
 SMALL = {
@@ -97,50 +98,6 @@ def test_every_document_is_valid(default_db: FreshDb) -> None:
     assert [c for c in cpfs if not is_valid_cpf(c)] == []
     assert [c for c in cnpjs if not is_valid_cnpj(c)] == []
     assert bad_crm == 0
-
-
-COHERENCE = {
-    "birth before registration, registration in the past": (
-        "SELECT count(*) FROM pacientes WHERE nascimento >= data_cadastro::date"
-        " OR data_cadastro > localtimestamp"
-    ),
-    "consulta before the patient's registration": (
-        "SELECT count(*) FROM consultas c JOIN pacientes p ON p.id = c.paciente_id"
-        " WHERE c.data <= p.data_cadastro"
-    ),
-    "closed consulta in the future": (
-        "SELECT count(*) FROM consultas WHERE status <> 'agendada' AND data > localtimestamp"
-    ),
-    "agendada consulta not in the next months": (
-        "SELECT count(*) FROM consultas WHERE status = 'agendada'"
-        " AND (data <= localtimestamp OR data > localtimestamp + interval '6 months')"
-    ),
-    "exame before registration or in the future": (
-        "SELECT count(*) FROM exames e JOIN pacientes p ON p.id = e.paciente_id"
-        " WHERE e.data <= p.data_cadastro OR e.data > localtimestamp"
-    ),
-    "internacao before registration or in the future": (
-        "SELECT count(*) FROM internacoes i JOIN pacientes p ON p.id = i.paciente_id"
-        " WHERE i.data_entrada <= p.data_cadastro OR i.data_entrada > localtimestamp"
-        " OR i.data_saida > localtimestamp"
-    ),
-    "discharge before admission": (
-        "SELECT count(*) FROM internacoes WHERE data_saida < data_entrada"
-    ),
-    "more than one current stay per patient": (
-        "SELECT count(*) FROM (SELECT paciente_id FROM internacoes WHERE data_saida IS NULL"
-        " GROUP BY paciente_id HAVING count(*) > 1) t"
-    ),
-    "overlapping stays of one patient": (
-        "SELECT count(*) FROM internacoes a JOIN internacoes b"
-        " ON a.paciente_id = b.paciente_id AND a.id < b.id"
-        " AND tsrange(a.data_entrada, coalesce(a.data_saida, 'infinity'))"
-        " && tsrange(b.data_entrada, coalesce(b.data_saida, 'infinity'))"
-    ),
-    "duplicate patient-plan pair": (
-        "SELECT count(*) - count(DISTINCT (paciente_id, convenio_id)) FROM pacientes_convenios"
-    ),
-}
 
 
 @pytest.mark.parametrize("rule", sorted(COHERENCE))

@@ -24,6 +24,7 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from hospital_sim.cdc.capture.builtin import Capture, CaptureResult
+from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
 from hospital_sim.cdc.capture.setup import setup_cdc
 from hospital_sim.cdc.capture.slots import drop_slot
 from hospital_sim.cdc.verify.check import prove_log, verify_log
@@ -51,7 +52,7 @@ class DemoResult:
     stream_events: Counter[tuple[str, str]]
     """(operation, table) -> committed events of the stream."""
     stream_seconds: float
-    capture: CaptureResult
+    capture: CaptureResult | DebeziumResult
     report: VerifyReport
     proof: ProofReport
     reference_path: Path
@@ -132,9 +133,9 @@ def _recreate_database(target: Target, settings: Settings) -> None:
 class _Background:
     """Runs the capture in a thread and hands back its result or its exception."""
 
-    def __init__(self, capture: Capture) -> None:
+    def __init__(self, capture: Capture | DebeziumCapture) -> None:
         self.capture = capture
-        self.result: CaptureResult | None = None
+        self.result: CaptureResult | DebeziumResult | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="cdc-capture", daemon=True)
 
@@ -144,7 +145,7 @@ class _Background:
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
 
-    def join(self) -> CaptureResult:
+    def join(self) -> CaptureResult | DebeziumResult:
         self.thread.join()
         if self.error is not None:
             raise self.error
@@ -182,8 +183,13 @@ def run_demo(
     rate: float | None = 200.0,
     log_path: Path | None = None,
     say: Say | None = None,
+    engine: str = "builtin",
 ) -> DemoResult:
-    """Run the demo end to end and return what happened; see the module docstring."""
+    """Run the demo end to end and return what happened; see the module docstring.
+
+    ``engine="debezium"`` captures with the real Debezium connector in process
+    (:mod:`hospital_sim.cdc.capture.debezium`) instead of the built-in decoder.
+    """
     from hospital_sim.db.seed import seed_database  # Faker and numpy load only here
 
     def step(message: str) -> None:
@@ -204,14 +210,24 @@ def run_demo(
     reference_path.unlink(missing_ok=True)
     reference_slot = f"{cfg.cdc_slot}_ref"
     # The reference starts first, so it sees every change the capture under test sees.
-    reference = _Background(
-        Capture(cfg.model_copy(update={"cdc_slot": reference_slot}), output=reference_path)
+    ref_capture = Capture(
+        cfg.model_copy(update={"cdc_slot": reference_slot}), output=reference_path
     )
+    reference = _Background(ref_capture)
     reference.thread.start()
     reference.capture.ready.wait()
     if reference.error is not None:
         reference.join()
-    background = _Background(Capture(cfg, output=path, snapshot=True))
+    capture: Capture | DebeziumCapture
+    if engine == "debezium":
+        # A fresh database every time: no offsets to resume from, no slot to keep.
+        Path(f"{path}.offsets").unlink(missing_ok=True)
+        capture = DebeziumCapture(
+            cfg, output=path, snapshot=True, props={"slot.drop.on.stop": "true"}
+        )
+    else:
+        capture = Capture(cfg, output=path, snapshot=True)
+    background = _Background(capture)
     background.thread.start()
     background.capture.ready.wait()
     if background.error is not None:
@@ -225,8 +241,11 @@ def run_demo(
         events, elapsed = _stream(cfg, seconds)
         lsn = _current_lsn(target, cfg)
         step(f"stream stopped; capture catching up to {lsn}")
-        background.capture.stop_at(lsn)
-        reference.capture.stop_at(lsn)
+        if isinstance(capture, DebeziumCapture):
+            capture.stop_at_current()
+        else:
+            capture.stop_at(lsn)
+        ref_capture.stop_at(lsn)
         captured = background.join()
         reference.join()
     finally:

@@ -145,7 +145,40 @@ def capture(
         ),
     ] = None,
     slot: Annotated[
-        str | None, typer.Option("--slot", help="Slot name (overrides CDC_SLOT).")
+        str | None,
+        typer.Option(
+            "--slot",
+            help="Slot name (overrides CDC_SLOT; Debezium's default is CDC_SLOT + _debezium).",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="builtin (our pgoutput decoder) or debezium (the real Debezium PostgreSQL "
+            "connector in process; needs the hospital-sim[debezium] extra and Java 17+).",
+        ),
+    ] = "builtin",
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", help="Stop after this many seconds.", show_default=False),
+    ] = None,
+    prop: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prop",
+            help="Debezium connector property key=value (repeatable), e.g. "
+            "skipped.operations=none. Only with --engine debezium.",
+            show_default=False,
+        ),
+    ] = None,
+    offset_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--offset-file",
+            help="Debezium's offset file (default: the change log's name + .offsets).",
+            show_default=False,
+        ),
     ] = None,
     transaction_metadata: Annotated[
         bool,
@@ -156,7 +189,30 @@ def capture(
         ),
     ] = False,
 ) -> None:
-    """Write decoded changes as Debezium-shaped JSON lines until Ctrl-C, idle or an LSN."""
+    """Write change events as Debezium JSON lines until Ctrl-C, a duration, idle or an LSN."""
+    import threading
+
+    if engine not in ("builtin", "debezium"):
+        raise typer.BadParameter(f"{engine!r}; accepted: builtin, debezium", param_hint="--engine")
+    if engine == "debezium":
+        _capture_debezium(
+            ctx,
+            output=output,
+            slot=slot,
+            snapshot=snapshot,
+            until_lsn=until_lsn,
+            until_current=until_current,
+            idle_timeout=idle_timeout,
+            duration=duration,
+            prop=prop,
+            offset_file=offset_file,
+        )
+        return
+    for flag, given in (("--prop", prop), ("--offset-file", offset_file)):
+        if given:
+            raise typer.BadParameter("only with --engine debezium", param_hint=flag)
+    if duration is not None and duration <= 0:
+        raise typer.BadParameter(f"{duration} must be > 0 seconds", param_hint="--duration")
     from hospital_sim.cdc.capture.builtin import Capture
 
     s = settings(ctx, cdc_slot=slot)
@@ -168,6 +224,52 @@ def capture(
         until_lsn=until_lsn,
         until_current=until_current,
         transaction_metadata=transaction_metadata,
+    )
+    timer = None
+    if duration is not None:
+        timer = threading.Timer(duration, cap.stop, args=("duration",))
+        timer.daemon = True
+        timer.start()
+    try:
+        with stop_on_signals(cap.stop):
+            result = cap.run()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    for line in result.lines():
+        _err(line)
+
+
+def _capture_debezium(
+    ctx: typer.Context,
+    *,
+    output: str,
+    slot: str | None,
+    snapshot: bool | None,
+    until_lsn: str | None,
+    until_current: bool,
+    idle_timeout: float | None,
+    duration: float | None,
+    prop: list[str] | None,
+    offset_file: Path | None,
+) -> None:
+    from hospital_sim.cdc.capture.debezium import DebeziumCapture, parse_props
+
+    if until_lsn is not None:
+        raise typer.BadParameter(
+            "not with --engine debezium; use --until-current, --duration or --idle-timeout",
+            param_hint="--until-lsn",
+        )
+    cap = DebeziumCapture(
+        settings(ctx),
+        output=output,
+        slot=slot,
+        snapshot=snapshot,
+        offset_file=offset_file,
+        duration=duration,
+        idle_timeout=idle_timeout,
+        until_current=until_current,
+        props=parse_props(prop),
     )
     with stop_on_signals(cap.stop):
         result = cap.run()
@@ -290,11 +392,21 @@ def demo(
         Path | None,
         typer.Option("--log", help="Where to write the change log.", show_default=False),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Capture with builtin (our decoder) or debezium (the real connector in "
+            "process; needs the hospital-sim[debezium] extra and Java 17+).",
+        ),
+    ] = "builtin",
 ) -> None:
     """Seed, stream, capture and verify in a fresh demo database; exit 0 when identical."""
     from hospital_sim.cdc.demo import run_demo
 
-    result = run_demo(settings(ctx), seconds=seconds, rate=rate, log_path=log)
+    if engine not in ("builtin", "debezium"):
+        raise typer.BadParameter(f"{engine!r}; accepted: builtin, debezium", param_hint="--engine")
+    result = run_demo(settings(ctx), seconds=seconds, rate=rate, log_path=log, engine=engine)
     for line in result.lines():
         typer.echo(line)
     if not result.identical:

@@ -163,9 +163,15 @@ def change_event(change: RowChange, *, db: str, ts_ms: int | None = None) -> dic
         return {name: encode_pg_value(oids[name], value) for name, value in row.items()}
 
     commit_us = None if change.commit_ts is None else change.commit_ts + PG_EPOCH_OFFSET_US
+    after = change.after
+    if after is not None and change.before is not None:
+        # REPLICA IDENTITY FULL: the old row holds the value the new one left unchanged in
+        # TOAST, and Debezium takes it from there instead of sending its placeholder.
+        old = change.before
+        after = {k: old.get(k, v) if v is UNAVAILABLE else v for k, v in after.items()}
     return {
         "before": encode(change.before),
-        "after": encode(change.after),
+        "after": encode(after),
         "source": _source(
             db=db,
             table=change.table,
