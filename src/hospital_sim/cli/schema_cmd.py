@@ -21,16 +21,16 @@ SeedOpt = Annotated[
     int | None,
     typer.Option(
         "--seed",
-        envvar="HOSPITAL_SIM_SEED",
-        help="Random seed: the same seed and volumes give the same rows.",
+        help="Random seed: the same seed and volumes give the same rows (env HOSPITAL_SIM_SEED).",
         show_default=False,
     ),
 ]
 
 
-def _volume(name: str, env: str) -> Any:
+def _volume(name: str, env: str, least: int = 0) -> Any:
+    # No min= here: the settings model checks the range and the error names this flag.
     return typer.Option(
-        f"--{name}", help=f"Rows of {name} (overrides {env}).", show_default=False, min=0
+        f"--{name}", help=f"Rows of {name}, >= {least} (overrides {env}).", show_default=False
     )
 
 
@@ -85,7 +85,7 @@ def seed(
     seed: SeedOpt = None,
     pacientes: Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")] = None,
     medicos: Annotated[int | None, _volume("medicos", "SEED_MEDICOS")] = None,
-    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS")] = None,
+    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)] = None,
     consultas: Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")] = None,
     exames: Annotated[int | None, _volume("exames", "SEED_EXAMES")] = None,
     internacoes: Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")] = None,

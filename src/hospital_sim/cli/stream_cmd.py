@@ -9,39 +9,12 @@ import typer
 
 from hospital_sim.cli.common import settings
 from hospital_sim.config import Settings
-from hospital_sim.errors import ConfigError
-
-# Flags named differently from their setting: errors must name what the user typed.
-FLAG_OF = {
-    "stream_rate": "rate",
-    "stream_workers": "workers",
-    "stream_txn_size": "txn-size",
-    "stream_profile": "profile",
-    "stream_time_scale": "time-scale",
-    "stream_ramp_seconds": "ramp-seconds",
-    "stream_weights": "weights",
-    "stream_shard_index": "shard-index",
-    "stream_shard_count": "shard-count",
-    "random_seed": "seed",
-    "stream_interval_seconds": "interval",
-    "max_jitter_ms": "jitter-ms",
-}
 
 
 def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
     return typer.Option(
         f"--{flag}", envvar=None, help=f"{help} (env {env})", show_default=False, **kw
     )
-
-
-def _load(ctx: typer.Context, flags: dict[str, Any]) -> Settings:
-    try:
-        return settings(ctx, **flags)
-    except ConfigError as exc:
-        message = exc.message
-        for field, flag in FLAG_OF.items():
-            message = message.replace(f"--{field.replace('_', '-')}=", f"--{flag}=")
-        raise ConfigError(message) from None
 
 
 def print_summary(summary: Any) -> None:
@@ -106,25 +79,22 @@ def stream(
     ] = None,
 ) -> None:
     """Write a continuous stream of INSERTs and UPDATEs until Ctrl-C (or --duration/--events)."""
-    s = _load(
-        ctx,
-        {
-            "stream_rate": rate,
-            "stream_workers": workers,
-            "stream_txn_size": txn_size,
-            "stream_profile": profile,
-            "stream_time_scale": time_scale,
-            "stream_ramp_seconds": ramp_seconds,
-            "stream_weights": weights,
-            "random_seed": seed,
-            "stream_shard_index": shard_index,
-            "stream_shard_count": shard_count,
-            "metrics_port": metrics_port,
-            "stream_interval_seconds": interval,
-            "max_jitter_ms": jitter_ms,
-        },
-    )
-    stream_with(s, duration=duration, events=events)
+    flags: dict[str, Any] = {
+        "stream_rate": rate,
+        "stream_workers": workers,
+        "stream_txn_size": txn_size,
+        "stream_profile": profile,
+        "stream_time_scale": time_scale,
+        "stream_ramp_seconds": ramp_seconds,
+        "stream_weights": weights,
+        "random_seed": seed,
+        "stream_shard_index": shard_index,
+        "stream_shard_count": shard_count,
+        "metrics_port": metrics_port,
+        "stream_interval_seconds": interval,
+        "max_jitter_ms": jitter_ms,
+    }
+    stream_with(settings(ctx, **flags), duration=duration, events=events)
 
 
 def stream_with(s: Settings, *, duration: float | None = None, events: int | None = None) -> None:

@@ -26,6 +26,7 @@ class Target:
 
     conninfo: str
     embedded: bool
+    source: str = "PG_HOST/PG_PORT"  # the settings to check when it cannot be reached
 
     @property
     def display(self) -> str:
@@ -41,7 +42,8 @@ class Target:
         return str(pg_conninfo.conninfo_to_dict(self.conninfo).get("dbname", ""))
 
     def with_dbname(self, dbname: str) -> Target:
-        return Target(pg_conninfo.make_conninfo(self.conninfo, dbname=dbname), self.embedded)
+        info = pg_conninfo.make_conninfo(self.conninfo, dbname=dbname)
+        return Target(info, self.embedded, self.source)
 
 
 def redact(conninfo: str) -> str:
@@ -52,6 +54,41 @@ def redact(conninfo: str) -> str:
         return "<unparseable connection string>"
     params.pop("password", None)
     return pg_conninfo.make_conninfo("", **params)
+
+
+# Connection options whose values libpq checks before it connects: a wrong one can never
+# succeed, so it is named at once rather than retried until the deadline.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": (
+        "any", "read-write", "read-only", "primary", "standby", "prefer-standby",
+    ),
+    "load_balance_hosts": ("disable", "random"),
+    "sslnegotiation": ("postgres", "direct"),
+}  # fmt: skip
+_NUMERIC = ("port", "connect_timeout", "keepalives", "keepalives_idle")
+
+
+def check_options(params: dict[str, object], source: str) -> None:
+    """Refuse option values that libpq would reject, naming the option and what it accepts."""
+    for key, accepted in _CHOICES.items():
+        value = params.get(key)
+        if value is not None and str(value) not in accepted:
+            raise ConnectionFailed(
+                f"{source}: {key}={value} is not accepted; accepted: {', '.join(accepted)}"
+            )
+    for key in _NUMERIC:
+        value = params.get(key)
+        if value is None:
+            continue
+        for part in str(value).split(","):
+            if part and not (part.isdigit() and (key != "port" or 1 <= int(part) <= 65535)):
+                shown = "a port 1..65535" if key == "port" else "a whole number"
+                raise ConnectionFailed(
+                    f"{source}: {key}={value} is not accepted; it must be {shown}"
+                )
 
 
 def resolve_target(settings: Settings) -> Target:
@@ -65,7 +102,8 @@ def resolve_target(settings: Settings) -> Target:
                 "DATABASE_URL is not a valid PostgreSQL URL or conninfo; "
                 "expected e.g. postgresql://user:password@host:5432/dbname"
             ) from None
-        return Target(info, embedded=False)
+        check_options(dict(pg_conninfo.conninfo_to_dict(info)), "DATABASE_URL")
+        return Target(info, embedded=False, source="DATABASE_URL")
     password = settings.pg_password.get_secret_value() if settings.pg_password else None
     host = settings.pg_host or "127.0.0.1"
     port = settings.pg_port if settings.pg_host else settings.embedded_port
@@ -142,7 +180,7 @@ def _fail(target: Target, exc: psycopg.OperationalError, *, rejected: bool) -> C
     fix = (
         "start it with 'hospital-sim db start'"
         if target.embedded
-        else "check PG_HOST/PG_PORT and that the server is running"
+        else f"check {target.source} and that the server is running"
     )
     return ConnectionFailed(f"cannot connect to {where}: {_cause(exc)}; {fix}")
 

@@ -210,4 +210,9 @@ def _start_metrics(settings: Settings, crew: Crew, plan: RunPlan) -> Any:
     def current() -> Stats:
         return merged(crew.stats())
 
-    return serve(settings.metrics_port, current, conninfo=plan.conninfo)
+    return serve(
+        settings.metrics_port,
+        current,
+        addr=str(settings.metrics_address),
+        conninfo=plan.conninfo,
+    )
