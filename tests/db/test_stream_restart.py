@@ -27,7 +27,7 @@ pytestmark = pytest.mark.db
 def test_stream_survives_a_server_crash_and_restart(embedded_dir: Path, workers: int) -> None:  # noqa: F811
     server = EmbeddedServer(base_dir=embedded_dir, port=free_port())
     server.start()
-    db = seeded(create_database(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"))
+    db = seeded(create_database(server.conninfo("postgres")))
     settings = db.settings(stream_rate=300.0, stream_workers=workers, reconnect_base_seconds=0.05)
     stop = threading.Event()
     result: list[StreamSummary] = []

@@ -15,6 +15,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
 from hospital_sim.config import Settings
+from hospital_sim.db.embedded import SUPERUSER, server_for
 from hospital_sim.errors import ConnectionFailed, ServerMisconfigured
 
 log = logging.getLogger(__name__)
@@ -104,19 +105,27 @@ def resolve_target(settings: Settings) -> Target:
             ) from None
         check_options(dict(pg_conninfo.conninfo_to_dict(info)), "DATABASE_URL")
         return Target(info, embedded=False, source="DATABASE_URL")
+    if not settings.pg_host:
+        embedded: dict[str, str | int] = {
+            "host": "127.0.0.1",
+            "port": settings.embedded_port,
+            "user": SUPERUSER,
+            "dbname": settings.pg_database,
+        }
+        if (secret := server_for(settings).password()) is not None:
+            embedded["password"] = secret
+        info = pg_conninfo.make_conninfo("", **embedded)
+        return Target(info, embedded=True, source="the embedded server")
     password = settings.pg_password.get_secret_value() if settings.pg_password else None
-    host = settings.pg_host or "127.0.0.1"
-    port = settings.pg_port if settings.pg_host else settings.embedded_port
-    user = settings.pg_user if settings.pg_host else "postgres"
     params: dict[str, str | int | None] = {
-        "host": host,
-        "port": port,
-        "user": user,
+        "host": settings.pg_host,
+        "port": settings.pg_port,
+        "user": settings.pg_user,
         "dbname": settings.pg_database,
     }
-    if password and settings.pg_host:
+    if password:
         params["password"] = password
-    return Target(pg_conninfo.make_conninfo("", **params), embedded=not settings.pg_host)
+    return Target(pg_conninfo.make_conninfo("", **params), embedded=False)
 
 
 def _cause(exc: psycopg.OperationalError) -> str:
@@ -170,7 +179,11 @@ def _fail(target: Target, exc: psycopg.OperationalError, *, rejected: bool) -> C
     if rejected and _database_missing(target):
         return ConnectionFailed(
             f"cannot connect to {where}: database '{target.dbname}' does not exist; "
-            "create it (createdb) or set PG_DATABASE to an existing one"
+            + (
+                "'hospital-sim init' creates it, or set PG_DATABASE to an existing one"
+                if target.embedded
+                else "create it (createdb) or set PG_DATABASE to an existing one"
+            )
         )
     if rejected:
         return ConnectionFailed(

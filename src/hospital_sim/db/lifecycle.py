@@ -20,7 +20,7 @@ class SchemaMissing(UserError):
 
 def init_database(settings: Settings) -> list[str]:
     """Create the schema (idempotent). Returns the SQL files applied."""
-    target = prepare_target(settings)
+    target = prepare_target(settings, create=True)
     with connection(target, deadline=settings.connect_timeout) as conn:
         check_version(server_info(conn))
         applied = apply_schema(conn)
@@ -46,7 +46,7 @@ def count_rows(settings: Settings) -> dict[str, int]:
 
 def reset_database(settings: Settings, *, seed: Callable[[Settings], object]) -> None:
     """Drop the schema, create it again, then run ``seed``."""
-    target = prepare_target(settings)
+    target = prepare_target(settings, create=True)
     with connection(target, deadline=settings.connect_timeout) as conn:
         check_version(server_info(conn))
         drop_schema(conn)

@@ -144,7 +144,7 @@ def seed_database(
     seed = run_seed(settings, seed)
     log.info("seed %d (pass --seed %d to repeat this data)", seed, seed)
     volumes = volumes_from(settings)
-    target = prepare_target(settings)
+    target = prepare_target(settings, create=True)
     started = time.perf_counter()
     with connection(target, deadline=settings.connect_timeout) as conn:
         require_schema(missing_tables(conn))
