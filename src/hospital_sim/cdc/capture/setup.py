@@ -259,7 +259,33 @@ class TeardownResult:
     role_dropped: bool
 
 
-def _drop_role(conn: Conn, role: str) -> bool:
+def _other_databases(conn: Conn, role: str) -> list[str]:
+    """Databases other than this one where ``role`` owns objects or holds privileges."""
+    rows = conn.execute(
+        "SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid"
+        " WHERE s.refclassid = 'pg_authid'::regclass"
+        " AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s)"
+        " AND d.datname <> current_database() AND d.datallowconn ORDER BY 1",
+        (role,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _release_elsewhere(target: Target, conn: Conn, role: str) -> list[str]:
+    """Revoke ``role``'s grants in every other database (e.g. the demo's), so it can go."""
+    released = []
+    ident = sql.Identifier(role)
+    for dbname in _other_databases(conn, role):
+        with connection(target.with_dbname(dbname), deadline=10) as other:
+            other.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
+            other.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+        released.append(dbname)
+    if released:
+        log.info("cdc teardown: removed %s's privileges in %s", role, ", ".join(released))
+    return released
+
+
+def _drop_role(conn: Conn, role: str, target: Target | None = None) -> bool:
     found = conn.execute(
         "SELECT rolname = current_user FROM pg_roles WHERE rolname = %s", (role,)
     ).fetchone()
@@ -271,6 +297,8 @@ def _drop_role(conn: Conn, role: str) -> bool:
             "connect as another role (PG_USER) or set CDC_ROLE"
         )
     ident = sql.Identifier(role)
+    if target is not None:
+        _release_elsewhere(target, conn, role)
     with conn.transaction():
         conn.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
         conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
@@ -297,7 +325,7 @@ def teardown_cdc(settings: Settings) -> TeardownResult:
                 conn.execute(
                     sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(settings.cdc_publication))
                 )
-            role = _drop_role(conn, settings.cdc_role)
+            role = _drop_role(conn, settings.cdc_role, target)
         except psycopg.errors.InsufficientPrivilege:
             raise _permission_error("drop the slots, the publication or the CDC role") from None
     log.info("cdc teardown: slots %s, publication and role removed", slots)
