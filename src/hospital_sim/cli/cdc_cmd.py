@@ -54,6 +54,14 @@ def setup(
         bool,
         typer.Option("--new-password", help="Generate a new password for an existing role."),
     ] = False,
+    for_post: Annotated[
+        bool,
+        typer.Option(
+            "--for-post",
+            help='Print {"name", "config"}, the body of POST /connectors (default: the '
+            "config alone, the body of PUT /connectors/<name>/config).",
+        ),
+    ] = False,
 ) -> None:
     """Publication, replica identity and CDC role; print a Debezium connector config."""
     from hospital_sim.cdc.capture.connector import CHOICES
@@ -86,7 +94,12 @@ def setup(
         )
     for key, (value, why) in CHOICES.items():
         _err(f"{key}={value}: {why}")
-    typer.echo(json.dumps(result.connector, indent=2))
+    body = (
+        {"name": result.connector["name"], "config": result.connector}
+        if for_post
+        else result.connector
+    )
+    typer.echo(json.dumps(body, indent=2))
     if result.registered is not None:
         state = result.registered
         tasks = ", ".join(state.tasks) or "no tasks yet"

@@ -227,6 +227,13 @@ def setup_cdc(
                     conn, settings.cdc_role, dbname=target.dbname,
                     password=password, new_password=new_password,
                 )  # fmt: skip
+                if register_url and password is None and shown is None:
+                    # Rolled back: a connector with a placeholder password cannot work.
+                    raise UserError(
+                        f"--register needs the password of the existing role "
+                        f"{settings.cdc_role}: set CDC_PASSWORD, or add --new-password "
+                        "to generate a new one"
+                    )
         except psycopg.errors.InsufficientPrivilege:
             raise _permission_error("create the publication or the CDC role") from None
         identity = replica_identity(conn)
@@ -237,6 +244,13 @@ def setup_cdc(
     )  # fmt: skip
     config = connector_config(settings, target, password=password or shown)
     registered = register_connector(register_url, config) if register_url else None
+    if registered is not None and (registered.state == "FAILED" or "FAILED" in registered.tasks):
+        why = f": {registered.trace}" if registered.trace else ""
+        raise UserError(
+            f"connector {registered.name} was registered but is FAILED "
+            f"(connector {registered.state}, tasks {', '.join(registered.tasks) or 'none'})"
+            f"{why}; fix the cause and run 'cdc setup --register' again"
+        )
     return SetupResult(
         database=target.dbname,
         publication=settings.cdc_publication,
