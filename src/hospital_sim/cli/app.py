@@ -10,7 +10,7 @@ import typer
 
 from hospital_sim import __version__
 from hospital_sim.cli import cdc_cmd, config_cmd, db_cmd, doctor_cmd, schema_cmd, stream_cmd
-from hospital_sim.cli.common import State
+from hospital_sim.cli.common import State, silence_stdout
 from hospital_sim.config import DEFAULT_CONFIG_DIR
 from hospital_sim.errors import HospitalSimError
 
@@ -105,13 +105,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except BrokenPipeError:
         # The reader went away (e.g. '| head'): stop quietly, as other command-line tools do.
-        _silence_stdout()
+        silence_stdout()
         sys.exit(141)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def _silence_stdout() -> None:
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())

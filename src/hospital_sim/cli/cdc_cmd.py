@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from hospital_sim.cli.common import settings
+from hospital_sim.cli.common import settings, silence_stdout
 from hospital_sim.signals import stop_on_signals
 
 app = typer.Typer(
@@ -174,6 +174,8 @@ def capture(
     )
     with stop_on_signals(cap.stop):
         result = cap.run()
+    if result.stopped_by == "output closed":
+        silence_stdout()  # nothing more can reach the reader; exit quietly
     for line in result.lines():
         _err(line)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,3 +79,9 @@ def settings(ctx: typer.Context, *, log_to_file: bool = True, **overrides: Any) 
 
 def echo(message: str = "") -> None:
     typer.echo(message)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader is gone, so exiting does not fail on it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
