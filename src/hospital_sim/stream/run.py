@@ -20,6 +20,7 @@ from hospital_sim.db.connect import check_version, connection, server_info
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import missing_tables
 from hospital_sim.db.server import prepare_target
+from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
 from hospital_sim.stream.crews import Crew, ThreadCrew
 from hospital_sim.stream.plan import Clock, RunPlan, make_plan, utc_now
@@ -106,6 +107,42 @@ def _preflight(settings: Settings) -> str:
 
 Progress = Callable[[dict[str, Any]], None]
 
+# Advisory lock class of "a stream writes this shard"; the shard index is the object id.
+_SHARD_LOCK = 0x48535354  # "HSST"
+
+
+class ShardBusy(UserError):
+    """Another stream already writes this shard of the database."""
+
+
+def lock_shard(conninfo: str, settings: Settings) -> Any:
+    """Hold a session advisory lock on this run's shard; refuse if another stream has it.
+
+    Two streams on one shard pick the same rows to update and break the lifecycle rules
+    (two open stays for a patient). The lock lives as long as the returned connection.
+    """
+    import psycopg
+
+    shard = settings.stream_shard_index
+    conn = psycopg.connect(conninfo, autocommit=True, application_name="hospital-sim lock")
+    row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_SHARD_LOCK, shard)).fetchone()
+    if row is not None and row[0]:
+        return conn
+    holder = conn.execute(
+        "SELECT l.pid, coalesce(a.client_addr::text, 'local') FROM pg_locks l"
+        " LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+        " AND l.classid = %s AND l.objid = %s AND l.granted AND l.database ="
+        " (SELECT oid FROM pg_database WHERE datname = current_database())",
+        (_SHARD_LOCK, shard),
+    ).fetchone()
+    dbname = conn.info.dbname
+    conn.close()
+    who = f" (server pid {holder[0]}, client {holder[1]})" if holder else ""
+    raise ShardBusy(
+        f"another stream already writes shard {shard} of database {dbname}{who}; stop it, "
+        "or give each stream its own shard: --shard-index I --shard-count N"
+    )
+
 
 def run_stream(
     settings: Settings,
@@ -121,6 +158,23 @@ def run_stream(
     seed = run_seed(settings, seed)
     log.info("stream seed %d (pass --seed %d to repeat this sequence)", seed, seed)
     conninfo = _preflight(settings)
+    shard_lock = lock_shard(conninfo, settings)
+    try:
+        return _run_locked(settings, conninfo, duration, events, seed, stop, clock, progress)
+    finally:
+        shard_lock.close()
+
+
+def _run_locked(
+    settings: Settings,
+    conninfo: str,
+    duration: float | None,
+    events: int | None,
+    seed: int,
+    stop: threading.Event | None,
+    clock: Clock,
+    progress: Progress | None,
+) -> StreamSummary:
     stop = stop or threading.Event()
     plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
     crew: Crew
