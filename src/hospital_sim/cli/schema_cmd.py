@@ -158,9 +158,10 @@ def run(
         typer.echo("database already seeded; 'hospital-sim reset --yes' starts over")
     counts(ctx, as_json=False)
     if stream:
+        from hospital_sim.cli.common import state
         from hospital_sim.cli.stream_cmd import stream_with
 
-        stream_with(s)
+        stream_with(s, json_summary=state(ctx).log_format == "json")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from hospital_sim.cli.common import settings
+from hospital_sim.cli.common import settings, state
 from hospital_sim.config import Settings
+from hospital_sim.errors import ConfigError
 
 
 def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
@@ -17,9 +21,28 @@ def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
     )
 
 
-def print_summary(summary: Any) -> None:
+def print_summary(summary: Any, *, as_json: bool = False) -> None:
+    if as_json:
+        typer.echo(json.dumps({"summary": summary.as_dict()}, sort_keys=True))
+        return
     for line in summary.lines():
         typer.echo(line)
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before streaming when the summary could not be written afterwards."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ConfigError(
+            f"--summary-json {path}: cannot write there; give a file path in a writable folder"
+        )
+
+
+def write_summary(path: Path, summary: Any) -> None:
+    """Write the summary JSON atomically (a reader never sees half a file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
 
 
 def stream(
@@ -77,6 +100,14 @@ def stream(
     jitter_ms: Annotated[
         int | None, _opt("jitter-ms", "MAX_JITTER_MS", "Random extra pause, 0..N ms.")
     ] = None,
+    summary_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary-json",
+            help="Also write the final summary as JSON to this file (also on Ctrl-C/SIGTERM).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a continuous stream of INSERTs and UPDATEs until Ctrl-C (or --duration/--events)."""
     flags: dict[str, Any] = {
@@ -94,10 +125,25 @@ def stream(
         "stream_interval_seconds": interval,
         "max_jitter_ms": jitter_ms,
     }
-    stream_with(settings(ctx, **flags), duration=duration, events=events)
+    if summary_json is not None:
+        _check_writable(summary_json)
+    stream_with(
+        settings(ctx, **flags),
+        duration=duration,
+        events=events,
+        summary_json=summary_json,
+        json_summary=state(ctx).log_format == "json",
+    )
 
 
-def stream_with(s: Settings, *, duration: float | None = None, events: int | None = None) -> None:
+def stream_with(
+    s: Settings,
+    *,
+    duration: float | None = None,
+    events: int | None = None,
+    summary_json: Path | None = None,
+    json_summary: bool = False,
+) -> None:
     """Run the stream with loaded settings and print the summary (also used by ``run``)."""
     from hospital_sim.stream.run import run_stream
 
@@ -109,7 +155,9 @@ def stream_with(s: Settings, *, duration: float | None = None, events: int | Non
             summary = run_stream(s, duration=duration, events=events, progress=show)
     else:
         summary = run_stream(s, duration=duration, events=events)
-    print_summary(summary)
+    if summary_json is not None:
+        write_summary(summary_json, summary)
+    print_summary(summary, as_json=json_summary)
     if summary.failure:
         raise typer.Exit(1)
 

@@ -55,6 +55,18 @@ class StreamSummary:
             if t == table and outcome == "committed" and OPERATIONS[op].kind == kind
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome for scripts: stable keys, JSON-ready (``--summary-json``)."""
+        return {
+            "seed": self.seed,
+            "workers": self.workers,
+            "rate_target": self.rate_target,
+            "stopped_by": self.stopped_by,
+            "failure": self.failure,
+            **self.snapshot,
+            **self.extra,
+        }
+
     def lines(self) -> list[str]:
         s, snap = self.stats, self.snapshot
         target = f" (target {self.rate_target:g}/s)" if self.rate_target else ""
