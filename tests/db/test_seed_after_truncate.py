@@ -48,3 +48,13 @@ def test_seed_reports_convenios_as_counts_does_and_counts_keep_fk_order(
     names = [w for w in listed if w in TABLES]
     assert names == list(TABLES)
     assert list(json.loads(run_cli("counts", "--json", env=env).stdout)) == list(TABLES)
+
+
+def test_reset_takes_volume_flags(fresh_db: FreshDb) -> None:
+    env = fresh_db.env(SMALL)
+    assert run_cli("init", env=env).returncode == 0
+    assert run_cli("seed", env=env).returncode == 0
+    out = run_cli("reset", "--yes", "--pacientes", "45", "--convenios", "5", env=env)
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(run_cli("counts", "--json", env=env).stdout)
+    assert (counts["pacientes"], counts["convenios"]) == (45, 5)

@@ -112,9 +112,28 @@ def reset(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     seed: SeedOpt = None,
+    pacientes: Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")] = None,
+    medicos: Annotated[int | None, _volume("medicos", "SEED_MEDICOS")] = None,
+    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)] = None,
+    consultas: Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")] = None,
+    exames: Annotated[int | None, _volume("exames", "SEED_EXAMES")] = None,
+    internacoes: Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")] = None,
+    pacientes_convenios: Annotated[
+        int | None, _volume("pacientes-convenios", "SEED_PACIENTES_CONVENIOS")
+    ] = None,
 ) -> None:
-    """Drop all hospital tables, create them again and seed."""
-    s = settings(ctx, random_seed=seed)
+    """Drop all hospital tables, create them again and seed (with these volumes)."""
+    s = settings(
+        ctx,
+        random_seed=seed,
+        seed_pacientes=pacientes,
+        seed_medicos=medicos,
+        seed_convenios=convenios,
+        seed_consultas=consultas,
+        seed_exames=exames,
+        seed_internacoes=internacoes,
+        seed_pacientes_convenios=pacientes_convenios,
+    )
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # refuse impossible volumes before dropping anything
