@@ -44,7 +44,8 @@ def test_capture_to_a_closed_pipe_stops(cdc: CdcDb) -> None:  # noqa: F811
             proc.stderr.close()
     assert "Traceback" not in err, err
     assert code == 0, err
-    assert "stopped by output closed" in err
+    # Closed while idle (the usual case) or, on a slow machine, during the snapshot.
+    assert "stopped by output closed" in err or "output closed during the snapshot" in err
     teardown_cdc(s)
 
 

@@ -173,7 +173,13 @@ def capture(
         until_current=until_current,
     )
     with stop_on_signals(cap.stop):
-        result = cap.run()
+        try:
+            result = cap.run()
+        except BrokenPipeError:
+            # Closed during the snapshot: the unfinished slot was dropped, as on any failure.
+            silence_stdout()
+            _err("capture stopped: output closed during the snapshot; the next capture starts over")
+            return
     if result.stopped_by == "output closed":
         silence_stdout()  # nothing more can reach the reader; exit quietly
     for line in result.lines():
