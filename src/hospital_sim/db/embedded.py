@@ -69,25 +69,21 @@ class Status:
     stale_pid: int | None = None  # postmaster.pid names a process that is gone (a crash)
 
 
-def _state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "hospital-sim"
-
-
 def _record_path(port: int) -> Path:
-    return _state_dir() / f"embedded-{port}"
+    """Where the folder of the server last started on ``port`` is recorded (per user)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "hospital-sim" / f"embedded-{port}"
 
 
 def _recorded(port: int) -> Path | None:
     try:
         text = _record_path(port).read_text(encoding="utf-8").strip()
-    except OSError:
+    except (OSError, RuntimeError, KeyError):  # no such file, or no home folder at all
         return None
     folder = Path(text)
     return folder if (folder / "pgdata" / "PG_VERSION").exists() else None
 
 
-@functools.cache
 def locate_dir(configured: Path, port: int, *, explicit: bool) -> Path:
     """The embedded server's folder, wherever the command runs from.
 
@@ -97,7 +93,11 @@ def locate_dir(configured: Path, port: int, *, explicit: bool) -> Path:
     """
     if explicit or configured.is_absolute():
         return configured
-    here = Path.cwd()
+    return _search(configured, port, Path.cwd())
+
+
+@functools.cache  # once per process and folder: the choice is logged once
+def _search(configured: Path, port: int, here: Path) -> Path:
     for folder in (here, *here.parents):
         candidate = folder / configured
         if (candidate / "pgdata" / "PG_VERSION").exists():
@@ -253,7 +253,7 @@ class EmbeddedServer:
             path = _record_path(self.port)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"{self.base_dir}\n", encoding="utf-8")
-        except OSError as exc:  # a read-only home only loses the convenience
+        except (OSError, RuntimeError, KeyError) as exc:  # no (writable) home: no memory
             log.debug("cannot record the embedded folder: %s", exc)
 
     def _check_reachable(self) -> None:
@@ -329,19 +329,26 @@ class EmbeddedServer:
 
         password = self.password() or self._write_password()
         # Still trust: the superuser logs in without a password one last time.
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres",
-            autocommit=True,
-            connect_timeout=10,
-        ) as conn:
-            hashed = conn.pgconn.encrypt_password(
-                password.encode(), SUPERUSER.encode(), AUTH_METHOD.encode()
-            ).decode()
-            conn.execute(
-                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql.Identifier(SUPERUSER), sql.Literal(hashed)
+        try:
+            with psycopg.connect(
+                f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres",
+                autocommit=True,
+                connect_timeout=10,
+            ) as conn:
+                hashed = conn.pgconn.encrypt_password(
+                    password.encode(), SUPERUSER.encode(), AUTH_METHOD.encode()
+                ).decode()
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(SUPERUSER), sql.Literal(hashed)
+                    )
                 )
-            )
+        except psycopg.Error as exc:
+            cause = " ".join(str(exc).split())[:200]
+            raise EmbeddedServerError(
+                f"cannot switch the embedded server in {self.base_dir} to password logins "
+                f"({cause}); run 'hospital-sim db stop' and then 'hospital-sim db start'"
+            ) from None
         hba.write_text(_TRUST.sub(rf"\1{AUTH_METHOD}", text), encoding="utf-8")
         self._pg_ctl("reload")
 
