@@ -9,6 +9,7 @@ import typer
 
 from hospital_sim.cli.common import settings
 from hospital_sim.db.connect import ensure_database, resolve_target
+from hospital_sim.db.locate import record
 from hospital_sim.db.server import embedded_server
 
 app = typer.Typer(help="Manage the embedded PostgreSQL server.", no_args_is_help=True)
@@ -20,6 +21,7 @@ def start(ctx: typer.Context) -> None:
     s = settings(ctx)
     server = embedded_server(s)
     started = server.start()
+    record(server)
     ensure_database(resolve_target(s), deadline=s.connect_timeout)
     word = "started" if started else "already running"
     typer.echo(f"embedded PostgreSQL {word} on 127.0.0.1:{server.port} (data: {server.pgdata})")

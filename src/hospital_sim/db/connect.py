@@ -15,7 +15,8 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
 from hospital_sim.config import Settings
-from hospital_sim.db.embedded import SUPERUSER, server_for
+from hospital_sim.db.embedded import SUPERUSER
+from hospital_sim.db.locate import server_for
 from hospital_sim.errors import ConnectionFailed, ServerMisconfigured
 
 log = logging.getLogger(__name__)

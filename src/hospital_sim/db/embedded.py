@@ -13,7 +13,6 @@ initialised with ``trust`` by an older version is switched over at its next star
 from __future__ import annotations
 
 import fcntl
-import functools
 import importlib.util
 import logging
 import os
@@ -28,12 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hospital_sim.errors import EmbeddedServerError
-
-if TYPE_CHECKING:
-    from hospital_sim.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -67,58 +62,6 @@ class Status:
     port: int
     pgdata: Path
     stale_pid: int | None = None  # postmaster.pid names a process that is gone (a crash)
-
-
-def _record_path(port: int) -> Path:
-    """Where the folder of the server last started on ``port`` is recorded (per user)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "hospital-sim" / f"embedded-{port}"
-
-
-def _recorded(port: int) -> Path | None:
-    try:
-        text = _record_path(port).read_text(encoding="utf-8").strip()
-    except (OSError, RuntimeError, KeyError):  # no such file, or no home folder at all
-        return None
-    folder = Path(text)
-    return folder if (folder / "pgdata" / "PG_VERSION").exists() else None
-
-
-def locate_dir(configured: Path, port: int, *, explicit: bool) -> Path:
-    """The embedded server's folder, wherever the command runs from.
-
-    An explicit HOSPITAL_SIM_DIR (or an absolute one) is used as given. Otherwise the
-    nearest ``<configured>`` holding a cluster in the current folder or above it, else the
-    folder of the server last started on ``port`` by this user, else a new one here.
-    """
-    if explicit or configured.is_absolute():
-        return configured
-    return _search(configured, port, Path.cwd())
-
-
-@functools.cache  # once per process and folder: the choice is logged once
-def _search(configured: Path, port: int, here: Path) -> Path:
-    for folder in (here, *here.parents):
-        candidate = folder / configured
-        if (candidate / "pgdata" / "PG_VERSION").exists():
-            if folder != here:
-                log.info("using the embedded server in %s (found above %s)", candidate, here)
-            return candidate
-    recorded = _recorded(port)
-    if recorded is not None:
-        log.info("using the embedded server in %s (last started on port %d)", recorded, port)
-        return recorded
-    return here / configured
-
-
-def server_for(settings: Settings) -> EmbeddedServer:
-    """The embedded server the settings describe (not started), found from any folder."""
-    base = locate_dir(
-        settings.embedded_dir,
-        settings.embedded_port,
-        explicit="embedded_dir" in settings.model_fields_set,
-    )
-    return EmbeddedServer(base_dir=base, port=settings.embedded_port)
 
 
 def _alive(pid: int) -> bool:
@@ -167,7 +110,6 @@ class EmbeddedServer:
                 self._wait_reaped(st.stale_pid)
             self._pg_ctl("start", "-w", "-t", str(int(timeout)), "-l", str(self.logfile))
             self._require_password()
-            self._record()
             log.info(
                 "embedded PostgreSQL started on 127.0.0.1:%d (data in %s)", self.port, self.pgdata
             )
@@ -246,15 +188,6 @@ class EmbeddedServer:
             f"parent; remove {self.pgdata / 'postmaster.pid'} once no 'postgres' process of "
             f"{self.pgdata} is left, then run 'hospital-sim db start'"
         )
-
-    def _record(self) -> None:
-        """Remember this folder for the port, so commands run elsewhere find it."""
-        try:
-            path = _record_path(self.port)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"{self.base_dir}\n", encoding="utf-8")
-        except (OSError, RuntimeError, KeyError) as exc:  # no (writable) home: no memory
-            log.debug("cannot record the embedded folder: %s", exc)
 
     def _check_reachable(self) -> None:
         """The system user must be able to enter every folder above its data folder.

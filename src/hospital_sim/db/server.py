@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, ensure_database, resolve_target
-from hospital_sim.db.embedded import EmbeddedServer, server_for
+from hospital_sim.db.embedded import EmbeddedServer
+from hospital_sim.db.locate import record, server_for
 
 
 def embedded_server(settings: Settings) -> EmbeddedServer:
@@ -19,7 +20,9 @@ def prepare_target(settings: Settings, *, create: bool = False) -> Target:
     ``seed`` and ``demo`` only; every other command says it does not exist).
     """
     if resolve_target(settings).embedded:
-        embedded_server(settings).start()
+        server = embedded_server(settings)
+        server.start()
+        record(server)
     target = resolve_target(settings)  # now with the superuser's password
     if target.embedded and create:
         ensure_database(target, deadline=settings.connect_timeout)
