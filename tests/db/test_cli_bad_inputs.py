@@ -169,6 +169,11 @@ CASES: list[Case] = [
     Case("flag-seed-not-number", ("seed", "--pacientes", "abc"), expect="--pacientes"),
     Case("flag-log-format", ("--log-format", "xml", "counts"), expect="--log-format"),
     Case(
+        "config-show-config-dir-missing",
+        ("--config-dir", "/nonexistent/cfg", "config", "show"),
+        expect="/nonexistent/cfg",
+    ),
+    Case(
         "flag-config-dir-missing",
         ("--config-dir", "/nonexistent/cfg", "counts"),
         expect="/nonexistent/cfg",
