@@ -198,6 +198,15 @@ class Settings(BaseSettings):
         validation_alias=_env("STREAM_RATE", "stream_rate"),
         description="Events/s over all workers (open loop); unset: interval + jitter pacing.",
     )
+    stream_max_lag_seconds: float | None = Field(
+        None,
+        gt=0,
+        le=DAY,
+        validation_alias=_env("STREAM_MAX_LAG_SECONDS", "stream_max_lag_seconds"),
+        description="With STREAM_RATE: skip (do not run) events already later than this when "
+        "due, so catching up after an outage is bounded (reported as skipped); unset: catch "
+        "up on every event.",
+    )
     stream_workers: int = Field(
         1,
         ge=1,

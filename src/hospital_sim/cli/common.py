@@ -28,6 +28,7 @@ FLAG_OF = {
     "random_seed": "seed",
     "stream_interval_seconds": "interval",
     "max_jitter_ms": "jitter-ms",
+    "stream_max_lag_seconds": "max-lag",
     "seed_pacientes": "pacientes",
     "seed_medicos": "medicos",
     "seed_convenios": "convenios",

@@ -100,6 +100,14 @@ def stream(
     jitter_ms: Annotated[
         int | None, _opt("jitter-ms", "MAX_JITTER_MS", "Random extra pause, 0..N ms.")
     ] = None,
+    max_lag: Annotated[
+        float | None,
+        _opt(
+            "max-lag",
+            "STREAM_MAX_LAG_SECONDS",
+            "With --rate: skip events later than this many seconds (bounded catch-up).",
+        ),
+    ] = None,
     summary_json: Annotated[
         Path | None,
         typer.Option(
@@ -124,6 +132,7 @@ def stream(
         "metrics_port": metrics_port,
         "stream_interval_seconds": interval,
         "max_jitter_ms": jitter_ms,
+        "stream_max_lag_seconds": max_lag,
     }
     if summary_json is not None:
         _check_writable(summary_json)

@@ -51,6 +51,11 @@ class StatsCollector(Collector):
         yield CounterMetricFamily(
             f"{PREFIX}_reconnects", "Connections re-established after a loss.", value=s.reconnects
         )
+        yield CounterMetricFamily(
+            f"{PREFIX}_skipped_events",
+            "Events not run because they were later than STREAM_MAX_LAG_SECONDS.",
+            value=s.skipped,
+        )
         yield _labelled(
             f"{PREFIX}_in_doubt",
             "Commits whose outcome was resolved after a connection loss.",

@@ -41,6 +41,7 @@ class StreamSummary:
     stats: Stats
     failure: str | None = None
     stopped_by: str = "end"
+    max_lag: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,6 +104,10 @@ class StreamSummary:
             out.append(
                 f"  schedule lag: mean {fmt_seconds(snap['lag_mean'])}, "
                 f"max {fmt_seconds(snap['lag_max'])}"
+            )
+        if self.max_lag is not None:
+            out.append(
+                f"  skipped: {s.skipped} events later than --max-lag {self.max_lag:g} s (not run)"
             )
         if self.failure:
             out.append(f"  stopped early: {self.failure}")
@@ -224,6 +229,7 @@ def _run_locked(
         stats=merged(crew.stats()),
         failure=None if failure is None else _describe(failure),
         stopped_by=reason[0],
+        max_lag=plan.max_lag if plan.rate is not None else None,
     )
     if isinstance(failure, BaseException) and not isinstance(failure, Exception):
         raise failure
