@@ -36,7 +36,13 @@ def test_stream_survives_a_server_crash_and_restart(embedded_dir: Path, workers:
     )
     runner.start()
     try:
-        time.sleep(2.0)  # streaming (worker processes take a moment to start)
+        # Streaming (worker processes take a moment to start, longer on a busy machine):
+        # wait for committed rows rather than a fixed time.
+        deadline = time.monotonic() + 60
+        with db.connect() as conn:
+            while int(str(scalar(conn, "SELECT count(*) FROM stream_audit"))) < 50:
+                assert time.monotonic() < deadline, "the stream did not start"
+                time.sleep(0.05)
         server.stop(mode="immediate")  # like kill -9 of the postmaster
         time.sleep(0.5)
         server.start()
