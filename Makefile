@@ -73,7 +73,9 @@ clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist logs
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# Also removes the virtualenv and the embedded database (stopping it first).
-distclean: clean
+# Also removes the virtualenv and the embedded database (stopping it first: db stop logs,
+# so it runs before clean removes logs/).
+distclean:
 	-[ -x $(CLI) ] && $(CLI) db stop
+	$(MAKE) clean
 	rm -rf $(VENV) .hospital-sim .hospital-sim-test src/*.egg-info

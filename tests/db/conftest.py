@@ -27,7 +27,7 @@ def server_dsn() -> Iterator[str]:
     if not dsn:
         server = EmbeddedServer(base_dir=ROOT / ".hospital-sim-test", port=TEST_PORT)
         server.start()
-        dsn = f"host=127.0.0.1 port={TEST_PORT} user=postgres dbname=postgres"
+        dsn = server.conninfo("postgres")
     dsn = conninfo.make_conninfo(dsn, dbname="postgres")
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:

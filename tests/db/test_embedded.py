@@ -53,7 +53,8 @@ def test_db_start_status_url_stop(embedded_dir: Path) -> None:
     assert f"127.0.0.1:{port}" in started.stdout
     assert run_cli("db", "status", env=env).returncode == 0
     url = run_cli("db", "url", env=env).stdout.strip()
-    assert url == f"postgresql://postgres@127.0.0.1:{port}/hospital"
+    passfile = embedded_dir.resolve() / "superuser.pgpass"
+    assert url == f"postgresql://postgres@127.0.0.1:{port}/hospital?passfile={passfile}"
     with psycopg.connect(url) as conn:
         settings = dict(
             conn.execute(

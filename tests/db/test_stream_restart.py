@@ -27,7 +27,7 @@ pytestmark = pytest.mark.db
 def test_stream_survives_a_server_crash_and_restart(embedded_dir: Path, workers: int) -> None:  # noqa: F811
     server = EmbeddedServer(base_dir=embedded_dir, port=free_port())
     server.start()
-    db = seeded(create_database(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"))
+    db = seeded(create_database(server.conninfo("postgres")))
     settings = db.settings(stream_rate=300.0, stream_workers=workers, reconnect_base_seconds=0.05)
     stop = threading.Event()
     result: list[StreamSummary] = []
@@ -36,7 +36,13 @@ def test_stream_survives_a_server_crash_and_restart(embedded_dir: Path, workers:
     )
     runner.start()
     try:
-        time.sleep(2.0)  # streaming (worker processes take a moment to start)
+        # Streaming (worker processes take a moment to start, longer on a busy machine):
+        # wait for committed rows rather than a fixed time.
+        deadline = time.monotonic() + 60
+        with db.connect() as conn:
+            while int(str(scalar(conn, "SELECT count(*) FROM stream_audit"))) < 50:
+                assert time.monotonic() < deadline, "the stream did not start"
+                time.sleep(0.05)
         server.stop(mode="immediate")  # like kill -9 of the postmaster
         time.sleep(0.5)
         server.start()

@@ -198,7 +198,7 @@ def run_demo(
             say(message)
 
     cfg = demo_settings(settings, rate=rate)
-    target = prepare_target(cfg)
+    target = prepare_target(cfg, create=True)
     step(f"creating database {target.dbname} on {target.host_port}")
     _recreate_database(target, cfg)
     init_database(cfg)

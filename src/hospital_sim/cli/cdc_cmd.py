@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from hospital_sim.cli.common import settings
+from hospital_sim.cli.common import settings, silence_stdout
 from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
 
@@ -55,6 +55,14 @@ def setup(
         bool,
         typer.Option("--new-password", help="Generate a new password for an existing role."),
     ] = False,
+    for_post: Annotated[
+        bool,
+        typer.Option(
+            "--for-post",
+            help='Print {"name", "config"}, the body of POST /connectors (default: the '
+            "config alone, the body of PUT /connectors/<name>/config).",
+        ),
+    ] = False,
 ) -> None:
     """Publication, replica identity and CDC role; print a Debezium connector config."""
     from hospital_sim.cdc.capture.connector import CHOICES
@@ -87,7 +95,12 @@ def setup(
         )
     for key, (value, why) in CHOICES.items():
         _err(f"{key}={value}: {why}")
-    typer.echo(json.dumps(result.connector, indent=2))
+    body = (
+        {"name": result.connector["name"], "config": result.connector}
+        if for_post
+        else result.connector
+    )
+    typer.echo(json.dumps(body, indent=2))
     if result.registered is not None:
         state = result.registered
         tasks = ", ".join(state.tasks) or "no tasks yet"
@@ -233,9 +246,16 @@ def capture(
     try:
         with stop_on_signals(cap.stop):
             result = cap.run()
+    except BrokenPipeError:
+        # Closed during the snapshot: the unfinished slot was dropped, as on any failure.
+        silence_stdout()
+        _err("capture stopped: output closed during the snapshot; the next capture starts over")
+        return
     finally:
         if timer is not None:
             timer.cancel()
+    if result.stopped_by == "output closed":
+        silence_stdout()  # nothing more can reach the reader; exit quietly
     for line in result.lines():
         _err(line)
 

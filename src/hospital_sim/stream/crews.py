@@ -8,7 +8,7 @@ from typing import Protocol
 
 from hospital_sim.stream.plan import RunPlan
 from hospital_sim.stream.session import ErrorLog
-from hospital_sim.stream.stats import Stats
+from hospital_sim.stream.stats import Stats, merged
 from hospital_sim.stream.worker import EventLog, Worker
 
 
@@ -26,6 +26,13 @@ class Crew(Protocol):
     def stopping(self) -> bool: ...
     def failure(self) -> BaseException | str | None: ...
     def finish(self) -> None: ...
+
+
+def reported(plan: RunPlan, index: int, stats: Stats) -> Stats:
+    """A copy of a worker's stats with its skipped events (counted by its pacing)."""
+    copy = merged([stats])
+    copy.skipped = plan.skips.get(index, 0)
+    return copy
 
 
 class ThreadCrew:
@@ -57,7 +64,7 @@ class ThreadCrew:
         return list(self.threads)
 
     def stats(self) -> list[Stats]:
-        return [w.stats for w in self.workers]
+        return [reported(w.plan, w.index, w.stats) for w in self.workers]
 
     def stopping(self) -> bool:
         return self.stop.is_set()

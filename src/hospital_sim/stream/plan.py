@@ -6,7 +6,7 @@ import datetime as dt
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from hospital_sim.config import Settings
@@ -69,6 +69,16 @@ class RunPlan:
     backoff: Backoff
     timeline: Timeline
     clock: Clock = utc_now
+    max_lag: float | None = None
+    # Events skipped under max_lag, by worker; each worker writes only its own key. In a
+    # worker process this is that process's copy (reported with the worker's stats).
+    skips: dict[int, int] = field(default_factory=dict)
+
+    def skipped(self, worker: int) -> Callable[[int], None]:
+        def count(n: int) -> None:
+            self.skips[worker] = self.skips.get(worker, 0) + n
+
+        return count
 
     def budget(self, events: int | None, worker: int) -> int | None:
         """This worker's share of ``--events``."""
@@ -91,6 +101,8 @@ class RunPlan:
             profile=profile,
             events_per_txn=self.txn_size,
             phase=worker / self.workers,
+            max_lag=self.max_lag,
+            on_skip=self.skipped(worker),
         )
 
 
@@ -115,4 +127,5 @@ def make_plan(
         backoff=Backoff(settings.reconnect_base_seconds, settings.reconnect_cap_seconds),
         timeline=Timeline(duration=duration),
         clock=clock,
+        max_lag=settings.stream_max_lag_seconds,
     )

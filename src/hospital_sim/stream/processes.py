@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from hospital_sim.stream.crews import Joinable
+from hospital_sim.stream.crews import Joinable, reported
 from hospital_sim.stream.plan import RunPlan
 from hospital_sim.stream.session import ErrorLog
-from hospital_sim.stream.stats import Stats, merged
+from hospital_sim.stream.stats import Stats
 from hospital_sim.stream.worker import EventLog, Worker
 
 CTX = multiprocessing.get_context("spawn")
@@ -269,9 +269,9 @@ def child_main(
             if os.getppid() != parent:  # the parent is gone: stop rather than run on
                 flag.set()
             for w in workers:
-                reports.put(Report("stats", w.index, merged([w.stats])))
+                reports.put(Report("stats", w.index, reported(plan, w.index, w.stats)))
     for w in workers:
         failure = None
         if w.failure is not None:
             failure = f"{type(w.failure).__name__}: {w.failure}"
-        reports.put(Report("final", w.index, merged([w.stats]), failure))
+        reports.put(Report("final", w.index, reported(plan, w.index, w.stats), failure))

@@ -20,6 +20,7 @@ from hospital_sim.db.connect import check_version, connection, server_info
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import missing_tables
 from hospital_sim.db.server import prepare_target
+from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
 from hospital_sim.stream.crews import Crew, ThreadCrew
 from hospital_sim.stream.plan import Clock, RunPlan, make_plan, utc_now
@@ -40,6 +41,7 @@ class StreamSummary:
     stats: Stats
     failure: str | None = None
     stopped_by: str = "end"
+    max_lag: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -53,6 +55,18 @@ class StreamSummary:
             for (op, t, outcome), n in self.stats.events.items()
             if t == table and outcome == "committed" and OPERATIONS[op].kind == kind
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome for scripts: stable keys, JSON-ready (``--summary-json``)."""
+        return {
+            "seed": self.seed,
+            "workers": self.workers,
+            "rate_target": self.rate_target,
+            "stopped_by": self.stopped_by,
+            "failure": self.failure,
+            **self.snapshot,
+            **self.extra,
+        }
 
     def lines(self) -> list[str]:
         s, snap = self.stats, self.snapshot
@@ -91,6 +105,10 @@ class StreamSummary:
                 f"  schedule lag: mean {fmt_seconds(snap['lag_mean'])}, "
                 f"max {fmt_seconds(snap['lag_max'])}"
             )
+        if self.max_lag is not None:
+            out.append(
+                f"  skipped: {s.skipped} events later than --max-lag {self.max_lag:g} s (not run)"
+            )
         if self.failure:
             out.append(f"  stopped early: {self.failure}")
         return out
@@ -105,6 +123,42 @@ def _preflight(settings: Settings) -> str:
 
 
 Progress = Callable[[dict[str, Any]], None]
+
+# Advisory lock class of "a stream writes this shard"; the shard index is the object id.
+_SHARD_LOCK = 0x48535354  # "HSST"
+
+
+class ShardBusy(UserError):
+    """Another stream already writes this shard of the database."""
+
+
+def lock_shard(conninfo: str, settings: Settings) -> Any:
+    """Hold a session advisory lock on this run's shard; refuse if another stream has it.
+
+    Two streams on one shard pick the same rows to update and break the lifecycle rules
+    (two open stays for a patient). The lock lives as long as the returned connection.
+    """
+    import psycopg
+
+    shard = settings.stream_shard_index
+    conn = psycopg.connect(conninfo, autocommit=True, application_name="hospital-sim lock")
+    row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_SHARD_LOCK, shard)).fetchone()
+    if row is not None and row[0]:
+        return conn
+    holder = conn.execute(
+        "SELECT l.pid, coalesce(a.client_addr::text, 'local') FROM pg_locks l"
+        " LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+        " AND l.classid = %s AND l.objid = %s AND l.granted AND l.database ="
+        " (SELECT oid FROM pg_database WHERE datname = current_database())",
+        (_SHARD_LOCK, shard),
+    ).fetchone()
+    dbname = conn.info.dbname
+    conn.close()
+    who = f" (server pid {holder[0]}, client {holder[1]})" if holder else ""
+    raise ShardBusy(
+        f"another stream already writes shard {shard} of database {dbname}{who}; stop it, "
+        "or give each stream its own shard: --shard-index I --shard-count N"
+    )
 
 
 def run_stream(
@@ -121,6 +175,23 @@ def run_stream(
     seed = run_seed(settings, seed)
     log.info("stream seed %d (pass --seed %d to repeat this sequence)", seed, seed)
     conninfo = _preflight(settings)
+    shard_lock = lock_shard(conninfo, settings)
+    try:
+        return _run_locked(settings, conninfo, duration, events, seed, stop, clock, progress)
+    finally:
+        shard_lock.close()
+
+
+def _run_locked(
+    settings: Settings,
+    conninfo: str,
+    duration: float | None,
+    events: int | None,
+    seed: int,
+    stop: threading.Event | None,
+    clock: Clock,
+    progress: Progress | None,
+) -> StreamSummary:
     stop = stop or threading.Event()
     plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
     crew: Crew
@@ -158,6 +229,7 @@ def run_stream(
         stats=merged(crew.stats()),
         failure=None if failure is None else _describe(failure),
         stopped_by=reason[0],
+        max_lag=plan.max_lag if plan.rate is not None else None,
     )
     if isinstance(failure, BaseException) and not isinstance(failure, Exception):
         raise failure
@@ -210,4 +282,9 @@ def _start_metrics(settings: Settings, crew: Crew, plan: RunPlan) -> Any:
     def current() -> Stats:
         return merged(crew.stats())
 
-    return serve(settings.metrics_port, current, conninfo=plan.conninfo)
+    return serve(
+        settings.metrics_port,
+        current,
+        addr=str(settings.metrics_address),
+        conninfo=plan.conninfo,
+    )

@@ -37,6 +37,8 @@ import io
 import json
 import logging
 import os
+import select
+import stat
 import sys
 import threading
 import time
@@ -98,6 +100,19 @@ def lsn_value(text: str) -> int:
         return parse_lsn(text)
     except ValueError as exc:
         raise UserError(f"--until-lsn: {exc}") from None
+
+
+def _reader_gone(out: TextIO) -> bool:
+    """Whether ``out`` is a pipe whose reader has closed it (poll reports an error)."""
+    try:
+        fd = out.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode) or not hasattr(select, "poll"):
+            return False
+    except (OSError, ValueError, AttributeError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
 
 
 @dataclass
@@ -352,6 +367,9 @@ class Capture:
             if self._stop.is_set():
                 result.stopped_by = self._stop_reason
                 return
+            if _reader_gone(out):
+                result.stopped_by = "output closed"
+                return
             try:
                 upto, written, full, last_lsn = self._round(conn, out, result)
                 confirm = last_lsn if full else upto
@@ -361,6 +379,10 @@ class Capture:
                     result.confirmed_lsn = format_lsn(confirmed)
                 if written:  # only while changes flow: an idle capture writes no WAL
                     self._nudge(conn)
+            except BrokenPipeError:
+                # The reader went away ('| head'): what it did not read is not confirmed.
+                result.stopped_by = "output closed"
+                return
             except psycopg.OperationalError:
                 if self._stop.is_set():
                     continue
@@ -376,7 +398,7 @@ class Capture:
             with self._lock:
                 until = self._until
             if until is not None and confirmed >= until and not full:
-                result.stopped_by = "until-lsn"
+                result.stopped_by = "until-current" if self._until_current else "until-lsn"
                 return
             if self.idle_timeout is not None and now - last_activity >= self.idle_timeout:
                 result.stopped_by = "idle-timeout"

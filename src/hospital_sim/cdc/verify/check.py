@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import psycopg
 from psycopg import sql
@@ -56,7 +56,7 @@ class SourceStillChanging(UserError):
 def log_lines(path: str | Path) -> Iterator[str]:
     """The lines of a change log (``-`` is stdin); a line that is not UTF-8 is an error."""
     if str(path) == "-":
-        yield from sys.stdin
+        yield from _bounded(sys.stdin)
         return
     try:
         fh = open(path, encoding="utf-8")  # noqa: SIM115
@@ -64,9 +64,22 @@ def log_lines(path: str | Path) -> Iterator[str]:
         raise UserError(f"cannot read the change log {path}: {exc.strerror}") from None
     try:
         with fh:
-            yield from fh  # decoded in large chunks: much faster than line by line
+            yield from _bounded(fh)
     except UnicodeDecodeError as exc:
         raise ChangeLogError(_bad_line(Path(path)), f"not UTF-8 text ({exc.reason})") from None
+
+
+MAX_LINE_CHARS = 64 * 1024 * 1024
+
+
+def _bounded(fh: TextIO) -> Iterator[str]:
+    """The lines of ``fh``; a line longer than MAX_LINE_CHARS (no newline in sight) is an error."""
+    for line_no, line in enumerate(iter(lambda: fh.readline(MAX_LINE_CHARS), ""), 1):
+        if len(line) >= MAX_LINE_CHARS and not line.endswith("\n"):
+            raise ChangeLogError(
+                line_no, f"line longer than {MAX_LINE_CHARS // 2**20} MiB: not a change event"
+            )
+        yield line
 
 
 def _bad_line(path: Path) -> int:
