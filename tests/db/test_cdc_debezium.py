@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -69,13 +70,30 @@ def test_debezium_captures_seed_stream_and_deletes_and_verify_is_identical(
     assert proc.stdout.rstrip().endswith("IDENTICAL")
 
 
+@pytest.fixture
+def dbz_login(cdc: CdcDb) -> Iterator[str]:  # noqa: F811
+    """A DSN with a login of its own, whose password the test knows and must never see."""
+    user = f"{cdc.role}_dbz"
+    with cdc.connect() as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+                sql.Identifier(user), sql.Literal(PASSWORD)
+            )
+        )
+    yield conninfo.make_conninfo(cdc.db.dsn, user=user, password=PASSWORD)
+    with cdc.connect() as conn:  # the connector's publication is the login's
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(user)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+
+
 def test_debezium_cli_stops_on_sigterm_resumes_from_its_offsets_and_hides_the_password(
     cdc: CdcDb,  # noqa: F811
+    dbz_login: str,
     tmp_path: Path,
 ) -> None:
     init_database(cdc.settings())
     seeded = seed_database(cdc.settings(), seed=5)
-    env = cdc.env({"DATABASE_URL": conninfo.make_conninfo(cdc.db.dsn, password=PASSWORD)})
+    env = cdc.env({"DATABASE_URL": dbz_login})
     log = tmp_path / "dbz.jsonl"
     cmd = [sys.executable, "-m", "hospital_sim", "cdc", "capture", "--engine", "debezium"]
     proc = subprocess.Popen(
