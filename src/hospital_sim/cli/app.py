@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from hospital_sim import __version__
-from hospital_sim.cli import cdc_cmd, config_cmd, db_cmd, doctor_cmd, schema_cmd, stream_cmd
+from hospital_sim.cli import (
+    cdc_cmd,
+    config_cmd,
+    dashboard_cmd,
+    db_cmd,
+    doctor_cmd,
+    schema_cmd,
+    stream_cmd,
+)
 from hospital_sim.cli.common import State
 from hospital_sim.errors import HospitalSimError
 
@@ -71,6 +79,7 @@ schema_cmd.register(app)
 stream_cmd.register(app)
 doctor_cmd.register(app)
 cdc_cmd.register(app)
+dashboard_cmd.register(app)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 
