@@ -116,7 +116,9 @@ def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_
             audited = int(str(scalar(conn, "SELECT count(*) FROM stream_audit")))
         shown = wait_for(
             "the page to catch up",
-            lambda: (v := page_value(browser, total)) is not None and v >= max(before, audited) and v,
+            lambda: (
+                (v := page_value(browser, total)) is not None and v >= max(before, audited) and v
+            ),
         )
         after = fetch(metrics).total
         with db.connect() as conn:
@@ -127,7 +129,9 @@ def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_
         assert rows is not None and abs(rows - consultas) <= 0.1 * consultas + 50
         assert (page_value(browser, "#kpi-rate") or 0) > 0
         assert browser.find_element("css selector", "td[data-slot='dash_slot']").text != "–"
-        assert browser.find_element("id", "verify-verdict").get_attribute("data-identical") == "true"
+        assert (
+            browser.find_element("id", "verify-verdict").get_attribute("data-identical") == "true"
+        )
         status = browser.find_element("id", "status")
         assert status.get_attribute("data-state") == "ok"
         assert browser.find_element("tag name", "html").get_attribute("lang") == "en"
