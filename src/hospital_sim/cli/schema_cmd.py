@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hospital_sim.cli.common import settings
+from hospital_sim.cli.stream_cmd import DashboardOpt
 from hospital_sim.config import Settings
 from hospital_sim.db.lifecycle import count_rows, init_database, reset_database
 
@@ -145,6 +146,7 @@ def run(
         bool,
         typer.Option("--stream/--no-stream", help="Stream changes after seeding, until Ctrl-C."),
     ] = True,
+    dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Start the database, create the schema, seed it when empty, print the counts, stream."""
     s = settings(ctx, random_seed=seed)
@@ -160,7 +162,7 @@ def run(
     if stream:
         from hospital_sim.cli.stream_cmd import stream_with
 
-        stream_with(s)
+        stream_with(s, dashboard=dashboard)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -26,6 +28,12 @@ FLAG_OF = {
     "stream_interval_seconds": "interval",
     "max_jitter_ms": "jitter-ms",
 }
+
+
+DashboardOpt = typer.Option(
+    "--dashboard",
+    help="Also serve the live web dashboard (DASHBOARD_HOST/DASHBOARD_PORT); prints its URL.",
+)
 
 
 def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
@@ -104,6 +112,7 @@ def stream(
     jitter_ms: Annotated[
         int | None, _opt("jitter-ms", "MAX_JITTER_MS", "Random extra pause, 0..N ms.")
     ] = None,
+    dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Write a continuous stream of INSERTs and UPDATEs until Ctrl-C (or --duration/--events)."""
     s = _load(
@@ -124,11 +133,39 @@ def stream(
             "max_jitter_ms": jitter_ms,
         },
     )
-    stream_with(s, duration=duration, events=events)
+    stream_with(s, duration=duration, events=events, dashboard=dashboard)
 
 
-def stream_with(s: Settings, *, duration: float | None = None, events: int | None = None) -> None:
+def stream_with(
+    s: Settings,
+    *,
+    duration: float | None = None,
+    events: int | None = None,
+    dashboard: bool = False,
+) -> None:
     """Run the stream with loaded settings and print the summary (also used by ``run``)."""
+    if dashboard:
+        with _dashboard(s) as s:
+            _stream(s, duration=duration, events=events)
+    else:
+        _stream(s, duration=duration, events=events)
+
+
+@contextmanager
+def _dashboard(s: Settings) -> Iterator[Settings]:
+    """Serve the dashboard next to the stream; it reads the stream's own /metrics."""
+    from hospital_sim.web.run import start_dashboard, with_stream_metrics
+
+    s, url = with_stream_metrics(s)
+    server = start_dashboard(s, metrics_urls=[url])
+    typer.echo(f"dashboard: {server.url}", err=True)
+    try:
+        yield s
+    finally:
+        server.stop()
+
+
+def _stream(s: Settings, *, duration: float | None, events: int | None) -> None:
     from hospital_sim.stream.run import run_stream
 
     if s.stream_rate is not None and sys.stderr.isatty():

@@ -96,3 +96,22 @@ def start_dashboard(
             "or a local --host"
         ) from None
     return start(Collector(sources), sock)
+
+
+def free_local_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_stream_metrics(settings: Settings) -> tuple[Settings, str]:
+    """Settings whose stream serves /metrics (a free port if none is set), and its URL.
+
+    The dashboard of ``stream --dashboard`` reads the stream like any other: through its
+    Prometheus endpoint.
+    """
+    if settings.metrics_port is None:
+        settings = settings.model_copy(update={"metrics_port": free_local_port()})
+    return settings, f"http://127.0.0.1:{settings.metrics_port}/metrics"
