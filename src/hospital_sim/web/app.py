@@ -7,6 +7,7 @@ import html
 import json
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
@@ -151,4 +152,7 @@ def start(collector: Collector, sock: socket.socket) -> DashboardServer:
         target=server.run, kwargs={"sockets": [sock]}, name="dashboard-http", daemon=True
     )
     thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)  # serving before the URL is printed
     return DashboardServer(url=url_of(sock), collector=collector, server=server, thread=thread)

@@ -1,0 +1,178 @@
+"""What the dashboard costs the database, and whether its memory stays flat.
+
+Run: ``.venv/bin/python bench/dashboard.py [--consultas N] [--phase S] [--rounds R]``.
+
+One stream runs at 1,000 events/s (``hospital-sim stream --rate 1000 --workers 4`` in
+its own process) for the whole run against tables seeded to ``--consultas`` rows (other
+tables in the default proportions). The dashboard is switched off and on in alternating phases of
+the same run, polling every 0.5 s (4x its default rate), and the stream's committed
+events/s in the "on" phases is compared with the "off" phases. Separately, the database
+time of one refresh (every query the page makes) is timed while the stream runs and
+given as a share of the refresh interval. The dashboard's RSS, with an SSE client
+attached, is sampled at the end of each "on" phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import conninfo, sql
+
+from _server import DEFAULT_VOLUMES, bench_server  # bench/ is on sys.path when run as a script
+from hospital_sim.config import Settings, load_settings
+from hospital_sim.db.lifecycle import init_database
+from hospital_sim.db.seed import seed_database
+from hospital_sim.web import hospital
+from hospital_sim.web.run import free_local_port, start_dashboard
+from hospital_sim.web.scrape import fetch
+
+ROOT = Path(__file__).resolve().parent.parent
+REFRESH_S = 0.5
+RATE = 1000.0
+
+
+def settings_for(dsn: str, **values: Any) -> Settings:
+    return load_settings(
+        config_dir=Path("/nonexistent"),
+        environ={},
+        overrides={"database_url": dsn, "log_file": Path(os.devnull), **values},
+    ).settings
+
+
+def volumes(consultas: int) -> dict[str, int]:
+    scale = consultas / DEFAULT_VOLUMES["seed_consultas"]
+    out = {k: max(1, round(v * scale)) for k, v in DEFAULT_VOLUMES.items()}
+    out["seed_convenios"] = DEFAULT_VOLUMES["seed_convenios"]
+    out["seed_medicos"] = max(DEFAULT_VOLUMES["seed_medicos"], out["seed_medicos"])
+    return out
+
+
+def database(server_dsn: str, consultas: int) -> str:
+    name = f"hsim_dash_{consultas}"
+    dsn = conninfo.make_conninfo(server_dsn, dbname=name)
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT to_regclass('public.consultas') IS NOT NULL").fetchone()
+        seeded = bool(row and row[0]) and bool(
+            conn.execute("SELECT 1 FROM consultas LIMIT 1").fetchone()
+        )
+    if not seeded:
+        s = settings_for(dsn, **volumes(consultas))
+        init_database(s)
+        began = time.monotonic()
+        seed_database(s, seed=1)
+        print(f"seeded {consultas:,} consultas in {time.monotonic() - began:.0f} s", flush=True)
+    return dsn
+
+
+def refresh_db_ms(dsn: str, samples: int = 20) -> list[float]:
+    """Wall time of the database part of one refresh, as the collector runs it."""
+    feed = hospital.Feed()
+    out = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(samples):
+            began = time.perf_counter()
+            hospital.schema_ready(conn)
+            hospital.wal_position(conn)
+            hospital.cdc_panel(conn, publication="hospital_sim_pub", database=conn.info.dbname)
+            hospital.hospital_panel(conn, beds=300)
+            feed.read(conn)
+            out.append((time.perf_counter() - began) * 1000)
+            time.sleep(REFRESH_S)
+    return out
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sse_client(url: str, stop: threading.Event) -> None:
+    with urllib.request.urlopen(url + "events", timeout=10) as response:
+        while not stop.is_set() and response.readline():
+            pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--consultas", type=int, default=1_000_000)
+    parser.add_argument("--phase", type=float, default=30.0, help="seconds per on/off phase")
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+    with bench_server("dashboard", 54391) as server_dsn:
+        dsn = database(server_dsn, args.consultas)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+            rows = hospital.row_estimates(conn)
+        print("rows:", ", ".join(f"{t}={n:,}" for t, n in rows.items()), flush=True)
+        port = free_local_port()
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        duration = args.phase * 2 * args.rounds + 300  # ended below
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "HOSPITAL_SIM_"))}
+        env.update({"DATABASE_URL": dsn, "HOSPITAL_SIM_LOG_FILE": os.devnull})
+        stream = subprocess.Popen(
+            [sys.executable, "-m", "hospital_sim", "stream", "--rate", str(RATE), "--workers", "4",
+             "--duration", str(duration), "--metrics-port", str(port)],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        settings = settings_for(dsn, dashboard_port=0, dashboard_refresh_seconds=REFRESH_S)
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        rss: list[float] = []
+        try:
+            time.sleep(8)  # connected and paced
+            db_ms = refresh_db_ms(dsn)
+            for _ in range(args.rounds):
+                for phase in ("off", "on"):
+                    dash = None
+                    stop = threading.Event()
+                    if phase == "on":
+                        dash = start_dashboard(settings, metrics_urls=[metrics])
+                        threading.Thread(
+                            target=sse_client, args=(dash.url, stop), daemon=True
+                        ).start()
+                    start = fetch(metrics)
+                    time.sleep(args.phase)
+                    end = fetch(metrics)
+                    rates[phase].append((end.total - start.total) / (end.t - start.t))
+                    if dash is not None:
+                        rss.append(rss_mb())
+                        stop.set()
+                        dash.stop()
+                    print(f"  {phase:>3}: {rates[phase][-1]:7.1f} events/s", flush=True)
+        finally:
+            stream.terminate()
+            stream.wait(60)
+    off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+    share = statistics.median(db_ms) / (REFRESH_S * 1000)
+    print(f"stream at {RATE:.0f}/s target, {rows['consultas']:,} consultas:")
+    print(f"  events/s without the dashboard (median): {off:8.1f}")
+    print(f"  events/s with it polling every {REFRESH_S} s:   {on:8.1f}")
+    print(f"  ratio with/without: {on / off:.4f} (target >= 0.99)")
+    print(
+        f"  database time per refresh: median {statistics.median(db_ms):.1f} ms, "
+        f"max {max(db_ms):.1f} ms = {share:.2%} of one backend at a {REFRESH_S} s refresh"
+    )
+    print(
+        f"  dashboard process RSS after each 'on' phase (MB): {', '.join(f'{m:.1f}' for m in rss)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
