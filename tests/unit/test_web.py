@@ -172,3 +172,21 @@ def test_a_bad_port_names_the_flag() -> None:
     out = _cli("--port", "70000")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[0].startswith("error: --port=70000")
+
+
+def test_a_missing_web_stack_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from hospital_sim.web import run
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name)
+    )
+    with pytest.raises(run.DashboardUnavailable) as err:
+        run.check_installed()
+    assert err.value.exit_code == 2
+    assert err.value.message == (
+        "the dashboard needs uvicorn, which is not installed: "
+        "pip install 'hospital-sim[dashboard]' (make install does it)"
+    )

@@ -26,7 +26,8 @@ def check_installed() -> None:
     missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
     if missing:
         raise DashboardUnavailable(
-            f"the dashboard needs {' and '.join(missing)}, which are not installed: {INSTALL_HINT}"
+            f"the dashboard needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: {INSTALL_HINT}"
         )
 
 

@@ -23,7 +23,7 @@
 
   $("alerts-h").textContent = L.alerts;
   $("grid").innerHTML = `
-    <section class="card" aria-labelledby="h-stream"><h2 id="h-stream">${esc(L.stream)}</h2>
+    <section class="card wide" aria-labelledby="h-stream"><h2 id="h-stream">${esc(L.stream)}</h2>
       <dl class="kpis" id="stream-kpis"></dl>
       <h3>${esc(L.by_op_chart)}</h3><div id="chart-ops" class="chart" role="img" aria-label="${esc(L.by_op_chart)}"></div>
       <h3>${esc(L.streams)}</h3><div id="stream-table"></div>
@@ -40,7 +40,7 @@
       <h3>${esc(L.slots)}</h3><div id="slots"></div>
       <h3>${esc(L.verify)}</h3><div id="verify"></div>
     </section>
-    <section class="card" aria-labelledby="h-feed"><h2 id="h-feed">${esc(L.feed)}</h2><div id="feed" class="feed"></div></section>`;
+    <section class="card wide" aria-labelledby="h-feed"><h2 id="h-feed">${esc(L.feed)}</h2><div id="feed" class="feed"></div></section>`;
 
   let opsChart = null; let hoursChart = null; let opsNames = [];
   const width = (el) => Math.max(300, el.clientWidth);
@@ -58,7 +58,7 @@
       opsNames = names;
       const rev = names.slice().reverse();
       opsChart = new uPlot({
-        width: width(el), height: 220,
+        width: width(el), height: 220, legend: { live: false },
         scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
         axes: [{}, { label: L.events_per_s }],
         series: [{}, ...rev.map((n) => {
@@ -77,7 +77,7 @@
     if (!hoursChart) {
       const bars = uPlot.paths.bars({ size: [0.4, 40] });
       hoursChart = new uPlot({
-        width: width(el), height: 180,
+        width: width(el), height: 180, legend: { live: false },
         scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
         series: [{},
           { label: L.admissions, stroke: COLORS[0], fill: COLORS[0], paths: bars, points: { show: false } },
