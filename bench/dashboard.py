@@ -9,7 +9,9 @@ the same run, polling every 0.5 s (4x its default rate), and the stream's commit
 events/s in the "on" phases is compared with the "off" phases. Separately, the database
 time of one refresh (every query the page makes) is timed while the stream runs and
 given as a share of the refresh interval. The dashboard's RSS, with an SSE client
-attached, is sampled at the end of each "on" phase.
+attached, is sampled at the end of each "on" phase, then once a minute while one
+dashboard runs for ``--memory-minutes`` (10 by default; its history is bounded to the
+last 10 minutes, so memory should level off).
 """
 
 from __future__ import annotations
@@ -110,11 +112,33 @@ def sse_client(url: str, stop: threading.Event) -> None:
             pass
 
 
+def memory_over_time(settings: Settings, metrics: str, minutes: float) -> list[tuple[float, float]]:
+    """RSS once a minute of one dashboard serving an SSE client for ``minutes``."""
+    if minutes <= 0:
+        return []
+    dash = start_dashboard(settings, metrics_urls=[metrics])
+    stop = threading.Event()
+    threading.Thread(target=sse_client, args=(dash.url, stop), daemon=True).start()
+    out = []
+    try:
+        for minute in range(1, int(minutes) + 1):
+            time.sleep(60)
+            out.append((float(minute), rss_mb()))
+            print(f"  memory: {minute} min, RSS {out[-1][1]:.1f} MB", flush=True)
+    finally:
+        stop.set()
+        dash.stop()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--consultas", type=int, default=1_000_000)
     parser.add_argument("--phase", type=float, default=30.0, help="seconds per on/off phase")
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument(
+        "--memory-minutes", type=float, default=10.0, help="one dashboard kept this long"
+    )
     args = parser.parse_args()
     with bench_server("dashboard", 54391) as server_dsn:
         dsn = database(server_dsn, args.consultas)
@@ -124,7 +148,7 @@ def main() -> None:
         print("rows:", ", ".join(f"{t}={n:,}" for t, n in rows.items()), flush=True)
         port = free_local_port()
         metrics = f"http://127.0.0.1:{port}/metrics"
-        duration = args.phase * 2 * args.rounds + 300  # ended below
+        duration = args.phase * 2 * args.rounds + args.memory_minutes * 60 + 300  # ended below
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "HOSPITAL_SIM_"))}
         env.update({"DATABASE_URL": dsn, "HOSPITAL_SIM_LOG_FILE": os.devnull})
         stream = subprocess.Popen(
@@ -156,22 +180,27 @@ def main() -> None:
                         stop.set()
                         dash.stop()
                     print(f"  {phase:>3}: {rates[phase][-1]:7.1f} events/s", flush=True)
+            memory = memory_over_time(settings, metrics, args.memory_minutes)
         finally:
             stream.terminate()
             stream.wait(60)
-    off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
     share = statistics.median(db_ms) / (REFRESH_S * 1000)
     print(f"stream at {RATE:.0f}/s target, {rows['consultas']:,} consultas:")
-    print(f"  events/s without the dashboard (median): {off:8.1f}")
-    print(f"  events/s with it polling every {REFRESH_S} s:   {on:8.1f}")
-    print(f"  ratio with/without: {on / off:.4f} (target >= 0.99)")
+    if rates["off"]:
+        off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+        print(f"  events/s without the dashboard (median): {off:8.1f}")
+        print(f"  events/s with it polling every {REFRESH_S} s:   {on:8.1f}")
+        print(f"  ratio with/without: {on / off:.4f} (target >= 0.99)")
     print(
         f"  database time per refresh: median {statistics.median(db_ms):.1f} ms, "
         f"max {max(db_ms):.1f} ms = {share:.2%} of one backend at a {REFRESH_S} s refresh"
     )
-    print(
-        f"  dashboard process RSS after each 'on' phase (MB): {', '.join(f'{m:.1f}' for m in rss)}"
-    )
+    if rss:
+        print(f"  RSS after each 'on' phase (MB): {', '.join(f'{m:.1f}' for m in rss)}")
+    if memory:
+        shown = ", ".join(f"{t:.0f} min {m:.1f}" for t, m in memory)
+        print(f"  RSS of one dashboard with an SSE client over time (MB): {shown}")
+        print(f"  last/first (after 1 min): {memory[-1][1] / memory[0][1]:.3f} (flat: <= 1.10)")
 
 
 if __name__ == "__main__":
