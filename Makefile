@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stream.py $(BENCH_ARGS)
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/cdc.py
+	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
 
 # Regenerate docs/cli.md, docs/configuration.md, config/settings.toml, config/.env.example.
 docs: $(STAMP)

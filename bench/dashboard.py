@@ -1,6 +1,7 @@
 """What the dashboard costs the database, and whether its memory stays flat.
 
-Run: ``.venv/bin/python bench/dashboard.py [--consultas N] [--phase S] [--rounds R]``.
+Run: ``.venv/bin/python bench/dashboard.py [--consultas N] [--phase S] [--rounds R]
+[--memory-minutes M] [--quick]`` (``make bench`` runs it too).
 
 One stream runs at 1,000 events/s (``hospital-sim stream --rate 1000 --workers 4`` in
 its own process) for the whole run against tables seeded to ``--consultas`` rows (other
@@ -144,7 +145,12 @@ def main() -> None:
     parser.add_argument(
         "--memory-minutes", type=float, default=10.0, help="one dashboard kept this long"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 100,000 consultas, short phases"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.consultas, args.phase, args.rounds, args.memory_minutes = 100_000, 10.0, 1, 2.0
     with bench_server("dashboard", 54391) as server_dsn:
         dsn = database(server_dsn, args.consultas)
         with psycopg.connect(dsn, autocommit=True) as conn:
