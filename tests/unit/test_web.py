@@ -90,7 +90,7 @@ def test_alert_thresholds_are_settings_over_the_defaults() -> None:
     ).settings
     assert s.dashboard_alerts["occupancy_pct"] == (70.0, 80.0)
     assert s.dashboard_alerts["slot_lag_mb"] == DEFAULT_THRESHOLDS["slot_lag_mb"]
-    assert s.dashboard_host == "127.0.0.1"
+    assert (s.dashboard_host, s.dashboard_port) == ("127.0.0.1", 8050)
 
 
 @pytest.mark.parametrize(
