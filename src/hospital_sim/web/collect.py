@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 WINDOW_S = 600.0
 """How far back the charts go (and the most the dashboard remembers)."""
 
+READINGS_S = 90.0
+"""Readings of each stream kept: enough for the last minute's deltas (latency, errors);
+the 10-minute chart keeps only the rates it draws."""
+
 COUNTS_EVERY_S = 10.0
 """The hospital's counts (occupancy, appointments, exams, per hour) are read this often at
 most: they move slowly and cost more on big tables than the rest of a refresh."""
@@ -72,7 +76,7 @@ class Collector:
 
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
-        self.streams = [StreamHistory(url, window_s=WINDOW_S) for url in sources.metrics_urls]
+        self.streams = [StreamHistory(url, window_s=READINGS_S) for url in sources.metrics_urls]
         points = int(WINDOW_S / sources.refresh_s) + 1
         self.series: deque[tuple[float, dict[str, float]]] = deque(maxlen=points)
         self.wal: deque[tuple[float, int]] = deque(maxlen=points)
