@@ -190,3 +190,12 @@ def test_a_missing_web_stack_says_how_to_install_it(monkeypatch: pytest.MonkeyPa
         "the dashboard needs uvicorn, which is not installed: "
         "pip install 'hospital-sim[dashboard]' (make install does it)"
     )
+
+
+def test_errors_per_minute_are_counted_not_extrapolated() -> None:
+    history = StreamHistory("http://x/metrics")
+    history.add(parse(_exposition(10, errors=1), t=0.0))
+    history.add(parse(_exposition(20, errors=2), t=3.0))
+    assert history.panel()["errors_per_min"] == 1.0  # one error in 3 s is not 20 a minute
+    history.add(parse(_exposition(30, errors=7), t=70.0))
+    assert history.panel()["errors_per_min"] == 5.0  # the readings of the last minute

@@ -133,6 +133,18 @@ class StreamHistory:
                 return r
         return None
 
+    def _since(self, seconds: float) -> Reading | None:
+        """The newest reading at least ``seconds`` old, else the oldest (None if only one)."""
+        if len(self.readings) < 2:
+            return None
+        newest = self.readings[-1].t
+        found = self.readings[0]
+        for r in self.readings:
+            if newest - r.t < seconds:
+                break
+            found = r
+        return found
+
     def panel(self, rate_window_s: float = 10.0) -> dict[str, Any]:
         """What the page shows for this stream (rates over the last ``rate_window_s``)."""
         out: dict[str, Any] = {"url": self.url, "ok": self.error is None, "error": self.error}
@@ -140,7 +152,7 @@ class StreamHistory:
             return out
         new = self.readings[-1]
         old = self._ago(rate_window_s)
-        minute = self._ago(60.0)
+        minute = self._since(60.0)
         span = (new.t - old.t) if old else 0.0
         by_op = {
             op: ((n - (old.committed.get(op, 0.0) if old else n)) / span if span else 0.0)
@@ -148,7 +160,6 @@ class StreamHistory:
         }
         inserts = sum(n for op, n in new.committed.items() if op.startswith("insert_"))
         lat = _delta_buckets(new, minute) if minute else list(new.buckets)
-        per_min = 60.0 / (new.t - minute.t) if minute and new.t > minute.t else 0.0
         out.update(
             events_total=new.total,
             not_committed=new.not_committed,
@@ -163,7 +174,8 @@ class StreamHistory:
             in_doubt=new.in_doubt,
             errors=new.errors,
             substitutions=new.substitutions,
-            errors_per_min=(new.errors - minute.errors) * per_min if minute else 0.0,
-            reconnects_per_min=(new.reconnects - minute.reconnects) * per_min if minute else 0.0,
+            # Counted over the last minute (or since the first reading), not extrapolated.
+            errors_per_min=new.errors - (minute.errors if minute else new.errors),
+            reconnects_per_min=new.reconnects - (minute.reconnects if minute else new.reconnects),
         )
         return out
