@@ -199,3 +199,12 @@ def test_errors_per_minute_are_counted_not_extrapolated() -> None:
     assert history.panel()["errors_per_min"] == 1.0  # one error in 3 s is not 20 a minute
     history.add(parse(_exposition(30, errors=7), t=70.0))
     assert history.panel()["errors_per_min"] == 5.0  # the readings of the last minute
+
+
+def test_a_stream_that_stops_answering_has_no_rate() -> None:
+    history = StreamHistory("http://x/metrics")
+    history.add(parse(_exposition(100), t=0.0))
+    history.add(parse(_exposition(300), t=10.0))
+    history.error = "Connection refused"
+    panel = history.panel()
+    assert (panel["ok"], panel["rate"], panel["events_total"]) == (False, 0, 450.0)

@@ -154,9 +154,11 @@ class StreamHistory:
         old = self._ago(rate_window_s)
         minute = self._since(60.0)
         span = (new.t - old.t) if old else 0.0
+        # A stream that stopped answering writes nothing we can see: no rate, not the last one.
         by_op = {
             op: ((n - (old.committed.get(op, 0.0) if old else n)) / span if span else 0.0)
             for op, n in sorted(new.committed.items())
+            if self.error is None
         }
         inserts = sum(n for op, n in new.committed.items() if op.startswith("insert_"))
         lat = _delta_buckets(new, minute) if minute else list(new.buckets)
