@@ -1,9 +1,9 @@
-"""The database side of the dashboard: cheap, indexed, bounded reads only.
+"""The database side of the dashboard: indexed reads, none of them a whole-table scan.
 
-Nothing here scans a whole table. Row counts are the planner's estimates
-(``reltuples`` density times the current size); every other query is a range scan
-on an indexed date column or a primary-key lookup with a LIMIT, so its cost does not grow
-with the table (see bench/dashboard.py).
+Row counts are the planner's estimates (``reltuples`` density times the current size);
+the feed is a primary-key scan with a LIMIT; the hospital counts are range scans on
+indexed date columns, so their cost follows the rows in the range (a busy day), not the
+table's size; the collector reads them less often (see bench/dashboard.py).
 """
 
 from __future__ import annotations
