@@ -315,6 +315,43 @@ class Settings(BaseSettings):
         description="Password of CDC_ROLE (never logged); unset: generated and shown once.",
     )
 
+    # -- dashboard ---------------------------------------------------------------------
+    dashboard_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        validation_alias=_env("DASHBOARD_HOST", "dashboard_host"),
+        description="Address the web dashboard listens on (0.0.0.0: every interface).",
+    )
+    dashboard_port: int = Field(
+        8050,
+        ge=0,
+        le=65535,
+        validation_alias=_env("DASHBOARD_PORT", "dashboard_port"),
+        description="Port of the web dashboard (0: any free port).",
+    )
+    dashboard_refresh_seconds: float = Field(
+        2.0,
+        ge=0.2,
+        le=60,
+        validation_alias=_env("DASHBOARD_REFRESH_SECONDS", "dashboard_refresh_seconds"),
+        description="How often the dashboard reads the database and the metrics endpoints.",
+    )
+    dashboard_beds: int = Field(
+        300,
+        ge=1,
+        validation_alias=_env("DASHBOARD_BEDS", "dashboard_beds"),
+        description="Beds of the hospital: occupancy is open stays over this.",
+    )
+    dashboard_alerts: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        validate_default=True,
+        validation_alias=_env("DASHBOARD_ALERTS", "dashboard_alerts"),
+        description=(
+            "Alert thresholds attention:critical over the defaults, e.g. "
+            "slot_lag_mb=64:512,occupancy_pct=85:95."
+        ),
+    )
+
     # -- logging -----------------------------------------------------------------------
     log_level: LogLevel = Field(
         "INFO",
@@ -342,6 +379,13 @@ class Settings(BaseSettings):
         if not isinstance(value, dict):
             raise ValueError("it must be op=weight pairs, e.g. insert_consulta=40,update_exame=0")
         return resolve_weights(value)
+
+    @field_validator("dashboard_alerts", mode="before")
+    @classmethod
+    def _alerts(cls, value: Any) -> Any:
+        from hospital_sim.web.alerts import resolve_thresholds
+
+        return resolve_thresholds(value)
 
     @model_validator(mode="after")
     def _stream_fits(self) -> Settings:

@@ -12,6 +12,7 @@ from hospital_sim import __version__
 from hospital_sim.cli import (
     cdc_cmd,
     config_cmd,
+    dashboard_cmd,
     db_cmd,
     doctor_cmd,
     scenario_cmd,
@@ -83,6 +84,7 @@ stream_cmd.register(app)
 doctor_cmd.register(app)
 cdc_cmd.register(app)
 scenario_cmd.register(app)
+dashboard_cmd.register(app)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hospital_sim.cli.common import settings
+from hospital_sim.cli.stream_cmd import DashboardOpt
 from hospital_sim.config import Settings
 from hospital_sim.db.lifecycle import count_rows, init_database, reset_database
 
@@ -164,6 +165,7 @@ def run(
         bool,
         typer.Option("--stream/--no-stream", help="Stream changes after seeding, until Ctrl-C."),
     ] = True,
+    dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Start the database, create the schema, seed it when empty, print the counts, stream."""
     s = settings(ctx, random_seed=seed)
@@ -180,7 +182,7 @@ def run(
         from hospital_sim.cli.common import state
         from hospital_sim.cli.stream_cmd import stream_with
 
-        stream_with(s, json_summary=state(ctx).log_format == "json")
+        stream_with(s, json_summary=state(ctx).log_format == "json", dashboard=dashboard)
 
 
 def register(app: typer.Typer) -> None:

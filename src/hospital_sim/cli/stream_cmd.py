@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +16,11 @@ import typer
 from hospital_sim.cli.common import settings, state
 from hospital_sim.config import Settings
 from hospital_sim.errors import ConfigError
+
+DashboardOpt = typer.Option(
+    "--dashboard",
+    help="Also serve the live web dashboard (DASHBOARD_HOST/DASHBOARD_PORT); prints its URL.",
+)
 
 
 def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
@@ -116,6 +124,7 @@ def stream(
             show_default=False,
         ),
     ] = None,
+    dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Write a continuous stream of INSERTs and UPDATEs until Ctrl-C (or --duration/--events)."""
     flags: dict[str, Any] = {
@@ -142,6 +151,7 @@ def stream(
         events=events,
         summary_json=summary_json,
         json_summary=state(ctx).log_format == "json",
+        dashboard=dashboard,
     )
 
 
@@ -152,8 +162,45 @@ def stream_with(
     events: int | None = None,
     summary_json: Path | None = None,
     json_summary: bool = False,
+    dashboard: bool = False,
 ) -> None:
     """Run the stream with loaded settings and print the summary (also used by ``run``)."""
+    run = functools.partial(
+        _stream,
+        duration=duration,
+        events=events,
+        summary_json=summary_json,
+        json_summary=json_summary,
+    )
+    if dashboard:
+        with _dashboard(s) as s:
+            run(s)
+    else:
+        run(s)
+
+
+@contextmanager
+def _dashboard(s: Settings) -> Iterator[Settings]:
+    """Serve the dashboard next to the stream; it reads the stream's own /metrics."""
+    from hospital_sim.web.run import start_dashboard, with_stream_metrics
+
+    s, url = with_stream_metrics(s)
+    server = start_dashboard(s, metrics_urls=[url])
+    typer.echo(f"dashboard: {server.url}", err=True)
+    try:
+        yield s
+    finally:
+        server.stop()
+
+
+def _stream(
+    s: Settings,
+    *,
+    duration: float | None,
+    events: int | None,
+    summary_json: Path | None,
+    json_summary: bool,
+) -> None:
     from hospital_sim.stream.run import run_stream
 
     if s.stream_rate is not None and sys.stderr.isatty():
