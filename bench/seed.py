@@ -54,13 +54,13 @@ def settings_for(dsn: str, volumes: dict[str, int]) -> Settings:
 def our_seed(dsn: str, volumes: dict[str, int]) -> tuple[int, float, float]:
     """Seed in a child process: rows, seconds, and the child's peak RSS in MB."""
     code = (
-        "import json, sys\n"
+        "import json, os, sys\n"
         "from pathlib import Path\n"
         "from hospital_sim.config import Settings, load_settings\n"
         "from hospital_sim.db.seed import seed_database\n"
-        "v = json.loads(sys.argv[2])\n"
+        "v = json.loads(sys.argv[1])\n"
         "s = load_settings(config_dir=Path('/nonexistent'), environ={}, overrides={"
-        "'database_url': sys.argv[1], 'log_file': Path('/dev/null'), **v}).settings\n"
+        "'database_url': os.environ['BENCH_DSN'], 'log_file': Path('/dev/null'), **v}).settings\n"
         "r = seed_database(s, seed=1)\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent.
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
@@ -70,7 +70,9 @@ def our_seed(dsn: str, volumes: dict[str, int]) -> tuple[int, float, float]:
     import json
 
     out = subprocess.run(
-        [sys.executable, "-c", code, dsn, json.dumps(volumes)],
+        # The DSN holds a password: through the environment, not the command line (ps).
+        [sys.executable, "-c", code, json.dumps(volumes)],
+        env={**os.environ, "BENCH_DSN": dsn},
         capture_output=True,
         text=True,
         check=True,

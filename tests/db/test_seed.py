@@ -10,7 +10,8 @@ from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
 from hospital_sim.db.seed import seed_database
 from hospital_sim.generate.documents import is_valid_cnpj, is_valid_cpf
-from tests.db.checks import COHERENCE, fingerprint, phone_area_mismatches, scalar
+from tests.db.checks import fingerprint, phone_area_mismatches, scalar
+from tests.db.coherence import COHERENCE
 from tests.db.support import FreshDb, create_database, drop_database, run_cli
 
 pytestmark = pytest.mark.db

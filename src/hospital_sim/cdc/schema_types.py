@@ -16,8 +16,8 @@ from typing import Final
 
 __all__ = [
     "PRIMARY_KEY",
-    "TABLES",
     "TABLE_NAMES",
+    "TABLE_SCHEMAS",
     "TYPE_BY_OID",
     "Column",
     "PgType",
@@ -112,7 +112,7 @@ _B, _V, _D, _T = PgType.BIGINT, PgType.VARCHAR, PgType.DATE, PgType.TIMESTAMP
 _NULL, _NOT_NULL = True, False
 
 # In foreign-key order: a table only references tables listed before it.
-TABLES: Final[Mapping[str, TableSchema]] = MappingProxyType(
+TABLE_SCHEMAS: Final[Mapping[str, TableSchema]] = MappingProxyType(
     {
         t.name: t
         for t in (
@@ -173,9 +173,9 @@ TABLES: Final[Mapping[str, TableSchema]] = MappingProxyType(
     }
 )
 
-TABLE_NAMES: Final[tuple[str, ...]] = tuple(TABLES)
+TABLE_NAMES: Final[tuple[str, ...]] = tuple(TABLE_SCHEMAS)
 
 
 def table_schema(name: str) -> TableSchema | None:
     """The schema of hospital table ``name``, or None when it is not one of the seven."""
-    return TABLES.get(name)
+    return TABLE_SCHEMAS.get(name)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hospital_sim.cli.common import settings
+from hospital_sim.cli.stream_cmd import DashboardOpt
 from hospital_sim.config import Settings
 from hospital_sim.db.lifecycle import count_rows, init_database, reset_database
 
@@ -21,16 +22,16 @@ SeedOpt = Annotated[
     int | None,
     typer.Option(
         "--seed",
-        envvar="HOSPITAL_SIM_SEED",
-        help="Random seed: the same seed and volumes give the same rows.",
+        help="Random seed: the same seed and volumes give the same rows (env HOSPITAL_SIM_SEED).",
         show_default=False,
     ),
 ]
 
 
-def _volume(name: str, env: str) -> Any:
+def _volume(name: str, env: str, least: int = 0) -> Any:
+    # No min= here: the settings model checks the range and the error names this flag.
     return typer.Option(
-        f"--{name}", help=f"Rows of {name} (overrides {env}).", show_default=False, min=0
+        f"--{name}", help=f"Rows of {name}, >= {least} (overrides {env}).", show_default=False
     )
 
 
@@ -85,7 +86,7 @@ def seed(
     seed: SeedOpt = None,
     pacientes: Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")] = None,
     medicos: Annotated[int | None, _volume("medicos", "SEED_MEDICOS")] = None,
-    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS")] = None,
+    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)] = None,
     consultas: Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")] = None,
     exames: Annotated[int | None, _volume("exames", "SEED_EXAMES")] = None,
     internacoes: Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")] = None,
@@ -112,9 +113,28 @@ def reset(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     seed: SeedOpt = None,
+    pacientes: Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")] = None,
+    medicos: Annotated[int | None, _volume("medicos", "SEED_MEDICOS")] = None,
+    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)] = None,
+    consultas: Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")] = None,
+    exames: Annotated[int | None, _volume("exames", "SEED_EXAMES")] = None,
+    internacoes: Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")] = None,
+    pacientes_convenios: Annotated[
+        int | None, _volume("pacientes-convenios", "SEED_PACIENTES_CONVENIOS")
+    ] = None,
 ) -> None:
-    """Drop all hospital tables, create them again and seed."""
-    s = settings(ctx, random_seed=seed)
+    """Drop all hospital tables, create them again and seed (with these volumes)."""
+    s = settings(
+        ctx,
+        random_seed=seed,
+        seed_pacientes=pacientes,
+        seed_medicos=medicos,
+        seed_convenios=convenios,
+        seed_consultas=consultas,
+        seed_exames=exames,
+        seed_internacoes=internacoes,
+        seed_pacientes_convenios=pacientes_convenios,
+    )
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # refuse impossible volumes before dropping anything
@@ -145,6 +165,7 @@ def run(
         bool,
         typer.Option("--stream/--no-stream", help="Stream changes after seeding, until Ctrl-C."),
     ] = True,
+    dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Start the database, create the schema, seed it when empty, print the counts, stream."""
     s = settings(ctx, random_seed=seed)
@@ -158,9 +179,10 @@ def run(
         typer.echo("database already seeded; 'hospital-sim reset --yes' starts over")
     counts(ctx, as_json=False)
     if stream:
+        from hospital_sim.cli.common import state
         from hospital_sim.cli.stream_cmd import stream_with
 
-        stream_with(s)
+        stream_with(s, json_summary=state(ctx).log_format == "json", dashboard=dashboard)
 
 
 def register(app: typer.Typer) -> None:

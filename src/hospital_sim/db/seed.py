@@ -17,7 +17,7 @@ from psycopg.copy import QueuedLibpqWriter
 from hospital_sim.config import Settings, run_seed
 from hospital_sim.db.connect import connection
 from hospital_sim.db.lifecycle import require_schema
-from hospital_sim.db.schema import TABLES, missing_tables
+from hospital_sim.db.schema import TABLES, missing_tables, restore_lookups
 from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import ConfigError, UserError
 from hospital_sim.generate import TABLE_COLUMNS, Volumes, check_volumes, generate_tables
@@ -119,7 +119,9 @@ def copy_rows(
                         copy.write_row(row)
                     written[table] += len(rows)
                     if progress is not None:
-                        progress(table, written[table], planned[table])
+                        # convenios counts the lookup plans too, as SEED_CONVENIOS and counts do
+                        extra = LOOKUP_CONVENIOS if table == "convenios" else 0
+                        progress(table, written[table] + extra, planned[table] + extra)
         for table in TABLES:
             # Keep BIGSERIAL ahead of the explicit ids we loaded.
             cur.execute(
@@ -142,12 +144,14 @@ def seed_database(
     seed = run_seed(settings, seed)
     log.info("seed %d (pass --seed %d to repeat this data)", seed, seed)
     volumes = volumes_from(settings)
-    target = prepare_target(settings)
+    target = prepare_target(settings, create=True)
     started = time.perf_counter()
     with connection(target, deadline=settings.connect_timeout) as conn:
         require_schema(missing_tables(conn))
         with conn.transaction():
             _check_empty(conn)
+            # TRUNCATE ... RESTART IDENTITY removes the lookup plans the rows refer to.
+            restore_lookups(conn)
             # The whole load is one transaction: nothing half-written if it fails.
             conn.execute("SET LOCAL synchronous_commit = off")
             rows = copy_rows(conn, volumes, seed=seed, anchor=anchor_for(now), progress=progress)
