@@ -6,11 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg
 from psycopg import sql
 
 from hospital_sim.config import Settings
-from hospital_sim.db.connect import check_version, connection, server_info
+from hospital_sim.db.connect import Conn, check_version, connection, server_info
 from hospital_sim.db.schema import (
     TABLES,
     apply_schema,
@@ -22,8 +21,6 @@ from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
 
 log = logging.getLogger(__name__)
-
-Conn = psycopg.Connection[tuple[object, ...]]
 
 
 class SchemaMissing(UserError):

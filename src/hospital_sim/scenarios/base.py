@@ -19,14 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, LiteralString
 
-import psycopg
 from psycopg import sql
 
+from hospital_sim.db.connect import Conn
 from hospital_sim.generate.documents import cpf_check_digits
 
 __all__ = ["Changes", "Conn", "Scenario", "new_cpf", "pick_id"]
 
-Conn = psycopg.Connection[tuple[object, ...]]
 OPS: Final = ("insert", "update", "delete", "truncate")
 
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
 from hospital_sim.cdc.capture.status import publication_tables, slot_lag
+from hospital_sim.db.connect import Conn
 from hospital_sim.tables import TABLES
-
-Conn = psycopg.Connection[tuple[object, ...]]
 
 # An open stay older than this is not looked for (stays last days, rarely weeks).
 OPEN_STAY_DAYS = 90
