@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from hospital_sim.cdc.verify.compare import VerifyReport
-from hospital_sim.cdc.verify.events import ChangeLogError
+from hospital_sim.cdc.verify.events import MAX_LINE_CHARS, ChangeLogError
 from hospital_sim.cdc.verify.infinity import load_infinity
 from hospital_sim.cdc.verify.proof import ProofReport, prove_events
 from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir
@@ -69,15 +69,14 @@ def log_lines(path: str | Path) -> Iterator[str]:
         raise ChangeLogError(_bad_line(Path(path)), f"not UTF-8 text ({exc.reason})") from None
 
 
-MAX_LINE_CHARS = 64 * 1024 * 1024
-
-
 def _bounded(fh: TextIO) -> Iterator[str]:
     """The lines of ``fh``; a line longer than MAX_LINE_CHARS (no newline in sight) is an error."""
     for line_no, line in enumerate(iter(lambda: fh.readline(MAX_LINE_CHARS), ""), 1):
         if len(line) >= MAX_LINE_CHARS and not line.endswith("\n"):
             raise ChangeLogError(
-                line_no, f"line longer than {MAX_LINE_CHARS // 2**20} MiB: not a change event"
+                line_no,
+                f"longer than {MAX_LINE_CHARS >> 20} MiB; lines over {MAX_LINE_CHARS >> 20} MiB "
+                "are refused (a change event that large is not a row of this schema)",
             )
         yield line
 
