@@ -13,7 +13,9 @@ from hospital_sim.cdc.verify.compare import check_transactions
 from hospital_sim.cdc.verify.events import ChangeLogParser
 from hospital_sim.cdc.verify.replay import replay
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "debezium" / "transaction_metadata_infinity.jsonl"
+FIXTURE = (
+    Path(__file__).parents[1] / "fixtures" / "debezium" / "transaction_metadata_infinity.jsonl"
+)
 
 
 def _events() -> tuple[list, ChangeLogParser]:  # type: ignore[type-arg]

@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Final
 
 import orjson
@@ -331,6 +331,10 @@ _TABLE_DECODERS: Final[Mapping[str, Mapping[str, Decode]]] = {
 # --- decoders chosen by a Kafka Connect schema (JsonConverter, schemas enabled) -----------
 
 
+# Decimal arithmetic without rounding: NUMERIC has up to 131072 digits before the point.
+_EXACT: Final = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def _decimal_bytes(scale: int) -> Decode:
     def decode(v: Any) -> Any:
         if v is None or isinstance(v, Decimal):
@@ -342,7 +346,8 @@ def _decimal_bytes(scale: int) -> Decode:
                 raw = base64.b64decode(v, validate=True)
             except (binascii.Error, ValueError):
                 raise _BadValue("expected base64 decimal bytes") from None
-            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale)
+            # Exact: the default context would round to 28 digits.
+            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale, _EXACT)
         if isinstance(v, int | float):
             return Decimal(str(v))
         raise _BadValue("expected a decimal")
@@ -767,9 +772,18 @@ class ChangeLogParser:
         for column, value in row.items():
             decode = get(column)
             # Strings and integers that need no conversion are left as they are (hot path).
-            if decode is None:
-                if value == UNAVAILABLE_PLACEHOLDER:  # a column the hospital schema lacks
+            if decode is None:  # a column the hospital schema lacks (added by the user)
+                if value == UNAVAILABLE_PLACEHOLDER:
                     row[column] = UNAVAILABLE
+                elif type(value) is dict and value.keys() == _VARIABLE_SCALE_KEYS:
+                    # A NUMERIC without precision under Debezium's default
+                    # decimal.handling.mode=precise: {"scale": s, "value": base64 bytes}.
+                    try:
+                        row[column] = _variable_scale_decimal(value)
+                    except _BadValue as exc:
+                        raise ChangeLogError(
+                            line_no, f"{table}.{column} in '{which}': {_clipped(value)} - {exc}"
+                        ) from None
                 continue
             if (
                 value is None
@@ -816,6 +830,7 @@ class ChangeLogParser:
 
 
 _SKIP: Final = object()
+_VARIABLE_SCALE_KEYS: Final = frozenset({"scale", "value"})
 _DEBEZIUM_INTERNAL: Final = "io.debezium."
 
 
