@@ -37,10 +37,10 @@ def test_debezium_transaction_end_markers_match_the_events_of_their_transaction(
     events, parser = _events()
     ends = parser.stats.transaction_ends
     # Three row transactions; the END of the capture's own stop message is not counted.
-    assert [(e.id, e.event_count, e.tables) for e in ends] == [
-        ("1168", 2, {"pacientes_convenios": 2}),
-        ("1169", 1, {"internacoes": 1}),
-        ("1170", 1, {"internacoes": 1}),
+    assert [(e.id, e.key, e.event_count, e.tables) for e in ends] == [
+        ("1168:101379224", "1168", 2, {"pacientes_convenios": 2}),
+        ("1169:101379744", "1169", 1, {"internacoes": 1}),
+        ("1170:101380160", "1170", 1, {"internacoes": 1}),
     ]
     counts = replay(events).transaction_counts
     assert check_transactions(ends, counts) == []
@@ -48,7 +48,7 @@ def test_debezium_transaction_end_markers_match_the_events_of_their_transaction(
     lost = [e for e in events if not (e.table == "pacientes_convenios" and e.key == 5)]
     [mismatch] = check_transactions(ends, replay(lost).transaction_counts)
     assert (mismatch.id, mismatch.table, mismatch.expected, mismatch.got) == (
-        "1168",
+        "1168:101379224",
         "pacientes_convenios",
         2,
         1,

@@ -512,7 +512,7 @@ def check_transactions(
     """Each END marker's per-table event counts against the change events of the log."""
     mismatches = []
     for end in ends:
-        got = dict(counts.get(end.id, {}))
+        got = dict(counts.get(end.key or end.id, {}))
         expected = dict(end.tables) or {"(all tables)": end.event_count}
         if "(all tables)" in expected:
             got = {"(all tables)": sum(got.values())}

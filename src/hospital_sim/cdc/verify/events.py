@@ -111,9 +111,12 @@ class TransactionEnd:
     """A transaction's END marker: how many change events it had, per table."""
 
     id: str
+    """As the log writes it (Debezium: ``txid:lsn``)."""
     event_count: int
     tables: dict[str, int]
     line_no: int
+    key: str = ""
+    """The transaction's txid: what its change events' ``transaction.id`` is matched by."""
 
 
 @dataclass(slots=True)
@@ -708,8 +711,10 @@ class ChangeLogParser:
                 tables[collection.rsplit(".", 1)[-1]] = part["event_count"]
         if messages and not tables:
             return
-        key = _transaction_key(obj["id"])
-        self.stats.transaction_ends.append(TransactionEnd(key, count - messages, tables, line_no))
+        shown = str(obj["id"])
+        self.stats.transaction_ends.append(
+            TransactionEnd(shown, count - messages, tables, line_no, _transaction_key(shown))
+        )
 
     @staticmethod
     def _lsn(text: str, line_no: int) -> int:
