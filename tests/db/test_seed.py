@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from hospital_sim.db.copytext import copy_text
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
-from hospital_sim.db.seed import seed_database
+from hospital_sim.db.seed import CHUNK_ROWS, FIRST_IDS, anchor_for, seed_database, volumes_from
+from hospital_sim.generate import TABLE_COLUMNS, generate_tables
 from hospital_sim.generate.documents import is_valid_cnpj, is_valid_cpf
 from tests.db.checks import COHERENCE, fingerprint, phone_area_mismatches, scalar
 from tests.db.support import FreshDb, create_database, drop_database, run_cli
@@ -26,10 +28,10 @@ SMALL = {
 }
 
 
-def seeded(db: FreshDb, seed: int, **volumes: int) -> FreshDb:
+def seeded(db: FreshDb, seed: int, chunk_rows: int = CHUNK_ROWS, **volumes: int) -> FreshDb:
     settings = db.settings(**{**SMALL, **volumes})
     init_database(settings)
-    seed_database(settings, seed=seed)
+    seed_database(settings, seed=seed, chunk_rows=chunk_rows)
     return db
 
 
@@ -130,6 +132,40 @@ def test_same_seed_gives_identical_rows(make_db: Callable[[], FreshDb]) -> None:
     c = fingerprint(seeded(make_db(), seed=43))
     assert a == b
     assert all(a[t] != c[t] for t in TABLES if t != "convenios" or SMALL["seed_convenios"] > 2)
+
+
+def test_block_size_does_not_change_a_single_byte(make_db: Callable[[], FreshDb]) -> None:
+    # 97 rows a block: every table spans several COPY blocks, none aligned with the
+    # generator's own blocks.
+    small = fingerprint(seeded(make_db(), seed=42, chunk_rows=97))
+    whole = fingerprint(seeded(make_db(), seed=42, chunk_rows=100_000))
+    assert small == whole
+
+
+def test_block_text_loads_the_rows_psycopg_would_write(make_db: Callable[[], FreshDb]) -> None:
+    ours = seeded(make_db(), seed=42)
+    reference = make_db()
+    settings = reference.settings(**SMALL)
+    init_database(settings)
+    chunks = generate_tables(
+        volumes_from(settings), seed=42, anchor=anchor_for(), first_ids=FIRST_IDS
+    )
+    with reference.connect() as conn, conn.cursor() as cur:
+        for table, rows in chunks:
+            columns = ", ".join(TABLE_COLUMNS[table])
+            with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    assert fingerprint(ours) == fingerprint(reference)
+
+
+def test_block_text_escapes_what_copy_text_reserves(fresh_db: FreshDb) -> None:
+    rows = [(1, "tab\there", None), (2, "back\\slash \\N", "line\nbreak\r"), (3, "\\N", "")]
+    with fresh_db.connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id int, a text, b text)")
+        with cur.copy("COPY t FROM STDIN") as copy:
+            copy.write(copy_text(rows))
+        assert cur.execute("SELECT * FROM t ORDER BY id").fetchall() == rows
 
 
 def test_seed_refuses_a_database_that_holds_data(fresh_db: FreshDb) -> None:

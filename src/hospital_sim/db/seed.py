@@ -16,11 +16,13 @@ from psycopg.copy import QueuedLibpqWriter
 
 from hospital_sim.config import Settings, run_seed
 from hospital_sim.db.connect import connection
+from hospital_sim.db.copytext import copy_text
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import TABLES, missing_tables
 from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import ConfigError, UserError
 from hospital_sim.generate import TABLE_COLUMNS, Volumes, check_volumes, generate_tables
+from hospital_sim.generate.dataset import BLOCK_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,9 @@ class SeedResult:
 
 
 FIRST_IDS = {"convenios": LOOKUP_CONVENIOS + 1}
+
+CHUNK_ROWS = BLOCK_ROWS
+"""Rows per COPY block by default: one generation block, so nothing is regrouped."""
 
 
 def volumes_from(settings: Settings) -> Volumes:
@@ -98,8 +103,13 @@ def copy_rows(
     seed: int,
     anchor: dt.datetime,
     progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> dict[str, int]:
-    """COPY every generated chunk into its table. The caller owns the transaction."""
+    """COPY every generated chunk into its table. The caller owns the transaction.
+
+    ``chunk_rows`` only sets how many rows go to the server at a time (and so the
+    memory held); the rows themselves do not depend on it.
+    """
     planned = {t: getattr(volumes, t) for t in TABLES}
     written = dict.fromkeys(TABLES, 0)
     copy_sql = {
@@ -108,15 +118,17 @@ def copy_rows(
         )
         for t in TABLES
     }
-    chunks = generate_tables(volumes, seed=seed, anchor=anchor, first_ids=FIRST_IDS)
+    chunks = generate_tables(
+        volumes, seed=seed, anchor=anchor, chunk_rows=chunk_rows, first_ids=FIRST_IDS
+    )
     with conn.cursor() as cur:
         for table, table_chunks in itertools.groupby(chunks, key=operator.itemgetter(0)):
             # One COPY per table, fed from a queue by a writer thread: the server checks
-            # FKs and stores one chunk while we generate the next.
+            # FKs and stores one chunk while we generate the next. Each chunk goes as one
+            # block of COPY text, formatted column by column (copytext.py).
             with cur.copy(copy_sql[table], writer=QueuedLibpqWriter(cur)) as copy:
                 for _, rows in table_chunks:
-                    for row in rows:
-                        copy.write_row(row)
+                    copy.write(copy_text(rows))
                     written[table] += len(rows)
                     if progress is not None:
                         progress(table, written[table], planned[table])
@@ -137,8 +149,12 @@ def seed_database(
     seed: int | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> SeedResult:
-    """Generate and load the configured volumes into an empty schema, all or nothing."""
+    """Generate and load the configured volumes into an empty schema, all or nothing.
+
+    ``chunk_rows`` bounds the rows held in memory at once; the data does not depend on it.
+    """
     seed = run_seed(settings, seed)
     log.info("seed %d (pass --seed %d to repeat this data)", seed, seed)
     volumes = volumes_from(settings)
@@ -150,7 +166,14 @@ def seed_database(
             _check_empty(conn)
             # The whole load is one transaction: nothing half-written if it fails.
             conn.execute("SET LOCAL synchronous_commit = off")
-            rows = copy_rows(conn, volumes, seed=seed, anchor=anchor_for(now), progress=progress)
+            rows = copy_rows(
+                conn,
+                volumes,
+                seed=seed,
+                anchor=anchor_for(now),
+                progress=progress,
+                chunk_rows=chunk_rows,
+            )
         for table in TABLES:
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
     elapsed = time.perf_counter() - started
