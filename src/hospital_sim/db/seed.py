@@ -23,6 +23,7 @@ from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import ConfigError, UserError
 from hospital_sim.generate import TABLE_COLUMNS, Volumes, check_volumes, generate_tables
 from hospital_sim.generate.dataset import BLOCK_ROWS
+from hospital_sim.generate.documents import MAX_CRM_ID
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +52,22 @@ CHUNK_ROWS = BLOCK_ROWS
 
 
 def volumes_from(settings: Settings) -> Volumes:
-    """The rows to generate per table (the lookup plans already exist).
+    """The rows to generate per table (the lookup plans already exist), times SEED_SCALE.
 
     Raises ConfigError, before anything is touched, for volumes that cannot be
     generated coherently.
     """
+    # A hospital ten times bigger has ten times the patients, not ten times the plans.
+    scale = settings.seed_scale
     volumes = Volumes(
         convenios=settings.seed_convenios - LOOKUP_CONVENIOS,
-        medicos=settings.seed_medicos,
-        pacientes=settings.seed_pacientes,
-        pacientes_convenios=settings.seed_pacientes_convenios,
-        consultas=settings.seed_consultas,
-        exames=settings.seed_exames,
-        internacoes=settings.seed_internacoes,
+        # CRM numbers run out at MAX_CRM_ID doctors: scaling stops there.
+        medicos=max(settings.seed_medicos, min(settings.seed_medicos * scale, MAX_CRM_ID)),
+        pacientes=settings.seed_pacientes * scale,
+        pacientes_convenios=settings.seed_pacientes_convenios * scale,
+        consultas=settings.seed_consultas * scale,
+        exames=settings.seed_exames * scale,
+        internacoes=settings.seed_internacoes * scale,
     )
     try:
         check_volumes(volumes, FIRST_IDS)
