@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from hospital_sim.config import Settings, run_seed
 from hospital_sim.db.connect import connection
 from hospital_sim.db.copytext import copy_text
 from hospital_sim.db.lifecycle import require_schema
+from hospital_sim.db.prefetch import prefetched
 from hospital_sim.db.schema import TABLES, missing_tables
 from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import ConfigError, UserError
@@ -49,6 +49,9 @@ FIRST_IDS = {"convenios": LOOKUP_CONVENIOS + 1}
 
 CHUNK_ROWS = BLOCK_ROWS
 """Rows per COPY block by default: one generation block, so nothing is regrouped."""
+
+PREFETCH_BLOCKS = 4
+"""Blocks generated ahead of the one being sent."""
 
 
 def volumes_from(settings: Settings) -> Volumes:
@@ -125,17 +128,19 @@ def copy_rows(
     chunks = generate_tables(
         volumes, seed=seed, anchor=anchor, chunk_rows=chunk_rows, first_ids=FIRST_IDS
     )
-    with conn.cursor() as cur:
-        for table, table_chunks in itertools.groupby(chunks, key=operator.itemgetter(0)):
-            # One COPY per table, fed from a queue by a writer thread: the server checks
-            # FKs and stores one chunk while we generate the next. Each chunk goes as one
-            # block of COPY text, formatted column by column (copytext.py).
-            with cur.copy(copy_sql[table], writer=QueuedLibpqWriter(cur)) as copy:
-                for _, rows in table_chunks:
-                    copy.write(copy_text(rows))
-                    written[table] += len(rows)
+    # Blocks are generated and turned into COPY text in a thread, a few blocks ahead:
+    # while the server stores one block (or finishes a table's COPY) the next is made.
+    # Memory holds at most PREFETCH_BLOCKS + 2 blocks, whatever the volumes.
+    texts = ((table, len(rows), copy_text(rows)) for table, rows in chunks)
+    with prefetched(texts, depth=PREFETCH_BLOCKS) as blocks, conn.cursor() as cur:
+        for table, table_blocks in itertools.groupby(blocks, key=operator.itemgetter(0)):
+            with cur.copy(copy_sql[table]) as copy:
+                for _, n, text in table_blocks:
+                    copy.write(text)
+                    written[table] += n
                     if progress is not None:
                         progress(table, written[table], planned[table])
+    with conn.cursor() as cur:
         for table in TABLES:
             # Keep BIGSERIAL ahead of the explicit ids we loaded.
             cur.execute(
