@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -205,6 +206,61 @@ def test_cli_seed_with_flags_reports_and_repeats_the_seed(fresh_db: FreshDb) -> 
         '{"convenios": 4, "medicos": 5, "pacientes": 50, "pacientes_convenios": 40, '
         '"consultas": 80, "exames": 60, "internacoes": 20}'
     )
+
+
+def test_scale_multiplies_every_volume_but_convenios(fresh_db: FreshDb) -> None:
+    env = fresh_db.env({k.upper(): str(v) for k, v in SMALL.items()})
+    assert run_cli("init", env=env).returncode == 0
+    out = run_cli("seed", "--scale", "3", "--seed", "4", env=env)
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(run_cli("counts", "--json", env=env).stdout)
+    assert counts == {t: SMALL[f"seed_{t}"] * (1 if t == "convenios" else 3) for t in TABLES}
+
+
+def test_reset_takes_the_volume_flags_and_scale(fresh_db: FreshDb) -> None:
+    seeded(fresh_db, seed=5)
+    out = run_cli(
+        "reset", "--yes", "--scale", "2", "--pacientes", "40", "--medicos", "4",
+        "--convenios", "5", "--consultas", "30", "--exames", "20", "--internacoes", "10",
+        "--pacientes-convenios", "25", env=fresh_db.env(),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(run_cli("counts", "--json", env=fresh_db.env()).stdout)
+    assert counts == {
+        "convenios": 5,
+        "medicos": 8,
+        "pacientes": 80,
+        "pacientes_convenios": 50,
+        "consultas": 60,
+        "exames": 40,
+        "internacoes": 20,
+    }
+
+
+def test_bad_scale_is_one_line_naming_the_flag_and_writes_nothing(fresh_db: FreshDb) -> None:
+    env = fresh_db.env()
+    assert run_cli("init", env=env).returncode == 0
+    out = run_cli("seed", "--scale", "0", env=env)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: --scale=0 (from flag) is not accepted; it must be greater than or equal to 1"
+    ]
+    assert '"pacientes": 0' in run_cli("counts", "--json", env=env).stdout
+
+
+def test_a_seed_that_fails_midway_leaves_the_tables_as_they_were(fresh_db: FreshDb) -> None:
+    settings = fresh_db.settings(**SMALL)
+    init_database(settings)
+
+    def fail_in_consultas(table: str, done: int, total: int) -> None:
+        if table == "consultas":
+            raise RuntimeError("connection lost")
+
+    with pytest.raises(RuntimeError, match="connection lost"):
+        seed_database(settings, seed=1, progress=fail_in_consultas, chunk_rows=100)
+    with fresh_db.connect() as conn:
+        counts = {t: scalar(conn, f"SELECT count(*) FROM {t}") for t in TABLES}
+    assert counts == {t: 2 if t == "convenios" else 0 for t in TABLES}
 
 
 def test_reset_drops_and_reseeds(fresh_db: FreshDb) -> None:

@@ -14,6 +14,7 @@ import typer
 from hospital_sim.cli.common import settings
 from hospital_sim.config import Settings
 from hospital_sim.db.lifecycle import count_rows, init_database, reset_database
+from hospital_sim.errors import ConfigError
 
 if TYPE_CHECKING:
     from hospital_sim.db.seed import Progress, SeedResult
@@ -44,8 +45,6 @@ ScaleOpt = Annotated[
             "overrides SEED_SCALE)."
         ),
         show_default=False,
-        min=1,
-        max=10_000,
     ),
 ]
 PacientesOpt = Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")]
@@ -77,6 +76,16 @@ def _volumes(
         "seed_internacoes": internacoes,
         "seed_pacientes_convenios": pacientes_convenios,
     }
+
+
+def _settings(ctx: typer.Context, **flags: Any) -> Settings:
+    """Settings with these flags; an error names the flag as the user typed it."""
+    try:
+        return settings(ctx, **flags)
+    except ConfigError as exc:
+        # Setting seed_X is flag --X here (--scale, --pacientes, ...); random_seed is --seed.
+        message = exc.message.replace("--seed-", "--").replace("--random-seed=", "--seed=")
+        raise ConfigError(message) from None
 
 
 def init(ctx: typer.Context) -> None:
@@ -160,7 +169,7 @@ def seed(
     volumes = _volumes(
         scale, pacientes, medicos, convenios, consultas, exames, internacoes, pacientes_convenios
     )
-    s = settings(ctx, random_seed=seed, **volumes)
+    s = _settings(ctx, random_seed=seed, **volumes)
     _report(_seed(s, None))
 
 
@@ -181,7 +190,7 @@ def reset(
     volumes = _volumes(
         scale, pacientes, medicos, convenios, consultas, exames, internacoes, pacientes_convenios
     )
-    s = settings(ctx, random_seed=seed, **volumes)
+    s = _settings(ctx, random_seed=seed, **volumes)
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # refuse impossible volumes before dropping anything
@@ -215,7 +224,7 @@ def run(
     ] = True,
 ) -> None:
     """Start the database, create the schema, seed it when empty, print the counts, stream."""
-    s = settings(ctx, random_seed=seed, seed_scale=scale)
+    s = _settings(ctx, random_seed=seed, seed_scale=scale)
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # impossible volumes fail before anything is created
