@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -213,6 +214,8 @@ def test_scale_multiplies_every_volume_but_convenios(fresh_db: FreshDb) -> None:
     assert run_cli("init", env=env).returncode == 0
     out = run_cli("seed", "--scale", "3", "--seed", "4", env=env)
     assert out.returncode == 0, out.stderr
+    assert re.search(r"^  pacientes: 900 rows \([0-9,]+ rows/s\)$", out.stderr, re.M), out.stderr
+    assert re.search(r"seeded 6244 rows in [0-9.]+ s \([0-9]+ rows/s\)", out.stderr), out.stderr
     counts = json.loads(run_cli("counts", "--json", env=env).stdout)
     assert counts == {t: SMALL[f"seed_{t}"] * (1 if t == "convenios" else 3) for t in TABLES}
 
