@@ -220,6 +220,14 @@ def test_scale_multiplies_every_volume_but_convenios(fresh_db: FreshDb) -> None:
     assert counts == {t: SMALL[f"seed_{t}"] * (1 if t == "convenios" else 3) for t in TABLES}
 
 
+def test_run_seeds_an_empty_database_at_scale(fresh_db: FreshDb) -> None:
+    env = fresh_db.env({k.upper(): str(v) for k, v in SMALL.items()})
+    out = run_cli("run", "--scale", "2", "--no-stream", "--seed", "6", env=env)
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(run_cli("counts", "--json", env=env).stdout)
+    assert counts["pacientes"] == 600 and counts["convenios"] == SMALL["seed_convenios"]
+
+
 def test_reset_takes_the_volume_flags_and_scale(fresh_db: FreshDb) -> None:
     seeded(fresh_db, seed=5)
     out = run_cli(
