@@ -99,27 +99,38 @@ def _progress() -> Iterator[Progress | None]:
     if not sys.stderr.isatty():
         yield _plain_progress()
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
     from rich.progress import Progress as Bar
 
     with Bar(
         TextColumn("{task.description:<20}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>14}"),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
+        TextColumn("{task.fields[rate]:>16}"),
+        TextColumn("{task.fields[eta]}"),
         transient=False,
     ) as bar:
         tasks: dict[str, Any] = {}
+        # A table's clock starts when the previous block of any table was sent: its
+        # first block was made and sent before the first call for it.
+        clock = {"last": time.perf_counter()}
+        started: dict[str, float] = {}
 
         def update(table: str, done: int, total: int) -> None:
+            now = time.perf_counter()
             if table not in tasks:
-                tasks[table] = bar.add_task(table, total=total, rate="")
-            task = tasks[table]
-            speed = bar.tasks[task].speed
-            rate = f"{speed:,.0f} rows/s" if speed else ""
-            bar.update(task, completed=done, rate=rate)
+                tasks[table] = bar.add_task(table, total=total, rate="", eta="")
+                started[table] = clock["last"]
+            clock["last"] = now
+            seconds = now - started[table]
+            rate = done / seconds if seconds > 0 else 0.0
+            left = (total - done) / rate if rate else 0.0
+            bar.update(
+                tasks[table],
+                completed=done,
+                rate=f"{rate:,.0f} rows/s",
+                eta=f"ETA {left:4.0f} s" if done < total else "",
+            )
 
         yield update
 
