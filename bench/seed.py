@@ -66,13 +66,13 @@ def settings_for(dsn: str, scale: int = 1) -> Settings:
 def our_seed(dsn: str, scale: int) -> tuple[int, float, float]:
     """Seed in a child process: rows, seconds inside it, and its peak RSS in MB."""
     code = (
-        "import json, sys\n"
+        "import json, os, sys\n"
         "from pathlib import Path\n"
         "from hospital_sim.config import load_settings\n"
         "from hospital_sim.db.seed import seed_database\n"
         "s = load_settings(config_dir=Path('/nonexistent'), environ={}, overrides={"
-        "'database_url': sys.argv[1], 'log_file': Path('/dev/null'),"
-        " 'seed_scale': int(sys.argv[2])}).settings\n"
+        "'database_url': os.environ['BENCH_DSN'], 'log_file': Path('/dev/null'),"
+        " 'seed_scale': int(sys.argv[1])}).settings\n"
         "r = seed_database(s, seed=1)\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent.
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
@@ -80,7 +80,9 @@ def our_seed(dsn: str, scale: int) -> tuple[int, float, float]:
         "print(json.dumps([r.total, r.seconds, rss]))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, dsn, str(scale)],
+        # The DSN may hold a password: through the environment, not the command line (ps).
+        [sys.executable, "-c", code, str(scale)],
+        env={**os.environ, "BENCH_DSN": dsn},
         capture_output=True,
         text=True,
         check=True,
