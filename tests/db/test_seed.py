@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -226,6 +231,27 @@ def test_run_seeds_an_empty_database_at_scale(fresh_db: FreshDb) -> None:
     assert out.returncode == 0, out.stderr
     counts = json.loads(run_cli("counts", "--json", env=env).stdout)
     assert counts["pacientes"] == 600 and counts["convenios"] == SMALL["seed_convenios"]
+
+
+def test_in_a_terminal_each_table_has_a_bar_with_rows_per_second(fresh_db: FreshDb) -> None:
+    env = fresh_db.env({k.upper(): str(v) for k, v in SMALL.items()})
+    assert run_cli("init", env=env).returncode == 0
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hospital_sim", "seed", "--seed", "3", "--scale", "4"],
+        env={**env, "COLUMNS": "120"},
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once the command has closed the terminal
+        while chunk := os.read(main, 65536):
+            shown += chunk
+    os.close(main)
+    assert proc.wait(timeout=120) == 0, shown
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
+    assert re.search(r"pacientes +.*1200/1200 +[0-9,]+ rows/s", screen), screen
 
 
 def test_reset_takes_the_volume_flags_and_scale(fresh_db: FreshDb) -> None:
