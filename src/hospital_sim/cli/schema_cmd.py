@@ -111,17 +111,13 @@ def _progress() -> Iterator[Progress | None]:
         transient=False,
     ) as bar:
         tasks: dict[str, Any] = {}
-        # A table's clock starts when the previous block of any table was sent: its
-        # first block was made and sent before the first call for it.
-        clock = {"last": time.perf_counter()}
         started: dict[str, float] = {}
 
         def update(table: str, done: int, total: int) -> None:
             now = time.perf_counter()
             if table not in tasks:
                 tasks[table] = bar.add_task(table, total=total, rate="", eta="")
-                started[table] = clock["last"]
-            clock["last"] = now
+                started[table] = now  # the seed calls with 0 rows as the table starts
             seconds = now - started[table]
             rate = done / seconds if seconds > 0 else 0.0
             left = (total - done) / rate if rate else 0.0
@@ -137,13 +133,13 @@ def _progress() -> Iterator[Progress | None]:
 
 def _plain_progress() -> Progress:
     """One line per table when stderr is not a terminal: rows and rows/s."""
-    clock = {"since": time.perf_counter()}
+    started: dict[str, float] = {}
 
     def plain(table: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        started.setdefault(table, now)  # the seed calls with 0 rows as the table starts
         if done >= total:
-            now = time.perf_counter()
-            seconds = now - clock["since"]
-            clock["since"] = now
+            seconds = now - started[table]
             rate = done / seconds if seconds > 0 else 0.0
             typer.echo(f"  {table}: {done} rows ({rate:,.0f} rows/s)", err=True)
 

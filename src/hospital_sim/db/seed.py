@@ -31,7 +31,8 @@ LOOKUP_CONVENIOS = 2
 """Plans created by ``init`` (ids 1 and 2); the seed adds the rest."""
 
 Progress = Callable[[str, int, int], None]
-"""Called as (table, rows written so far, rows planned for the table)."""
+"""Called as (table, rows written so far, rows planned for the table): with 0 rows when
+the table's COPY starts, after each block, and with all its rows once the COPY ended."""
 
 
 @dataclass(frozen=True)
@@ -134,12 +135,17 @@ def copy_rows(
     texts = ((table, len(rows), copy_text(rows)) for table, rows in chunks)
     with prefetched(texts, depth=PREFETCH_BLOCKS) as blocks, conn.cursor() as cur:
         for table, table_blocks in itertools.groupby(blocks, key=operator.itemgetter(0)):
+            if progress is not None:
+                progress(table, 0, planned[table])  # the table's clock starts now
             with cur.copy(copy_sql[table]) as copy:
                 for _, n, text in table_blocks:
                     copy.write(text)
                     written[table] += n
-                    if progress is not None:
+                    if progress is not None and written[table] < planned[table]:
                         progress(table, written[table], planned[table])
+            # The table is done when the server has checked and stored every row.
+            if progress is not None:
+                progress(table, written[table], planned[table])
     with conn.cursor() as cur:
         for table in TABLES:
             # Keep BIGSERIAL ahead of the explicit ids we loaded.
