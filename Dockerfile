@@ -32,7 +32,9 @@ COPY --from=build /opt/hospital-sim /opt/hospital-sim
 # config/ (settings.toml, .env) and logs/ are read and written relative to /app.
 WORKDIR /app
 USER 10001:10001
-# The Prometheus endpoint of `stream --metrics-port 9108`.
+# The Prometheus endpoint of `stream --metrics-port 9108`. Outside a container /metrics
+# listens on 127.0.0.1 only; here the container's network is the boundary.
+ENV STREAM_METRICS_ADDRESS=0.0.0.0
 EXPOSE 9108
 ENTRYPOINT ["hospital-sim"]
 CMD ["--help"]

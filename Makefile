@@ -5,21 +5,32 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CLI    := $(BIN)/hospital-sim
 
-.PHONY: help install run init seed stream reset counts test test-unit test-db bench docs fmt lint clean distclean
+.PHONY: help install browser run init seed stream reset counts test test-unit test-db bench docs fmt lint clean distclean
 
 help:
 	@echo "make run    start the embedded PostgreSQL, create the schema, seed, stream"
 	@echo "make test   run the unit and database test suites"
-	@echo "other targets: install init seed stream reset counts bench fmt lint clean distclean"
+	@echo "other targets: install browser init seed stream reset counts bench fmt lint clean distclean"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hospital-sim needs Python 3.11 or newer (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,debezium,dashboard]'
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The browser test drives Debian's chromium through chromium-driver (Selenium).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "chromium and chromedriver are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+			|| echo "could not install chromium: the browser test will be skipped"; \
+	else \
+		echo "the browser test will be skipped: run 'sudo make browser' (apt-get install chromium chromium-driver)"; \
+	fi
 
 run: $(STAMP)
 	$(CLI) run
@@ -55,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stream.py $(BENCH_ARGS)
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/cdc.py
+	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
 
 # Regenerate docs/cli.md, docs/configuration.md, config/settings.toml, config/.env.example.
 docs: $(STAMP)
@@ -70,10 +82,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist logs
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist logs test-artifacts
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# Also removes the virtualenv and the embedded database (stopping it first).
-distclean: clean
+# Also removes the virtualenv and the embedded database (stopping it first: db stop logs,
+# so it runs before clean removes logs/).
+distclean:
 	-[ -x $(CLI) ] && $(CLI) db stop
+	$(MAKE) clean
 	rm -rf $(VENV) .hospital-sim .hospital-sim-test src/*.egg-info

@@ -37,6 +37,6 @@ def bench_server(name: str, default_port: int) -> Iterator[str]:
     )
     server.start()
     try:
-        yield f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
+        yield server.conninfo("postgres")
     finally:
         server.stop()

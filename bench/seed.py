@@ -10,7 +10,8 @@ with the same schema, indexes and triggers. No Python formats a row in the refer
 is what the server can ingest. Targets: ratio >= 0.6; the default volumes in < 0.5 s
 inside the process and the whole ``hospital-sim seed`` command in < 1.5 s wall;
 ``--huge`` adds a 100M-row seed (``--scale 7500``, long; the server needs about 25 GB of
-disk) with its rows/s and peak RSS (target < 500 MB). The server is a dedicated embedded PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.
+disk) with its rows/s and peak RSS (target < 500 MB). The server is a dedicated embedded
+PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.
 """
 
 from __future__ import annotations

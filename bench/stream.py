@@ -41,7 +41,7 @@ from hospital_sim.db.seed import seed_database
 from hospital_sim.stream.workload import DEFAULT_WEIGHTS
 
 DEFAULTS = DEFAULT_VOLUMES
-MAX_RATE = 1e9  # "as fast as it goes": the open-loop schedule is always due
+MAX_RATE = 1e6  # the highest STREAM_RATE: the open-loop schedule is always due
 
 # Runs the stream in a child process (its own interpreter, like pgbench is its own
 # program) and prints the snapshot, plus its RSS at the requested moments.
@@ -50,7 +50,7 @@ import json, sys, threading, time
 from pathlib import Path
 from hospital_sim.config import load_settings
 from hospital_sim.stream.run import run_stream
-args = json.loads(sys.argv[1])
+args = json.loads(sys.stdin.read())  # not argv: the DSN holds a password
 s = load_settings(config_dir=Path('/nonexistent'), environ={}, overrides=args['settings']).settings
 rss = {}
 def sample():
@@ -103,7 +103,7 @@ def ours(dsn: str, *, duration: float, workers: int = 1, rate: float = MAX_RATE,
         "rss_at": rss_at or [],
     }
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True
+        [sys.executable, "-c", CHILD], input=json.dumps(args), capture_output=True, text=True
     )
     if out.returncode != 0:
         raise SystemExit(f"stream run failed:\n{out.stderr[-2000:]}")
@@ -179,7 +179,8 @@ def pgbench(dsn: str, specs: list[str], *, clients: int, duration: float) -> flo
            "-p", str(params["port"]), "-U", str(params["user"])]  # fmt: skip
     for spec in specs:
         cmd += ["-f", spec]
-    out = subprocess.run([*cmd, str(params["dbname"])], capture_output=True, text=True)
+    env = {**os.environ, "PGPASSWORD": str(params.get("password") or "")}
+    out = subprocess.run([*cmd, str(params["dbname"])], capture_output=True, text=True, env=env)
     match = re.search(r"tps = ([\d.]+)", out.stdout)
     if out.returncode != 0 or match is None:
         raise SystemExit(f"pgbench failed:\n{out.stderr[-2000:]}")

@@ -110,7 +110,7 @@ def param_default(param: Any) -> str:
     if default is None and field is not None:
         # The flag only overrides a setting: its default is the setting's.
         return _shown(setting_default(Settings.model_fields[field]))
-    if getattr(param, "is_flag", False) and param.secondary_opts:
+    if getattr(param, "is_flag", False) and param.secondary_opts and default is not None:
         return param.opts[0] if default else param.secondary_opts[0]
     if default is None or default is False or default == ():
         return ""

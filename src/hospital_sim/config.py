@@ -8,11 +8,13 @@ environment < CLI flags. :func:`load_settings` records where each value came fro
 from __future__ import annotations
 
 import difflib
+import io
 import os
 import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +22,7 @@ from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     Field,
+    IPvAnyAddress,
     SecretStr,
     ValidationError,
     field_validator,
@@ -29,10 +32,15 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from hospital_sim.errors import ConfigError
 from hospital_sim.mix import parse_weights, resolve_weights
+from hospital_sim.thresholds import resolve_thresholds
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 DEFAULT_CONFIG_DIR = Path("config")
+
+# Upper bounds that keep every figure finite and every schedule within reach.
+DAY = 86_400
+MAX_ROWS = 100_000_000
 
 
 def _env(*names: str) -> AliasChoices:
@@ -44,7 +52,10 @@ def _env(*names: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Every setting hospital-sim reads. Field descriptions feed ``config show`` and the docs."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # allow_inf_nan=False: inf and nan are refused for every float setting.
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
     # -- database target ---------------------------------------------------------------
     database_url: SecretStr | None = Field(
@@ -84,6 +95,7 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(
         30.0,
         gt=0,
+        le=3600,
         validation_alias=_env("HOSPITAL_SIM_CONNECT_TIMEOUT", "connect_timeout"),
         description="Seconds to keep retrying a failed connection at startup.",
     )
@@ -106,42 +118,49 @@ class Settings(BaseSettings):
     seed_pacientes: int = Field(
         2000,
         ge=0,
+        le=MAX_ROWS,
         validation_alias=_env("SEED_PACIENTES", "seed_pacientes"),
         description="Patients to seed.",
     )
     seed_medicos: int = Field(
         200,
         ge=0,
+        le=MAX_ROWS,
         validation_alias=_env("SEED_MEDICOS", "seed_medicos"),
         description="Doctors to seed.",
     )
     seed_convenios: int = Field(
         12,
         ge=2,
+        le=MAX_ROWS,
         validation_alias=_env("SEED_CONVENIOS", "seed_convenios"),
         description="Insurance plans in total, the 2 lookup plans included.",
     )
     seed_consultas: int = Field(
         4000,
         ge=0,
+        le=MAX_ROWS,
         validation_alias=_env("SEED_CONSULTAS", "seed_consultas"),
         description="Appointments to seed.",
     )
     seed_exames: int = Field(
         3500,
         ge=0,
+        le=MAX_ROWS,
         validation_alias=_env("SEED_EXAMES", "seed_exames"),
         description="Lab exams to seed.",
     )
     seed_internacoes: int = Field(
         1200,
         ge=0,
+        le=MAX_ROWS,
         validation_alias=_env("SEED_INTERNACOES", "seed_internacoes"),
         description="Hospital stays to seed.",
     )
     seed_pacientes_convenios: int = Field(
         2500,
         ge=0,
+        le=MAX_ROWS,
         validation_alias=_env("SEED_PACIENTES_CONVENIOS", "seed_pacientes_convenios"),
         description="Patient-plan links to seed.",
     )
@@ -166,26 +185,39 @@ class Settings(BaseSettings):
     stream_interval_seconds: float = Field(
         2.0,
         ge=0,
+        le=DAY,
         validation_alias=_env("STREAM_INTERVAL_SECONDS", "stream_interval_seconds"),
         description="Pause between events in the default pacing.",
     )
     max_jitter_ms: int = Field(
         400,
         ge=0,
+        le=3_600_000,
         validation_alias=_env("MAX_JITTER_MS", "max_jitter_ms"),
         description="Random extra pause, 0..N ms, added to each interval.",
     )
     batch_size: int = Field(
         50,
         ge=1,
+        le=100_000,
         validation_alias=_env("BATCH_SIZE", "batch_size"),
         description="Ids each stream worker reserves from a sequence per round trip.",
     )
     stream_rate: float | None = Field(
         None,
-        gt=0,
+        ge=0.001,
+        le=1_000_000,
         validation_alias=_env("STREAM_RATE", "stream_rate"),
         description="Events/s over all workers (open loop); unset: interval + jitter pacing.",
+    )
+    stream_max_lag_seconds: float | None = Field(
+        None,
+        gt=0,
+        le=DAY,
+        validation_alias=_env("STREAM_MAX_LAG_SECONDS", "stream_max_lag_seconds"),
+        description="With STREAM_RATE: skip (do not run) events already later than this when "
+        "due, so catching up after an outage is bounded (reported as skipped); unset: catch "
+        "up on every event.",
     )
     stream_workers: int = Field(
         1,
@@ -208,13 +240,15 @@ class Settings(BaseSettings):
     )
     stream_time_scale: float = Field(
         1.0,
-        gt=0,
+        ge=0.01,
+        le=DAY,
         validation_alias=_env("STREAM_TIME_SCALE", "stream_time_scale"),
         description="Profile clock speed: 24 makes the hospital-day profile last one hour.",
     )
     stream_ramp_seconds: float = Field(
         60.0,
         gt=0,
+        le=DAY,
         validation_alias=_env("STREAM_RAMP_SECONDS", "stream_ramp_seconds"),
         description="Time the ramp profile takes to reach STREAM_RATE.",
     )
@@ -239,20 +273,27 @@ class Settings(BaseSettings):
     )
     metrics_port: int | None = Field(
         None,
-        ge=1,
+        ge=1024,
         le=65535,
         validation_alias=_env("STREAM_METRICS_PORT", "metrics_port"),
-        description="Serve Prometheus /metrics on this port while streaming.",
+        description="Serve Prometheus /metrics on this port while streaming (1024..65535).",
+    )
+    metrics_address: IPvAnyAddress = Field(
+        IPv4Address("127.0.0.1"),
+        validation_alias=_env("STREAM_METRICS_ADDRESS", "metrics_address"),
+        description="Address /metrics listens on; 0.0.0.0 exposes it (no auth) to the network.",
     )
     reconnect_base_seconds: float = Field(
         0.1,
         gt=0,
+        le=3600,
         validation_alias=_env("STREAM_RECONNECT_BASE_SECONDS", "reconnect_base_seconds"),
         description="First reconnection delay; doubles on each failure.",
     )
     reconnect_cap_seconds: float = Field(
         10.0,
         gt=0,
+        le=3600,
         validation_alias=_env("STREAM_RECONNECT_CAP_SECONDS", "reconnect_cap_seconds"),
         description="Longest reconnection delay.",
     )
@@ -286,6 +327,43 @@ class Settings(BaseSettings):
         description="Password of CDC_ROLE (never logged); unset: generated and shown once.",
     )
 
+    # -- dashboard ---------------------------------------------------------------------
+    dashboard_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        validation_alias=_env("DASHBOARD_HOST", "dashboard_host"),
+        description="Address the web dashboard listens on (0.0.0.0: every interface).",
+    )
+    dashboard_port: int = Field(
+        8050,
+        ge=0,
+        le=65535,
+        validation_alias=_env("DASHBOARD_PORT", "dashboard_port"),
+        description="Port of the web dashboard (0: any free port).",
+    )
+    dashboard_refresh_seconds: float = Field(
+        2.0,
+        ge=0.2,
+        le=60,
+        validation_alias=_env("DASHBOARD_REFRESH_SECONDS", "dashboard_refresh_seconds"),
+        description="How often the dashboard reads the database and the metrics endpoints.",
+    )
+    dashboard_beds: int = Field(
+        300,
+        ge=1,
+        validation_alias=_env("DASHBOARD_BEDS", "dashboard_beds"),
+        description="Beds of the hospital: occupancy is open stays over this.",
+    )
+    dashboard_alerts: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        validate_default=True,
+        validation_alias=_env("DASHBOARD_ALERTS", "dashboard_alerts"),
+        description=(
+            "Alert thresholds attention:critical over the defaults, e.g. "
+            "slot_lag_mb=64:512,occupancy_pct=85:95."
+        ),
+    )
+
     # -- logging -----------------------------------------------------------------------
     log_level: LogLevel = Field(
         "INFO",
@@ -312,6 +390,11 @@ class Settings(BaseSettings):
             raise ValueError("it must be op=weight pairs, e.g. insert_consulta=40,update_exame=0")
         return resolve_weights(value)
 
+    @field_validator("dashboard_alerts", mode="before")
+    @classmethod
+    def _alerts(cls, value: Any) -> Any:
+        return resolve_thresholds(value)
+
     @model_validator(mode="after")
     def _stream_fits(self) -> Settings:
         if self.stream_shard_index >= self.stream_shard_count:
@@ -324,6 +407,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"STREAM_PROFILE (--profile) {self.stream_profile} shapes a rate: "
                 "give STREAM_RATE (--rate) too"
+            )
+        if (
+            self.stream_profile == "ramp"
+            and self.stream_ramp_seconds / self.stream_time_scale > DAY
+        ):
+            raise ValueError(
+                f"STREAM_RAMP_SECONDS (--ramp-seconds) {self.stream_ramp_seconds:g} at "
+                f"STREAM_TIME_SCALE (--time-scale) {self.stream_time_scale:g} is a ramp of "
+                f"more than a day; accepted: ramp-seconds / time-scale <= {DAY}"
             )
         if self.reconnect_cap_seconds < self.reconnect_base_seconds:
             raise ValueError(
@@ -404,11 +496,28 @@ def _did_you_mean(key: str, known: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str | None:
+    """The file's text, None when it does not exist; one-line errors for anything else."""
     if not path.exists():
+        return None
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory; it must be a file (or be removed)")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    text = _read_text(path)
+    if text is None:
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     lookup = _by_any_name()
@@ -426,11 +535,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _read_dotenv(path: Path) -> dict[str, Any]:
-    if not path.exists():
+    text = _read_text(path)
+    if text is None:
         return {}
     lookup = _by_any_name()
     values: dict[str, Any] = {}
-    for key, value in dotenv_values(path).items():
+    for key, value in dotenv_values(stream=io.StringIO(text)).items():
         field = lookup.get(key.lower())
         # A .env is often shared with other tools (docker compose...): foreign keys are fine.
         if field is not None and value is not None:
@@ -448,7 +558,7 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _describe(field: str, origin: str) -> str:
-    if origin in ("environment", "config/.env"):
+    if origin == "environment" or origin.endswith(".env"):
         return env_name(field)
     if origin == "flag":
         return "--" + field.replace("_", "-")
@@ -477,16 +587,23 @@ def load_settings(
     config_dir: Path = DEFAULT_CONFIG_DIR,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    require_dir: bool = False,
 ) -> LoadedSettings:
     """Read every source in precedence order and validate the result once.
 
     ``overrides`` are CLI flags by field name; ``None`` values mean "flag not given".
+    ``require_dir``: the folder was named by the user, so it must exist.
     Raises :class:`ConfigError` with one line naming the setting, value and what is accepted.
     """
     env = os.environ if environ is None else environ
+    if require_dir and not config_dir.is_dir():
+        raise ConfigError(
+            f"--config-dir {config_dir}: no such folder; give a folder holding "
+            "settings.toml and/or .env"
+        )
     layers: list[tuple[str, dict[str, Any]]] = [
         (str(config_dir / "settings.toml"), _read_toml(config_dir / "settings.toml")),
-        ("config/.env", _read_dotenv(config_dir / ".env")),
+        (str(config_dir / ".env"), _read_dotenv(config_dir / ".env")),
         ("environment", _read_environ(env)),
         ("flag", {k: v for k, v in (overrides or {}).items() if v is not None}),
     ]

@@ -39,6 +39,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in CATALOGUE}
 DEFAULT_WEIGHTS: dict[str, float] = {op.name: op.weight for op in CATALOGUE}
 
 _ACCEPTED = ", ".join(OPERATIONS)
+MAX_WEIGHT = 1_000_000
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -63,9 +64,13 @@ def resolve_weights(given: Mapping[str, Any]) -> dict[str, float]:
     for name, value in given.items():
         if name not in OPERATIONS:
             raise ValueError(f"unknown operation '{name}'; accepted operations: {_ACCEPTED}")
-        weight = float(value)
-        if weight < 0 or weight != weight or weight == float("inf"):
-            raise ValueError(f"weight of {name} must be a finite number >= 0, not {value}")
+        try:
+            weight = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"weight of {name} is not a number: {value!r}") from None
+        # Bounded so the sum of the weights stays exact and finite.
+        if not 0 <= weight <= MAX_WEIGHT:
+            raise ValueError(f"weight of {name} must be 0..{MAX_WEIGHT}, not {value}")
         merged[name] = weight
     if not any(merged.values()):
         raise ValueError(f"all weights are 0; give at least one of {_ACCEPTED} a weight > 0")

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hospital_sim.cdc.schema_types import TABLES
+from hospital_sim.cdc.schema_types import TABLE_SCHEMAS
 from hospital_sim.config import Settings
 from tests.db.support import FreshDb
 
@@ -71,7 +69,7 @@ class CdcDb:
                 t: conn.execute(
                     sql.SQL("SELECT * FROM {} ORDER BY id").format(sql.Identifier(t))
                 ).fetchall()
-                for t in TABLES
+                for t in TABLE_SCHEMAS
             }
 
 
@@ -142,11 +140,3 @@ def current_lsn(cdc: CdcDb) -> str:
         row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
     assert row is not None
     return str(row[0])
-
-
-@pytest.fixture
-def cdc(fresh_db: FreshDb, server_dsn: str) -> Iterator[CdcDb]:
-    """A fresh database with unique CDC names; its slots and role are dropped after."""
-    made = new_cdc_db(fresh_db)
-    yield made
-    cleanup(server_dsn, made)

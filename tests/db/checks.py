@@ -1,5 +1,6 @@
-"""What the database tests check rows with: coherence rules, fingerprints, and the audit
-that counts every row change on the server, to compare with the stream's own counters."""
+"""What the database tests check rows with: the coherence rules (``coherence``), fingerprints,
+and the audit that counts every row change on the server, to compare with the stream's own
+counters."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hospital_sim.db.seed import seed_database
 from hospital_sim.generate.addresses import ADDRESS_UF
 from hospital_sim.stream.run import StreamSummary
 from hospital_sim.stream.workload import OPERATIONS
+from tests.db.coherence import COHERENCE
 from tests.db.support import FreshDb
 
 
@@ -22,49 +24,6 @@ def scalar(conn: psycopg.Connection[tuple[object, ...]], query: str) -> object:
     assert row is not None
     return row[0]
 
-
-COHERENCE = {
-    "birth before registration, registration in the past": (
-        "SELECT count(*) FROM pacientes WHERE nascimento >= data_cadastro::date"
-        " OR data_cadastro > localtimestamp"
-    ),
-    "consulta before the patient's registration": (
-        "SELECT count(*) FROM consultas c JOIN pacientes p ON p.id = c.paciente_id"
-        " WHERE c.data <= p.data_cadastro"
-    ),
-    "closed consulta in the future": (
-        "SELECT count(*) FROM consultas WHERE status <> 'agendada' AND data > localtimestamp"
-    ),
-    "agendada consulta not in the next months": (
-        "SELECT count(*) FROM consultas WHERE status = 'agendada'"
-        " AND (data <= localtimestamp OR data > localtimestamp + interval '6 months')"
-    ),
-    "exame before registration or in the future": (
-        "SELECT count(*) FROM exames e JOIN pacientes p ON p.id = e.paciente_id"
-        " WHERE e.data <= p.data_cadastro OR e.data > localtimestamp"
-    ),
-    "internacao before registration or in the future": (
-        "SELECT count(*) FROM internacoes i JOIN pacientes p ON p.id = i.paciente_id"
-        " WHERE i.data_entrada <= p.data_cadastro OR i.data_entrada > localtimestamp"
-        " OR i.data_saida > localtimestamp"
-    ),
-    "discharge before admission": (
-        "SELECT count(*) FROM internacoes WHERE data_saida < data_entrada"
-    ),
-    "more than one current stay per patient": (
-        "SELECT count(*) FROM (SELECT paciente_id FROM internacoes WHERE data_saida IS NULL"
-        " GROUP BY paciente_id HAVING count(*) > 1) t"
-    ),
-    "overlapping stays of one patient": (
-        "SELECT count(*) FROM internacoes a JOIN internacoes b"
-        " ON a.paciente_id = b.paciente_id AND a.id < b.id"
-        " AND tsrange(a.data_entrada, coalesce(a.data_saida, 'infinity'))"
-        " && tsrange(b.data_entrada, coalesce(b.data_saida, 'infinity'))"
-    ),
-    "duplicate patient-plan pair": (
-        "SELECT count(*) - count(DISTINCT (paciente_id, convenio_id)) FROM pacientes_convenios"
-    ),
-}
 
 ROWS_WITHOUT_AUDIT = {
     t: f"SELECT md5(string_agg((to_jsonb(x) - 'created_at' - 'updated_at')::text, '|'"

@@ -18,7 +18,7 @@ import pytest
 from psycopg import conninfo
 
 from hospital_sim.db.embedded import EmbeddedServer
-from tests.db.cdc_support import cdc  # noqa: F401 (the fixture, shared by the CDC tests)
+from tests.db.cdc_support import CdcDb, cleanup, new_cdc_db
 from tests.db.support import ROOT, FreshDb, create_database, drop_database, free_port
 
 TEST_PORT = int(os.environ.get("HOSPITAL_SIM_TEST_PORT", "54329"))
@@ -32,7 +32,7 @@ def server_dsn() -> Iterator[str]:
     if not dsn:
         server = EmbeddedServer(base_dir=ROOT / ".hospital-sim-test", port=TEST_PORT)
         server.start()
-        dsn = f"host=127.0.0.1 port={TEST_PORT} user=postgres dbname=postgres"
+        dsn = server.conninfo("postgres")
     dsn = conninfo.make_conninfo(dsn, dbname="postgres")
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
@@ -75,6 +75,14 @@ def embedded_dir() -> Iterator[Path]:
     path = ROOT / ".hospital-sim-test" / f"e{os.getpid()}-{free_port()}"
     yield path
     EmbeddedServer(base_dir=path, port=1024).destroy()
+
+
+@pytest.fixture
+def cdc(fresh_db: FreshDb, server_dsn: str) -> Iterator[CdcDb]:
+    """A fresh database with unique CDC names; its slots and role are dropped after."""
+    made = new_cdc_db(fresh_db)
+    yield made
+    cleanup(server_dsn, made)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -113,3 +113,31 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.05)
+
+
+SMALL = {  # seed volumes, as the CLI reads them, for tests that only need some rows
+    "SEED_PACIENTES": "30",
+    "SEED_MEDICOS": "5",
+    "SEED_CONVENIOS": "4",
+    "SEED_CONSULTAS": "20",
+    "SEED_EXAMES": "10",
+    "SEED_INTERNACOES": "5",
+    "SEED_PACIENTES_CONVENIOS": "20",
+}
+
+
+def cli_env(base: Path, port: int) -> dict[str, str]:
+    """Environment for the CLI on an embedded server of the test's own."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PG_", "HOSPITAL_SIM_")) and k != "DATABASE_URL"
+    }
+    env.update(
+        {
+            "HOSPITAL_SIM_DIR": str(base),
+            "HOSPITAL_SIM_EMBEDDED_PORT": str(port),
+            "HOSPITAL_SIM_LOG_FILE": os.devnull,
+        }
+    )
+    return env

@@ -19,13 +19,13 @@ from hospital_sim.cdc.verify.check import verify_log
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
 from hospital_sim.stream.run import run_stream
-from tests.db.cdc_support import Background, CdcDb, cdc, current_lsn, lines_of  # noqa: F401
+from tests.db.cdc_support import Background, CdcDb, current_lsn, lines_of
 from tests.db.support import ROOT, run_cli
 
 pytestmark = pytest.mark.db
 
 
-def _ready(cdc: CdcDb) -> None:  # noqa: F811
+def _ready(cdc: CdcDb) -> None:
     s = cdc.settings()
     init_database(s)
     setup_cdc(s)
@@ -36,7 +36,7 @@ def _ops(path: Path) -> Counter[str]:
 
 
 def test_seed_and_stream_with_capture_running_verify_identical(
-    cdc: CdcDb,  # noqa: F811
+    cdc: CdcDb,
     tmp_path: Path,
 ) -> None:
     _ready(cdc)
@@ -69,7 +69,7 @@ def test_seed_and_stream_with_capture_running_verify_identical(
 
 
 def test_snapshot_of_a_busy_database_is_consistent_with_the_slot(
-    cdc: CdcDb,  # noqa: F811
+    cdc: CdcDb,
     tmp_path: Path,
 ) -> None:
     _ready(cdc)
@@ -105,7 +105,7 @@ class _CrashBeforeConfirm(Capture):
 
 
 def test_resume_after_a_crash_between_write_and_confirm_writes_nothing_twice(
-    cdc: CdcDb,  # noqa: F811
+    cdc: CdcDb,
     tmp_path: Path,
 ) -> None:
     _ready(cdc)
@@ -126,7 +126,7 @@ def test_resume_after_a_crash_between_write_and_confirm_writes_nothing_twice(
     assert sum(t.duplicates for t in report.tables) == 0
 
 
-def test_capture_cli_stops_at_an_lsn_and_when_idle(cdc: CdcDb, tmp_path: Path) -> None:  # noqa: F811
+def test_capture_cli_stops_at_an_lsn_and_when_idle(cdc: CdcDb, tmp_path: Path) -> None:
     _ready(cdc)
     env = cdc.env()
     log = tmp_path / "changes.jsonl"
@@ -146,7 +146,7 @@ def test_capture_cli_stops_at_an_lsn_and_when_idle(cdc: CdcDb, tmp_path: Path) -
     assert crms == ["CRM 1", "CRM 2"]
 
 
-def test_capture_cli_rejects_a_bad_lsn_and_a_missing_publication(cdc: CdcDb) -> None:  # noqa: F811
+def test_capture_cli_rejects_a_bad_lsn_and_a_missing_publication(cdc: CdcDb) -> None:
     env = cdc.env()
     assert run_cli("init", env=env).returncode == 0
     proc = run_cli("cdc", "capture", "--until-lsn", "12345", env=env)
@@ -158,7 +158,7 @@ def test_capture_cli_rejects_a_bad_lsn_and_a_missing_publication(cdc: CdcDb) -> 
     assert "cdc setup" in proc.stderr
 
 
-def test_capture_cli_stops_cleanly_on_sigint(cdc: CdcDb, tmp_path: Path) -> None:  # noqa: F811
+def test_capture_cli_stops_cleanly_on_sigint(cdc: CdcDb, tmp_path: Path) -> None:
     _ready(cdc)
     log = tmp_path / "changes.jsonl"
     proc = subprocess.Popen(
@@ -199,7 +199,7 @@ def test_a_torn_last_line_is_cut_and_the_last_complete_event_marks_the_resume(
 
 
 def test_a_lost_connection_is_resumed_without_loss_or_repeats(
-    cdc: CdcDb,  # noqa: F811
+    cdc: CdcDb,
     tmp_path: Path,
 ) -> None:
     _ready(cdc)

@@ -100,3 +100,30 @@ def test_a_target_without_the_tables_exits_2(two: tuple[FreshDb, FreshDb]) -> No
     assert "target has no table public.pacientes" in proc.stderr
     with psycopg.connect(target.dsn):
         pass
+
+
+def test_a_column_the_user_added_is_compared_too(two: tuple[FreshDb, FreshDb]) -> None:
+    # It used to be left out of both hashes: a wrong value in it read as identical.
+    source, target = two
+    with source.connect() as conn:
+        conn.execute("ALTER TABLE exames ADD COLUMN valor numeric(10,2)")
+        conn.execute("UPDATE exames SET valor = 120.50 WHERE id <= 10")
+    _copy(source, target)
+    with target.connect() as conn:
+        conn.execute("UPDATE exames SET valor = 99.99 WHERE id = 4")
+
+    report = diff_databases(source.settings(), target.dsn, chunk=50)
+
+    exames = next(t for t in report.tables if t.table == "exames")
+    assert (exames.differing, exames.missing, exames.extra) == (1, 0, 0)
+    assert [(d.id, d.column, str(d.expected), str(d.got)) for d in exames.diffs] == [
+        (4, "valor", "120.50", "99.99")
+    ]
+    with target.connect() as conn:
+        conn.execute("ALTER TABLE exames DROP COLUMN valor")
+    proc = run_cli("cdc", "diff", "--target", target.dsn, env=source.env())
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: target table public.exames has no column valor (the source table exames has "
+        "it); add it to the sink or drop it from the source"
+    )

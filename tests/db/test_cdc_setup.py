@@ -209,14 +209,15 @@ def test_setup_on_an_rds_style_server_grants_rds_replication(cdc: CdcDb) -> None
         )
         if made_group:
             su.execute("CREATE ROLE rds_replication NOLOGIN")
-        su.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(ident))
+        # A password: the embedded test server asks every login for one.
+        su.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD 'rds-master'").format(ident))
         su.execute(sql.SQL("GRANT rds_replication TO {} WITH ADMIN OPTION").format(ident))
         su.execute(
             sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(cdc.db.name), ident)
         )
         try:
             s = cdc.settings(
-                database_url=conninfo.make_conninfo(cdc.db.dsn, user=master),
+                database_url=conninfo.make_conninfo(cdc.db.dsn, user=master, password="rds-master"),
                 cdc_password="s3cret-for-test",
             )
             init_database(s)

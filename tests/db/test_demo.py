@@ -21,7 +21,11 @@ def test_demo_ends_identical(cdc: CdcDb, server_dsn: str, tmp_path: Path) -> Non
         proc = run_cli("demo", "--seconds", "2", "--rate", "200", "--log", str(log), env=cdc.env())
         assert proc.returncode == 0, proc.stdout + proc.stderr
         out = proc.stdout
-        assert out.rstrip().endswith("IDENTICAL")
+        assert out.rstrip().splitlines()[-2:] == [
+            "state:  IDENTICAL",
+            "events: EVENTS IDENTICAL: every reference event exactly once, in order",
+        ]
+        assert (tmp_path / "reference.jsonl").stat().st_size > 0
         assert f"database {demo_db}" in out
         assert "generated" in out and "captured" in out
         assert log.stat().st_size > 0
@@ -29,7 +33,7 @@ def test_demo_ends_identical(cdc: CdcDb, server_dsn: str, tmp_path: Path) -> Non
             slots = conn.execute(
                 "SELECT count(*) FROM pg_replication_slots WHERE database = %s", (demo_db,)
             ).fetchone()
-        assert slots == (0,)  # the demo drops its slot
+        assert slots == (0,)  # the demo drops its slots
     finally:
         cleanup(server_dsn, cdc, extra_databases=(demo_db,))
         with psycopg.connect(server_dsn, autocommit=True) as conn:

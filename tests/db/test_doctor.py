@@ -32,9 +32,13 @@ def test_rds_replication_membership_counts_as_replication(fresh_db: FreshDb) -> 
         )
         if made_group:
             conn.execute("CREATE ROLE rds_replication NOLOGIN")
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOREPLICATION").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN NOREPLICATION PASSWORD 'rds-user'").format(
+                sql.Identifier(role)
+            )
+        )
         try:
-            dsn = conninfo.make_conninfo(fresh_db.dsn, user=role)
+            dsn = conninfo.make_conninfo(fresh_db.dsn, user=role, password="rds-user")
             with psycopg.connect(dsn) as as_user:
                 assert not server_info(as_user).can_replicate
             conn.execute(sql.SQL("GRANT rds_replication TO {}").format(sql.Identifier(role)))

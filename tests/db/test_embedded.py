@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 from pathlib import Path
@@ -12,25 +11,9 @@ import pytest
 
 from hospital_sim.db.embedded import EmbeddedServer
 from hospital_sim.errors import EmbeddedServerError
-from tests.db.support import free_port, run_cli
+from tests.db.support import cli_env, free_port, run_cli
 
 pytestmark = pytest.mark.db
-
-
-def cli_env(base: Path, port: int) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PG_", "HOSPITAL_SIM_")) and k != "DATABASE_URL"
-    }
-    env.update(
-        {
-            "HOSPITAL_SIM_DIR": str(base),
-            "HOSPITAL_SIM_EMBEDDED_PORT": str(port),
-            "HOSPITAL_SIM_LOG_FILE": os.devnull,
-        }
-    )
-    return env
 
 
 def run_on_a_free_port(
@@ -53,7 +36,8 @@ def test_db_start_status_url_stop(embedded_dir: Path) -> None:
     assert f"127.0.0.1:{port}" in started.stdout
     assert run_cli("db", "status", env=env).returncode == 0
     url = run_cli("db", "url", env=env).stdout.strip()
-    assert url == f"postgresql://postgres@127.0.0.1:{port}/hospital"
+    passfile = embedded_dir.resolve() / "superuser.pgpass"
+    assert url == f"postgresql://postgres@127.0.0.1:{port}/hospital?passfile={passfile}"
     with psycopg.connect(url) as conn:
         settings: dict[object, object] = dict(
             conn.execute(

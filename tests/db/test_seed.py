@@ -19,7 +19,8 @@ from hospital_sim.db.schema import TABLES
 from hospital_sim.db.seed import CHUNK_ROWS, FIRST_IDS, anchor_for, seed_database, volumes_from
 from hospital_sim.generate import TABLE_COLUMNS, generate_tables
 from hospital_sim.generate.documents import is_valid_cnpj, is_valid_cpf
-from tests.db.checks import COHERENCE, fingerprint, phone_area_mismatches, scalar
+from tests.db.checks import fingerprint, phone_area_mismatches, scalar
+from tests.db.coherence import COHERENCE
 from tests.db.support import FreshDb, create_database, drop_database, run_cli
 
 pytestmark = pytest.mark.db

@@ -17,7 +17,6 @@ from hospital_sim.stream.operations import FixedClock
 from hospital_sim.stream.run import StreamSummary, run_stream
 from hospital_sim.stream.workload import DEFAULT_WEIGHTS, OPERATIONS
 from tests.db.checks import (
-    COHERENCE,
     assert_coherent,
     assert_counters_equal_database,
     audit_count,
@@ -29,6 +28,7 @@ from tests.db.checks import (
     scalar,
     seeded,
 )
+from tests.db.coherence import COHERENCE
 from tests.db.support import FreshDb, create_database, drop_database, free_port, wait_until
 
 pytestmark = pytest.mark.db

@@ -32,7 +32,10 @@ SMALL = {
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        (["--rate", "-5"], "--rate=-5.0 (from flag) is not accepted; it must be greater than 0"),
+        (
+            ["--rate", "-5"],
+            "--rate=-5.0 (from flag) is not accepted; it must be greater than or equal to 0.001",
+        ),
         (
             ["--weights", "insert_consulta=40,delete_paciente=1"],
             "unknown operation 'delete_paciente'",

@@ -55,3 +55,51 @@ def find(log: list[str], table: str, op: str, key: int | None = None) -> int:
 
 def table_by_name(report: VerifyReport, table: str) -> Any:
     return next(t for t in report.tables if t.table == table)
+
+
+# --- faults built from real logs (ours or Debezium's), for the event-level proof -----------
+
+
+def envelope(line: str) -> dict[str, Any]:
+    """The change event of a log line: fixture wrapper and schema wrapper removed."""
+    obj: dict[str, Any] = json.loads(line)
+    if "value" in obj and "op" not in obj:
+        obj = obj["value"]
+    if "payload" in obj and "schema" in obj:
+        obj = obj["payload"]
+    return obj
+
+
+def row_key(line: str) -> tuple[str, int]:
+    event = envelope(line)
+    row = event["after"] or event["before"]
+    return event["source"]["table"], row["id"]
+
+
+def superseded(log: list[str], op: str) -> int:
+    """Index of the first ``op`` event whose row a later event of the log changes again."""
+    for i, line in enumerate(log):
+        if envelope(line)["op"] != op:
+            continue
+        key = row_key(line)
+        if any(envelope(later)["op"] != "r" and row_key(later) == key for later in log[i + 1 :]):
+            return i
+    raise LookupError(f"no {op} event that a later event supersedes")
+
+
+def later_event(log: list[str], i: int) -> int:
+    """Index of the next event of the same row as ``log[i]``."""
+    key = row_key(log[i])
+    return next(j for j in range(i + 1, len(log)) if row_key(log[j]) == key)
+
+
+def alter(line: str, column: str, value: Any) -> str:
+    """``line`` with ``after[column]`` set to ``value`` (in whatever wrapper it has)."""
+    obj = json.loads(line)
+    event = obj
+    if "value" in event and "op" not in event:
+        event = event["value"]
+    if "payload" in event and "schema" in event:
+        event = event["payload"]
+    event["after"][column] = value
+    return json.dumps(obj, ensure_ascii=False) + "\n"

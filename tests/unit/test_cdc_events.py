@@ -125,9 +125,40 @@ def test_shapes_can_be_mixed_in_one_log() -> None:
     ],
 )
 def test_timestamp_encodings(encoded: Any, why: str) -> None:
-    assert after_of(with_after(data_cadastro=encoded))["data_cadastro"] == datetime(
-        2025, 3, 14, 8, 2, 11, 250000
-    ), why
+    # A connector encodes every timestamp column of a log in one unit.
+    same_unit = {}
+    if isinstance(encoded, int):
+        scale = encoded // 1741939331250
+        same_unit = {"created_at": 1795912109935 * scale, "updated_at": 1795912109935 * scale}
+    after = after_of(with_after(data_cadastro=encoded, **same_unit))
+    assert after["data_cadastro"] == datetime(2025, 3, 14, 8, 2, 11, 250000), why
+
+
+@pytest.mark.parametrize(
+    ("scale", "unit"), [(1, "milliseconds"), (1000, "microseconds"), (10**6, "nanoseconds")]
+)
+def test_a_log_learns_its_epoch_unit_so_1970_and_9999_decode_right(scale: int, unit: str) -> None:
+    # By magnitude alone, 1970 in microseconds looked like milliseconds and 9999-12-31 in
+    # microseconds like nanoseconds.
+    now = 1795912109935 * scale
+    recent = with_after(data_cadastro=now, created_at=now, updated_at=now)
+    early = with_after(data_cadastro=3_000_000 * scale, created_at=0, updated_at=0)
+    lines = [recent, early]
+    if scale < 10**6:  # 9999-12-31 does not fit in 64-bit nanoseconds
+        sentinel = 253_402_214_400_000 * scale
+        lines.append(with_after(data_cadastro=sentinel, created_at=now, updated_at=now))
+    parser = ChangeLogParser()
+    events = [parser.parse_line(line, n) for n, line in enumerate(lines, 1)]
+    after = [e.after for e in events if e is not None and e.after is not None]
+    assert after[0]["created_at"] == datetime(2026, 11, 29, 0, 28, 29, 935000), unit
+    assert after[1]["data_cadastro"] == datetime(1970, 1, 1, 0, 50), unit
+    if scale < 10**6:
+        assert after[2]["data_cadastro"] == datetime(9999, 12, 31), unit
+
+
+def test_infinite_timestamps_and_dates_decode_to_the_extremes() -> None:
+    after = after_of(with_after(data_cadastro="infinity", nascimento="-infinity"))
+    assert (after["data_cadastro"], after["nascimento"]) == (datetime.max, date.min)
 
 
 @pytest.mark.parametrize(

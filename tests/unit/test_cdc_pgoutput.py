@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from hospital_sim import __version__
-from hospital_sim.cdc.capture.envelope import change_event, encode_pg_value
+from hospital_sim.cdc.capture.envelope import change_event, change_events, encode_pg_value
 from hospital_sim.cdc.capture.pgoutput import (
     Begin,
     Commit,
@@ -28,7 +28,7 @@ from hospital_sim.cdc.capture.pgoutput import (
     format_lsn,
     parse_lsn,
 )
-from hospital_sim.cdc.schema_types import TABLES, PgType
+from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType
 from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
 from hospital_sim.cdc.verify.events import parse_line
 
@@ -65,7 +65,7 @@ def commit() -> bytes:
 
 
 def relation(relid: int, table: str, identity: bytes = b"d", xid: int | None = None) -> bytes:
-    schema = TABLES[table]
+    schema = TABLE_SCHEMAS[table]
     out = b"R" + (b"" if xid is None else struct.pack(">I", xid))
     out += struct.pack(">I", relid) + cstr("public") + cstr(table) + identity
     out += struct.pack(">h", len(schema.columns))
@@ -110,7 +110,7 @@ def test_relation_message_lists_columns_with_types_and_key() -> None:
     assert isinstance(rel, Relation)
     assert (rel.relation_id, rel.namespace, rel.name) == (PACIENTES, "public", "pacientes")
     assert rel.replica_identity == "f"
-    assert rel.column_names == TABLES["pacientes"].column_names
+    assert rel.column_names == TABLE_SCHEMAS["pacientes"].column_names
     assert [c.type_oid for c in rel.columns][:3] == [20, 1043, 1082]
     assert [c.is_key for c in rel.columns] == [True] + [False] * 8
 
@@ -209,12 +209,17 @@ def test_decoder_turns_a_transaction_into_debezium_events() -> None:
         "ts_ms": 1741939331250,
         "snapshot": "false",
         "db": "hospital",
+        "ts_us": 1741939331250000,
+        "ts_ns": 1741939331250000000,
         "schema": "public",
         "table": "pacientes",
         "txId": 974,
         "lsn": 31845002,
+        "commit_lsn": 31845104,  # Begin's final LSN: the proof's window needs it
     }
     assert (event["op"], event["ts_ms"], event["before"]) == ("c", 1741939331300, None)
+    assert (event["ts_us"], event["ts_ns"]) == (1741939331300000, 1741939331300000000)
+    assert event["transaction"] is None
     assert change_event(up, db="hospital")["after"]["telefone"] == UNAVAILABLE_PLACEHOLDER
 
 
@@ -303,3 +308,19 @@ def test_change_for_an_unknown_relation_is_an_error() -> None:
 
 def test_type_oids_of_the_schema() -> None:
     assert [t.oid for t in PgType] == [20, 1043, 1082, 1114]
+
+
+def test_a_primary_key_update_becomes_a_delete_and_a_create_as_in_debezium() -> None:
+    decoder = Decoder()
+    decoder.decode(begin())
+    decoder.decode(relation(PACIENTES, "pacientes"))
+    upd = b"U" + struct.pack(">I", PACIENTES) + b"K"
+    upd += tuple_data("21", None, None, None, None, None, None, None, None)
+    upd += b"N" + tuple_data("99", *PACIENTE_21[1:])
+    (change,) = decoder.decode(upd, lsn=31845100)
+
+    delete, create = change_events(change, db="hospital", ts_ms=1)
+
+    assert (delete["op"], delete["before"]["id"], delete["after"]) == ("d", 21, None)
+    assert (create["op"], create["before"], create["after"]["id"]) == ("c", None, 99)
+    assert delete["source"]["lsn"] == create["source"]["lsn"] == 31845100

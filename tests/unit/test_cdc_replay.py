@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
+from hospital_sim.cdc.lsn import percentile
 from hospital_sim.cdc.values import UNAVAILABLE
 from hospital_sim.cdc.verify.compare import compare
 from hospital_sim.cdc.verify.events import ChangeEvent, parse_line
-from hospital_sim.cdc.verify.replay import percentile, replay
+from hospital_sim.cdc.verify.replay import replay
 
 
 def ev(

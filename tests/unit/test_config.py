@@ -46,7 +46,8 @@ def test_precedence_toml_then_dotenv_then_environment_then_flag(tmp_path: Path) 
     )
     s, origin = loaded.settings, loaded.origins
     assert (s.seed_pacientes, origin["seed_pacientes"]) == (10, str(tmp_path / "settings.toml"))
-    assert (s.seed_medicos, origin["seed_medicos"]) == (21, "config/.env")
+    # The label names the folder actually read, not the default one.
+    assert (s.seed_medicos, origin["seed_medicos"]) == (21, str(tmp_path / ".env"))
     assert (s.seed_exames, origin["seed_exames"]) == (32, "environment")
     assert (s.seed_consultas, origin["seed_consultas"]) == (43, "flag")
     assert origin["seed_internacoes"] == "default"

@@ -107,3 +107,24 @@ def test_profile_by_name() -> None:
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError):
         RatePacing(rate=0, start=0.0)
+
+
+def test_max_lag_skips_events_already_too_late_and_counts_them() -> None:
+    now = [0.0]
+    skipped: list[int] = []
+    pacing = RatePacing(
+        rate=10, start=0.0, max_lag=1.0, on_skip=skipped.append, clock=lambda: now[0]
+    )
+    assert pacing.next_due(0.0) == 0.0
+    now[0] = 10.05  # an outage: 10 s without running anything
+    due = pacing.next_due(0.0)
+    assert due == pytest.approx(9.1)  # resumes within max_lag, not 9.95 s behind
+    assert skipped == [90]  # events 1..90 (due 0.1..9.0 s) are skipped, not caught up
+
+
+def test_without_max_lag_every_late_event_is_caught_up() -> None:
+    now = [0.0]
+    pacing = RatePacing(rate=10, start=0.0, clock=lambda: now[0])
+    pacing.next_due(0.0)
+    now[0] = 10.0
+    assert pacing.next_due(0.0) == pytest.approx(0.1)

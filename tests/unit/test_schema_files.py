@@ -32,10 +32,10 @@ def test_every_layer_knows_the_same_tables_and_columns() -> None:
         resources.files("hospital_sim.db.schema").joinpath(n).read_text("utf-8")
         for n in ("01_tables.sql",)
     )
-    assert set(schema_types.TABLES) == set(TABLES)
+    assert set(schema_types.TABLE_SCHEMAS) == set(TABLES)
     assert tuple(TABLE_COLUMNS) == TABLES
     for table in TABLES:
-        cdc_columns = schema_types.TABLES[table].column_names
+        cdc_columns = schema_types.TABLE_SCHEMAS[table].column_names
         assert cdc_columns == (*TABLE_COLUMNS[table], "created_at", "updated_at")
         block = sql.split(f"CREATE TABLE IF NOT EXISTS {table} (", 1)[1].split(");", 1)[0]
         declared = tuple(
@@ -47,3 +47,11 @@ def test_every_layer_knows_the_same_tables_and_columns() -> None:
             and not line.startswith("     ")
         )
         assert declared == cdc_columns, table
+
+
+def test_verify_knows_every_table_a_scenario_creates() -> None:
+    from hospital_sim.cdc.schema_types import SCENARIO_TABLE_SCHEMAS
+    from hospital_sim.scenarios import EXTRA_TABLES
+
+    # A scenario's table that verify does not know makes it refuse the scenario's log.
+    assert set(EXTRA_TABLES) == set(SCENARIO_TABLE_SCHEMAS)

@@ -21,6 +21,7 @@ def test_exposition_has_every_family_with_its_labels() -> None:
     stats.substitutions[("update_exame", "insert_exame")] += 3
     stats.errors["23"] += 1
     stats.record_lag(0.25)
+    stats.skipped = 7
     text = generate_latest(registry_for(lambda: stats)).decode()
     assert (
         'hospital_sim_events_total{operation="insert_paciente",outcome="committed",'
@@ -33,6 +34,7 @@ def test_exposition_has_every_family_with_its_labels() -> None:
     assert 'hospital_sim_substitutions_total{ran="insert_exame",wanted="update_exame"} 3.0' in text
     assert 'hospital_sim_errors_total{sqlstate_class="23"} 1.0' in text
     assert "hospital_sim_schedule_lag_seconds 0.25" in text
+    assert "hospital_sim_skipped_events_total 7.0" in text
 
 
 def test_registries_are_private() -> None:

@@ -56,7 +56,8 @@ def test_parse_weights_merges_over_the_defaults() -> None:
         ("insert_consulta", "op=weight"),
         ("insert_consulta=lots", "not a number"),
         ("delete_paciente=3", "accepted operations: insert_paciente"),
-        ("update_exame=-1", ">= 0"),
+        ("update_exame=-1", "0..1000000"),
+        ("update_exame=1e308", "0..1000000"),
         (",".join(f"{n}=0" for n in OPERATIONS), "all weights are 0"),
     ],
 )
@@ -83,7 +84,8 @@ def test_weights_from_a_toml_table_and_env(tmp_path: Path) -> None:
     ("env", "message"),
     [
         ({"STREAM_WEIGHTS": "foo=1"}, "STREAM_WEIGHTS=foo=1 .*unknown operation 'foo'"),
-        ({"STREAM_RATE": "-3"}, "STREAM_RATE=-3 .*greater than 0"),
+        ({"STREAM_RATE": "-3"}, "STREAM_RATE=-3 .*greater than or equal to 0.001"),
+        ({"STREAM_RATE": "inf"}, "STREAM_RATE=inf .*finite number"),
         ({"STREAM_SHARD_INDEX": "2", "STREAM_SHARD_COUNT": "2"}, "accepted 0..1"),
         ({"STREAM_PROFILE": "ramp"}, "give STREAM_RATE"),
         ({"STREAM_WORKERS": "0"}, "STREAM_WORKERS=0"),

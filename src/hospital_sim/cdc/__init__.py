@@ -5,6 +5,7 @@
   the built-in capture engine; ``status`` reads slot lag.
 - ``verify/``: the proof side. Change-log parsing (ours and Debezium's JSON), replay by key,
   comparison with the source (live tables or CSV dumps) and ``cdc diff``.
-- ``schema_types``, ``values``: the hospital columns' types and canonical values, which both
-  halves agree on. ``demo`` runs the whole story: seed, capture, stream, verify.
+- ``schema_types``, ``values``, ``lsn``: the hospital columns' types and canonical values,
+  and LSN helpers, which both halves share. ``demo`` runs the whole story: seed, capture,
+  stream, verify.
 """

@@ -1,10 +1,12 @@
 """``hospital-sim demo``: the whole CDC story on one screen, in its own database.
 
 Embedded (or configured) server -> a fresh ``<database>_demo`` -> init -> cdc setup ->
-capture in a background thread -> seed -> stream for N seconds -> stop -> the capture
-catches up to the WAL position at that moment -> verify the change log against the
-source. The demo never touches the user's own database; its slot is dropped at the end
-(a forgotten slot would hold WAL forever), its database and change log are kept.
+a reference capture and the capture under test in background threads (each on its own
+slot) -> seed -> stream for N seconds -> stop -> both captures catch up to the WAL position
+at that moment -> verify the change log against the source (the state comparison) and
+against the reference log (the event-level proof), and print both verdicts. The demo never
+touches the user's own database; its slots are dropped at the end (a forgotten slot would
+hold WAL forever), its database and change logs are kept.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from hospital_sim.cdc.capture.builtin import Capture, CaptureResult
+from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
 from hospital_sim.cdc.capture.setup import setup_cdc
 from hospital_sim.cdc.capture.slots import drop_slot
-from hospital_sim.cdc.verify.check import verify_log
+from hospital_sim.cdc.verify.check import prove_log, verify_log
 from hospital_sim.cdc.verify.compare import VerifyReport
+from hospital_sim.cdc.verify.proof import ProofReport
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, connection
 from hospital_sim.db.lifecycle import init_database
@@ -48,12 +52,14 @@ class DemoResult:
     stream_events: Counter[tuple[str, str]]
     """(operation, table) -> committed events of the stream."""
     stream_seconds: float
-    capture: CaptureResult
+    capture: CaptureResult | DebeziumResult
     report: VerifyReport
+    proof: ProofReport
+    reference_path: Path
 
     @property
     def identical(self) -> bool:
-        return self.report.identical
+        return self.report.identical and self.proof.ok
 
     def lines(self) -> list[str]:
         seeded = ", ".join(f"{t} {n}" for t, n in self.seed_rows.items())
@@ -85,7 +91,15 @@ class DemoResult:
                 f"  commit-to-written latency per transaction: p50 {cap.latency_ms(50)} ms, "
                 f"p99 {cap.latency_ms(99)} ms"
             )
-        out += ["", "verify against the source", self.report.render_table()]
+        out += ["", "verify against the source (state comparison)", self.report.render_table()]
+        out += [
+            "",
+            f"verify against the reference log {self.reference_path} (event-level proof)",
+            self.proof.render(),
+            "",
+            f"state:  {self.report.verdict()}",
+            f"events: {self.proof.summary()}",
+        ]
         return out
 
 
@@ -119,9 +133,9 @@ def _recreate_database(target: Target, settings: Settings) -> None:
 class _Background:
     """Runs the capture in a thread and hands back its result or its exception."""
 
-    def __init__(self, capture: Capture) -> None:
+    def __init__(self, capture: Capture | DebeziumCapture) -> None:
         self.capture = capture
-        self.result: CaptureResult | None = None
+        self.result: CaptureResult | DebeziumResult | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="cdc-capture", daemon=True)
 
@@ -131,7 +145,7 @@ class _Background:
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
 
-    def join(self) -> CaptureResult:
+    def join(self) -> CaptureResult | DebeziumResult:
         self.thread.join()
         if self.error is not None:
             raise self.error
@@ -169,8 +183,13 @@ def run_demo(
     rate: float | None = 200.0,
     log_path: Path | None = None,
     say: Say | None = None,
+    engine: str = "builtin",
 ) -> DemoResult:
-    """Run the demo end to end and return what happened; see the module docstring."""
+    """Run the demo end to end and return what happened; see the module docstring.
+
+    ``engine="debezium"`` captures with the real Debezium connector in process
+    (:mod:`hospital_sim.cdc.capture.debezium`) instead of the built-in decoder.
+    """
     from hospital_sim.db.seed import seed_database  # Faker and numpy load only here
 
     def step(message: str) -> None:
@@ -179,7 +198,7 @@ def run_demo(
             say(message)
 
     cfg = demo_settings(settings, rate=rate)
-    target = prepare_target(cfg)
+    target = prepare_target(cfg, create=True)
     step(f"creating database {target.dbname} on {target.host_port}")
     _recreate_database(target, cfg)
     init_database(cfg)
@@ -187,10 +206,33 @@ def run_demo(
     path = log_path or settings.embedded_dir.resolve() / "demo" / "changes.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    background = _Background(Capture(cfg, output=path, snapshot=True))
+    reference_path = path.with_name("reference.jsonl")
+    reference_path.unlink(missing_ok=True)
+    reference_slot = f"{cfg.cdc_slot}_ref"
+    # The reference starts first, so it sees every change the capture under test sees.
+    ref_capture = Capture(
+        cfg.model_copy(update={"cdc_slot": reference_slot}), output=reference_path
+    )
+    reference = _Background(ref_capture)
+    reference.thread.start()
+    reference.capture.ready.wait()
+    if reference.error is not None:
+        reference.join()
+    capture: Capture | DebeziumCapture
+    if engine == "debezium":
+        # A fresh database every time: no offsets to resume from, no slot to keep.
+        Path(f"{path}.offsets").unlink(missing_ok=True)
+        capture = DebeziumCapture(
+            cfg, output=path, snapshot=True, props={"slot.drop.on.stop": "true"}
+        )
+    else:
+        capture = Capture(cfg, output=path, snapshot=True)
+    background = _Background(capture)
     background.thread.start()
     background.capture.ready.wait()
     if background.error is not None:
+        reference.capture.stop()
+        reference.thread.join()
         background.join()
     try:
         step(f"capture running (slot {cfg.cdc_slot}); seeding")
@@ -199,15 +241,24 @@ def run_demo(
         events, elapsed = _stream(cfg, seconds)
         lsn = _current_lsn(target, cfg)
         step(f"stream stopped; capture catching up to {lsn}")
-        background.capture.stop_at(lsn)
+        if isinstance(capture, DebeziumCapture):
+            capture.stop_at_current()
+        else:
+            capture.stop_at(lsn)
+        ref_capture.stop_at(lsn)
         captured = background.join()
+        reference.join()
     finally:
-        background.capture.stop()
-        background.thread.join()
+        for running in (background, reference):
+            running.capture.stop()
+            running.thread.join()
         with connection(target, deadline=cfg.connect_timeout) as conn:
             drop_slot(conn, cfg.cdc_slot)
+            drop_slot(conn, reference_slot)
     step("verifying the change log against the source")
     report = verify_log(cfg, path, wait_quiescent=0)
+    step("proving the change log event by event against the reference log")
+    proof = prove_log(path, reference_path)
     return DemoResult(
         database=target.dbname,
         log_path=path,
@@ -216,4 +267,6 @@ def run_demo(
         stream_seconds=elapsed,
         capture=captured,
         report=report,
+        proof=proof,
+        reference_path=reference_path,
     )

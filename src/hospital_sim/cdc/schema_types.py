@@ -15,9 +15,11 @@ from types import MappingProxyType
 from typing import Final
 
 __all__ = [
+    "KNOWN_TABLE_SCHEMAS",
     "PRIMARY_KEY",
-    "TABLES",
+    "SCENARIO_TABLE_SCHEMAS",
     "TABLE_NAMES",
+    "TABLE_SCHEMAS",
     "TYPE_BY_OID",
     "Column",
     "PgType",
@@ -112,7 +114,7 @@ _B, _V, _D, _T = PgType.BIGINT, PgType.VARCHAR, PgType.DATE, PgType.TIMESTAMP
 _NULL, _NOT_NULL = True, False
 
 # In foreign-key order: a table only references tables listed before it.
-TABLES: Final[Mapping[str, TableSchema]] = MappingProxyType(
+TABLE_SCHEMAS: Final[Mapping[str, TableSchema]] = MappingProxyType(
     {
         t.name: t
         for t in (
@@ -173,9 +175,30 @@ TABLES: Final[Mapping[str, TableSchema]] = MappingProxyType(
     }
 )
 
-TABLE_NAMES: Final[tuple[str, ...]] = tuple(TABLES)
+TABLE_NAMES: Final[tuple[str, ...]] = tuple(TABLE_SCHEMAS)
+
+# Tables a scenario creates next to the hospital's (hospital_sim.scenarios), so that a log
+# carrying them can be verified too: nightly-cleanup's work queue, emptied by TRUNCATE.
+SCENARIO_TABLE_SCHEMAS: Final[Mapping[str, TableSchema]] = MappingProxyType(
+    {
+        "fila_integracao": TableSchema(
+            "fila_integracao",
+            (
+                Column("id", _B, nullable=False),
+                Column("exame_id", _B, nullable=False),
+                Column("destino", _V, nullable=False),
+                Column("payload", _V),
+                Column("criado_em", _T, nullable=False),
+            ),
+        ),
+    }
+)
+
+KNOWN_TABLE_SCHEMAS: Final[Mapping[str, TableSchema]] = MappingProxyType(
+    {**TABLE_SCHEMAS, **SCENARIO_TABLE_SCHEMAS}
+)
 
 
 def table_schema(name: str) -> TableSchema | None:
     """The schema of hospital table ``name``, or None when it is not one of the seven."""
-    return TABLES.get(name)
+    return TABLE_SCHEMAS.get(name)

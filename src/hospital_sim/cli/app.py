@@ -9,8 +9,18 @@ from typing import Annotated
 import typer
 
 from hospital_sim import __version__
-from hospital_sim.cli import cdc_cmd, config_cmd, db_cmd, doctor_cmd, schema_cmd, stream_cmd
-from hospital_sim.cli.common import State
+from hospital_sim.cli import (
+    cdc_cmd,
+    config_cmd,
+    dashboard_cmd,
+    db_cmd,
+    doctor_cmd,
+    scenario_cmd,
+    schema_cmd,
+    stream_cmd,
+)
+from hospital_sim.cli.common import State, silence_stdout
+from hospital_sim.config import DEFAULT_CONFIG_DIR
 from hospital_sim.errors import HospitalSimError
 
 app = typer.Typer(
@@ -32,13 +42,14 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     config_dir: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--config-dir",
             envvar="HOSPITAL_SIM_CONFIG_DIR",
-            help="Folder holding settings.toml and .env.",
+            help="Folder holding settings.toml and .env (must exist when given).",
+            show_default="config",
         ),
-    ] = Path("config"),
+    ] = None,
     log_level: Annotated[
         str | None,
         typer.Option(
@@ -61,7 +72,8 @@ def root(
     if log_format not in ("text", "json"):
         raise typer.BadParameter(f"{log_format!r}; accepted: text, json", param_hint="--log-format")
     ctx.obj = State(
-        config_dir=config_dir,
+        config_dir=config_dir or DEFAULT_CONFIG_DIR,
+        config_dir_given=config_dir is not None,
         log_level=log_level,
         log_format="json" if log_format == "json" else "text",
     )
@@ -71,17 +83,39 @@ schema_cmd.register(app)
 stream_cmd.register(app)
 doctor_cmd.register(app)
 cdc_cmd.register(app)
+scenario_cmd.register(app)
+dashboard_cmd.register(app)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: library errors become one line on stderr and exit code 2.
+def _usage_line(exc: typer.TyperException) -> str:
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        return f"error: {message} (see '{ctx.command_path} --help')"
+    return f"error: {message}"
 
-    Usage errors (unknown flag, bad flag value) are Typer's own, also exit code 2.
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every user error is one line on stderr and exit code 2.
+
+    Library errors carry their own message; usage errors (unknown flag, bad flag value)
+    are Click's, flattened to one line instead of the framed block.
     """
     try:
-        app(args=argv, prog_name="hospital-sim")
+        code = app(args=argv, prog_name="hospital-sim", standalone_mode=False)
     except HospitalSimError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         sys.exit(getattr(exc, "exit_code", 1))
+    except typer.TyperException as exc:
+        typer.echo(_usage_line(exc), err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        # The reader went away (e.g. '| head'): stop quietly, as other command-line tools do.
+        silence_stdout()
+        sys.exit(141)
+    sys.exit(code if isinstance(code, int) else 0)

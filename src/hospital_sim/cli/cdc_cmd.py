@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from hospital_sim.cli.common import settings
+from hospital_sim.cli.common import settings, silence_stdout
+from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
 
 app = typer.Typer(
@@ -54,6 +55,14 @@ def setup(
         bool,
         typer.Option("--new-password", help="Generate a new password for an existing role."),
     ] = False,
+    for_post: Annotated[
+        bool,
+        typer.Option(
+            "--for-post",
+            help='Print {"name", "config"}, the body of POST /connectors (default: the '
+            "config alone, the body of PUT /connectors/<name>/config).",
+        ),
+    ] = False,
 ) -> None:
     """Publication, replica identity and CDC role; print a Debezium connector config."""
     from hospital_sim.cdc.capture.connector import CHOICES
@@ -86,7 +95,12 @@ def setup(
         )
     for key, (value, why) in CHOICES.items():
         _err(f"{key}={value}: {why}")
-    typer.echo(json.dumps(result.connector, indent=2))
+    body = (
+        {"name": result.connector["name"], "config": result.connector}
+        if for_post
+        else result.connector
+    )
+    typer.echo(json.dumps(body, indent=2))
     if result.registered is not None:
         state = result.registered
         tasks = ", ".join(state.tasks) or "no tasks yet"
@@ -144,10 +158,74 @@ def capture(
         ),
     ] = None,
     slot: Annotated[
-        str | None, typer.Option("--slot", help="Slot name (overrides CDC_SLOT).")
+        str | None,
+        typer.Option(
+            "--slot",
+            help="Slot name (overrides CDC_SLOT; Debezium's default is CDC_SLOT + _debezium).",
+        ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="builtin (our pgoutput decoder) or debezium (the real Debezium PostgreSQL "
+            "connector in process; needs the hospital-sim[debezium] extra and Java 17+).",
+        ),
+    ] = "builtin",
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", help="Stop after this many seconds.", show_default=False),
+    ] = None,
+    prop: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prop",
+            help="Debezium connector property key=value (repeatable), e.g. "
+            "skipped.operations=none. Only with --engine debezium.",
+            show_default=False,
+        ),
+    ] = None,
+    offset_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--offset-file",
+            help="Debezium's offset file (default: the change log's name + .offsets).",
+            show_default=False,
+        ),
+    ] = None,
+    transaction_metadata: Annotated[
+        bool,
+        typer.Option(
+            "--transaction-metadata",
+            help="Write Debezium's BEGIN/END transaction events with per-table event counts "
+            "(like provide.transaction.metadata=true).",
+        ),
+    ] = False,
 ) -> None:
-    """Write decoded changes as Debezium-shaped JSON lines until Ctrl-C, idle or an LSN."""
+    """Write change events as Debezium JSON lines until Ctrl-C, a duration, idle or an LSN."""
+    import threading
+
+    if engine not in ("builtin", "debezium"):
+        raise typer.BadParameter(f"{engine!r}; accepted: builtin, debezium", param_hint="--engine")
+    if engine == "debezium":
+        _capture_debezium(
+            ctx,
+            output=output,
+            slot=slot,
+            snapshot=snapshot,
+            until_lsn=until_lsn,
+            until_current=until_current,
+            idle_timeout=idle_timeout,
+            duration=duration,
+            prop=prop,
+            offset_file=offset_file,
+        )
+        return
+    for flag, given in (("--prop", prop), ("--offset-file", offset_file)):
+        if given:
+            raise typer.BadParameter("only with --engine debezium", param_hint=flag)
+    if duration is not None and duration <= 0:
+        raise typer.BadParameter(f"{duration} must be > 0 seconds", param_hint="--duration")
     from hospital_sim.cdc.capture.builtin import Capture
 
     s = settings(ctx, cdc_slot=slot)
@@ -158,6 +236,60 @@ def capture(
         idle_timeout=idle_timeout,
         until_lsn=until_lsn,
         until_current=until_current,
+        transaction_metadata=transaction_metadata,
+    )
+    timer = None
+    if duration is not None:
+        timer = threading.Timer(duration, cap.stop, args=("duration",))
+        timer.daemon = True
+        timer.start()
+    try:
+        with stop_on_signals(cap.stop):
+            result = cap.run()
+    except BrokenPipeError:
+        # Closed during the snapshot: the unfinished slot was dropped, as on any failure.
+        silence_stdout()
+        _err("capture stopped: output closed during the snapshot; the next capture starts over")
+        return
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if result.stopped_by == "output closed":
+        silence_stdout()  # nothing more can reach the reader; exit quietly
+    for line in result.lines():
+        _err(line)
+
+
+def _capture_debezium(
+    ctx: typer.Context,
+    *,
+    output: str,
+    slot: str | None,
+    snapshot: bool | None,
+    until_lsn: str | None,
+    until_current: bool,
+    idle_timeout: float | None,
+    duration: float | None,
+    prop: list[str] | None,
+    offset_file: Path | None,
+) -> None:
+    from hospital_sim.cdc.capture.debezium import DebeziumCapture, parse_props
+
+    if until_lsn is not None:
+        raise typer.BadParameter(
+            "not with --engine debezium; use --until-current, --duration or --idle-timeout",
+            param_hint="--until-lsn",
+        )
+    cap = DebeziumCapture(
+        settings(ctx),
+        output=output,
+        slot=slot,
+        snapshot=snapshot,
+        offset_file=offset_file,
+        duration=duration,
+        idle_timeout=idle_timeout,
+        until_current=until_current,
+        props=parse_props(prop),
     )
     with stop_on_signals(cap.stop):
         result = cap.run()
@@ -185,16 +317,44 @@ def verify(
             help="Seconds the source and the log must stay unchanged before comparing.",
         ),
     ] = 2.0,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="Event-level proof instead: match every change event with this reference "
+            "log (written by 'cdc capture' started before the workload); needs no database.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_redelivery: Annotated[
+        bool,
+        typer.Option(
+            "--allow-redelivery",
+            help="Accept duplicate events (at-least-once redelivery); still counted and shown.",
+        ),
+    ] = False,
 ) -> None:
     """Replay a change log and compare it with the source; exit 1 when it differs."""
-    from hospital_sim.cdc.verify.check import verify_log
+    from hospital_sim.cdc.verify.check import prove_log, verify_log
 
+    if reference is not None:
+        if expected_dir is not None or baseline_dir is not None:
+            raise UserError(
+                "--reference compares two change logs; --expected-dir and --baseline-dir "
+                "belong to the state comparison (run it without --reference)"
+            )
+        proof = prove_log(file, reference, allow_redelivery=allow_redelivery)
+        typer.echo(json.dumps(proof.to_dict(), indent=2) if as_json else proof.render())
+        if not proof.ok:
+            raise typer.Exit(1)
+        return
     report = verify_log(
         settings(ctx, log_to_file=False),
         file,
         expected_dir=expected_dir,
         baseline_dir=baseline_dir,
         wait_quiescent=wait_quiescent,
+        allow_redelivery=allow_redelivery,
     )
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render_table())
     if not report.identical:
@@ -252,11 +412,21 @@ def demo(
         Path | None,
         typer.Option("--log", help="Where to write the change log.", show_default=False),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Capture with builtin (our decoder) or debezium (the real connector in "
+            "process; needs the hospital-sim[debezium] extra and Java 17+).",
+        ),
+    ] = "builtin",
 ) -> None:
     """Seed, stream, capture and verify in a fresh demo database; exit 0 when identical."""
     from hospital_sim.cdc.demo import run_demo
 
-    result = run_demo(settings(ctx), seconds=seconds, rate=rate, log_path=log)
+    if engine not in ("builtin", "debezium"):
+        raise typer.BadParameter(f"{engine!r}; accepted: builtin, debezium", param_hint="--engine")
+    result = run_demo(settings(ctx), seconds=seconds, rate=rate, log_path=log, engine=engine)
     for line in result.lines():
         typer.echo(line)
     if not result.identical:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,33 @@ from typing import Any
 import typer
 
 from hospital_sim import logs
-from hospital_sim.config import DEFAULT_CONFIG_DIR, Settings, load_settings
+from hospital_sim.config import DEFAULT_CONFIG_DIR, LoadedSettings, Settings, load_settings
+from hospital_sim.errors import ConfigError
+
+# Flags named differently from their setting: errors must name what the user typed.
+FLAG_OF = {
+    "stream_rate": "rate",
+    "stream_workers": "workers",
+    "stream_txn_size": "txn-size",
+    "stream_profile": "profile",
+    "stream_time_scale": "time-scale",
+    "stream_ramp_seconds": "ramp-seconds",
+    "stream_weights": "weights",
+    "stream_shard_index": "shard-index",
+    "stream_shard_count": "shard-count",
+    "random_seed": "seed",
+    "stream_interval_seconds": "interval",
+    "max_jitter_ms": "jitter-ms",
+    "stream_max_lag_seconds": "max-lag",
+    "seed_pacientes": "pacientes",
+    "seed_medicos": "medicos",
+    "seed_convenios": "convenios",
+    "seed_consultas": "consultas",
+    "seed_exames": "exames",
+    "seed_internacoes": "internacoes",
+    "seed_pacientes_convenios": "pacientes-convenios",
+    "seed_scale": "scale",
+}
 
 
 @dataclass
@@ -19,6 +47,7 @@ class State:
     config_dir: Path = DEFAULT_CONFIG_DIR
     log_level: str | None = None
     log_format: logs.LogFormat = "text"
+    config_dir_given: bool = False
 
 
 def state(ctx: typer.Context) -> State:
@@ -26,16 +55,35 @@ def state(ctx: typer.Context) -> State:
     return obj if isinstance(obj, State) else State()
 
 
-def settings(ctx: typer.Context, *, log_to_file: bool = True, **overrides: Any) -> Settings:
-    """Load settings with the command's flags on top, and configure logging from them."""
+def load(ctx: typer.Context, **overrides: Any) -> LoadedSettings:
+    """Settings with the command's flags on top; errors name the flag the user typed."""
     st = state(ctx)
     if st.log_level is not None:
         overrides.setdefault("log_level", st.log_level)
-    loaded = load_settings(config_dir=st.config_dir, overrides=overrides)
-    s = loaded.settings
+    try:
+        return load_settings(
+            config_dir=st.config_dir, overrides=overrides, require_dir=st.config_dir_given
+        )
+    except ConfigError as exc:
+        message = exc.message
+        for field, flag in FLAG_OF.items():
+            message = message.replace(f"--{field.replace('_', '-')}=", f"--{flag}=")
+        raise ConfigError(message) from None
+
+
+def settings(ctx: typer.Context, *, log_to_file: bool = True, **overrides: Any) -> Settings:
+    """Load settings with the command's flags on top, and configure logging from them."""
+    st = state(ctx)
+    s = load(ctx, **overrides).settings
     logs.configure(s.log_level, fmt=st.log_format, file=s.log_file if log_to_file else None)
     return s
 
 
 def echo(message: str = "") -> None:
     typer.echo(message)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader is gone, so exiting does not fail on it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

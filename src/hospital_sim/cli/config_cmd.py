@@ -19,7 +19,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Print every setting, its value (passwords masked) and its source."""
-    loaded = load_settings(config_dir=state(ctx).config_dir)
+    st = state(ctx)
+    loaded = load_settings(config_dir=st.config_dir, require_dir=st.config_dir_given)
     rows = [
         {
             "setting": field,

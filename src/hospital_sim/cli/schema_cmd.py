@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hospital_sim.cli.common import settings
+from hospital_sim.cli.stream_cmd import DashboardOpt
 from hospital_sim.config import Settings
 from hospital_sim.db.lifecycle import count_rows, init_database, reset_database
-from hospital_sim.errors import ConfigError
 
 if TYPE_CHECKING:
     from hospital_sim.db.seed import Progress, SeedResult
@@ -23,16 +23,16 @@ SeedOpt = Annotated[
     int | None,
     typer.Option(
         "--seed",
-        envvar="HOSPITAL_SIM_SEED",
-        help="Random seed: the same seed and volumes give the same rows.",
+        help="Random seed: the same seed and volumes give the same rows (env HOSPITAL_SIM_SEED).",
         show_default=False,
     ),
 ]
 
 
-def _volume(name: str, env: str) -> Any:
+def _volume(name: str, env: str, least: int = 0) -> Any:
+    # No min= here: the settings model checks the range and the error names this flag.
     return typer.Option(
-        f"--{name}", help=f"Rows of {name} (overrides {env}).", show_default=False, min=0
+        f"--{name}", help=f"Rows of {name}, >= {least} (overrides {env}).", show_default=False
     )
 
 
@@ -49,7 +49,7 @@ ScaleOpt = Annotated[
 ]
 PacientesOpt = Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")]
 MedicosOpt = Annotated[int | None, _volume("medicos", "SEED_MEDICOS")]
-ConveniosOpt = Annotated[int | None, _volume("convenios", "SEED_CONVENIOS")]
+ConveniosOpt = Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)]
 ConsultasOpt = Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")]
 ExamesOpt = Annotated[int | None, _volume("exames", "SEED_EXAMES")]
 InternacoesOpt = Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")]
@@ -76,16 +76,6 @@ def _volumes(
         "seed_internacoes": internacoes,
         "seed_pacientes_convenios": pacientes_convenios,
     }
-
-
-def _settings(ctx: typer.Context, **flags: Any) -> Settings:
-    """Settings with these flags; an error names the flag as the user typed it."""
-    try:
-        return settings(ctx, **flags)
-    except ConfigError as exc:
-        # Setting seed_X is flag --X here (--scale, --pacientes, ...); random_seed is --seed.
-        message = exc.message.replace("--seed-", "--").replace("--random-seed=", "--seed=")
-        raise ConfigError(message) from None
 
 
 def init(ctx: typer.Context) -> None:
@@ -176,7 +166,7 @@ def seed(
     volumes = _volumes(
         scale, pacientes, medicos, convenios, consultas, exames, internacoes, pacientes_convenios
     )
-    s = _settings(ctx, random_seed=seed, **volumes)
+    s = settings(ctx, random_seed=seed, **volumes)
     _report(_seed(s, None))
 
 
@@ -193,11 +183,11 @@ def reset(
     internacoes: InternacoesOpt = None,
     pacientes_convenios: LinksOpt = None,
 ) -> None:
-    """Drop all hospital tables, create them again and seed."""
+    """Drop all hospital tables, create them again and seed (with these volumes)."""
     volumes = _volumes(
         scale, pacientes, medicos, convenios, consultas, exames, internacoes, pacientes_convenios
     )
-    s = _settings(ctx, random_seed=seed, **volumes)
+    s = settings(ctx, random_seed=seed, **volumes)
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # refuse impossible volumes before dropping anything
@@ -229,9 +219,10 @@ def run(
         bool,
         typer.Option("--stream/--no-stream", help="Stream changes after seeding, until Ctrl-C."),
     ] = True,
+    dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Start the database, create the schema, seed it when empty, print the counts, stream."""
-    s = _settings(ctx, random_seed=seed, seed_scale=scale)
+    s = settings(ctx, random_seed=seed, seed_scale=scale)
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # impossible volumes fail before anything is created
@@ -242,9 +233,10 @@ def run(
         typer.echo("database already seeded; 'hospital-sim reset --yes' starts over")
     counts(ctx, as_json=False)
     if stream:
+        from hospital_sim.cli.common import state
         from hospital_sim.cli.stream_cmd import stream_with
 
-        stream_with(s)
+        stream_with(s, json_summary=state(ctx).log_format == "json", dashboard=dashboard)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from hospital_sim.cli.common import settings
+from hospital_sim.cli.common import settings, state
 from hospital_sim.config import Settings
 from hospital_sim.errors import ConfigError
 
-# Flags named differently from their setting: errors must name what the user typed.
-FLAG_OF = {
-    "stream_rate": "rate",
-    "stream_workers": "workers",
-    "stream_txn_size": "txn-size",
-    "stream_profile": "profile",
-    "stream_time_scale": "time-scale",
-    "stream_ramp_seconds": "ramp-seconds",
-    "stream_weights": "weights",
-    "stream_shard_index": "shard-index",
-    "stream_shard_count": "shard-count",
-    "random_seed": "seed",
-    "stream_interval_seconds": "interval",
-    "max_jitter_ms": "jitter-ms",
-}
+DashboardOpt = typer.Option(
+    "--dashboard",
+    help="Also serve the live web dashboard (DASHBOARD_HOST/DASHBOARD_PORT); prints its URL.",
+)
 
 
 def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
@@ -34,19 +29,28 @@ def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
     )
 
 
-def _load(ctx: typer.Context, flags: dict[str, Any]) -> Settings:
-    try:
-        return settings(ctx, **flags)
-    except ConfigError as exc:
-        message = exc.message
-        for field, flag in FLAG_OF.items():
-            message = message.replace(f"--{field.replace('_', '-')}=", f"--{flag}=")
-        raise ConfigError(message) from None
-
-
-def print_summary(summary: Any) -> None:
+def print_summary(summary: Any, *, as_json: bool = False) -> None:
+    if as_json:
+        typer.echo(json.dumps({"summary": summary.as_dict()}, sort_keys=True))
+        return
     for line in summary.lines():
         typer.echo(line)
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before streaming when the summary could not be written afterwards."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ConfigError(
+            f"--summary-json {path}: cannot write there; give a file path in a writable folder"
+        )
+
+
+def write_summary(path: Path, summary: Any) -> None:
+    """Write the summary JSON atomically (a reader never sees half a file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
 
 
 def stream(
@@ -104,31 +108,99 @@ def stream(
     jitter_ms: Annotated[
         int | None, _opt("jitter-ms", "MAX_JITTER_MS", "Random extra pause, 0..N ms.")
     ] = None,
+    max_lag: Annotated[
+        float | None,
+        _opt(
+            "max-lag",
+            "STREAM_MAX_LAG_SECONDS",
+            "With --rate: skip events later than this many seconds (bounded catch-up).",
+        ),
+    ] = None,
+    summary_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary-json",
+            help="Also write the final summary as JSON to this file (also on Ctrl-C/SIGTERM).",
+            show_default=False,
+        ),
+    ] = None,
+    dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Write a continuous stream of INSERTs and UPDATEs until Ctrl-C (or --duration/--events)."""
-    s = _load(
-        ctx,
-        {
-            "stream_rate": rate,
-            "stream_workers": workers,
-            "stream_txn_size": txn_size,
-            "stream_profile": profile,
-            "stream_time_scale": time_scale,
-            "stream_ramp_seconds": ramp_seconds,
-            "stream_weights": weights,
-            "random_seed": seed,
-            "stream_shard_index": shard_index,
-            "stream_shard_count": shard_count,
-            "metrics_port": metrics_port,
-            "stream_interval_seconds": interval,
-            "max_jitter_ms": jitter_ms,
-        },
+    flags: dict[str, Any] = {
+        "stream_rate": rate,
+        "stream_workers": workers,
+        "stream_txn_size": txn_size,
+        "stream_profile": profile,
+        "stream_time_scale": time_scale,
+        "stream_ramp_seconds": ramp_seconds,
+        "stream_weights": weights,
+        "random_seed": seed,
+        "stream_shard_index": shard_index,
+        "stream_shard_count": shard_count,
+        "metrics_port": metrics_port,
+        "stream_interval_seconds": interval,
+        "max_jitter_ms": jitter_ms,
+        "stream_max_lag_seconds": max_lag,
+    }
+    if summary_json is not None:
+        _check_writable(summary_json)
+    stream_with(
+        settings(ctx, **flags),
+        duration=duration,
+        events=events,
+        summary_json=summary_json,
+        json_summary=state(ctx).log_format == "json",
+        dashboard=dashboard,
     )
-    stream_with(s, duration=duration, events=events)
 
 
-def stream_with(s: Settings, *, duration: float | None = None, events: int | None = None) -> None:
+def stream_with(
+    s: Settings,
+    *,
+    duration: float | None = None,
+    events: int | None = None,
+    summary_json: Path | None = None,
+    json_summary: bool = False,
+    dashboard: bool = False,
+) -> None:
     """Run the stream with loaded settings and print the summary (also used by ``run``)."""
+    run = functools.partial(
+        _stream,
+        duration=duration,
+        events=events,
+        summary_json=summary_json,
+        json_summary=json_summary,
+    )
+    if dashboard:
+        with _dashboard(s) as s:
+            run(s)
+    else:
+        run(s)
+
+
+@contextmanager
+def _dashboard(s: Settings) -> Iterator[Settings]:
+    """Serve the dashboard next to the stream; it reads the stream's own /metrics."""
+    from hospital_sim.web.run import start_dashboard, with_stream_metrics
+
+    s, url = with_stream_metrics(s)
+    server = start_dashboard(s, metrics_urls=[url])
+    typer.echo(f"dashboard: {server.url}", err=True)
+    try:
+        yield s
+    finally:
+        server.stop()
+
+
+def _stream(
+    s: Settings,
+    *,
+    duration: float | None,
+    events: int | None,
+    summary_json: Path | None,
+    json_summary: bool,
+) -> None:
     from hospital_sim.cli.slot_metrics import slot_collectors
     from hospital_sim.stream.run import run_stream
 
@@ -142,7 +214,9 @@ def stream_with(s: Settings, *, duration: float | None = None, events: int | Non
             )
     else:
         summary = run_stream(s, duration=duration, events=events, collectors=slot_collectors)
-    print_summary(summary)
+    if summary_json is not None:
+        write_summary(summary_json, summary)
+    print_summary(summary, as_json=json_summary)
     if summary.failure:
         raise typer.Exit(1)
 

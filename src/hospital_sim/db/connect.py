@@ -15,6 +15,8 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
 from hospital_sim.config import Settings
+from hospital_sim.db.embedded import SUPERUSER
+from hospital_sim.db.locate import server_for
 from hospital_sim.errors import ConnectionFailed, ServerMisconfigured
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class Target:
 
     conninfo: str
     embedded: bool
+    source: str = "PG_HOST/PG_PORT"  # the settings to check when it cannot be reached
 
     @property
     def display(self) -> str:
@@ -44,7 +47,8 @@ class Target:
         return str(pg_conninfo.conninfo_to_dict(self.conninfo).get("dbname", ""))
 
     def with_dbname(self, dbname: str) -> Target:
-        return Target(pg_conninfo.make_conninfo(self.conninfo, dbname=dbname), self.embedded)
+        info = pg_conninfo.make_conninfo(self.conninfo, dbname=dbname)
+        return Target(info, self.embedded, self.source)
 
 
 def redact(conninfo: str) -> str:
@@ -55,6 +59,41 @@ def redact(conninfo: str) -> str:
         return "<unparseable connection string>"
     params.pop("password", None)
     return pg_conninfo.make_conninfo("", **params)
+
+
+# Connection options whose values libpq checks before it connects: a wrong one can never
+# succeed, so it is named at once rather than retried until the deadline.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": (
+        "any", "read-write", "read-only", "primary", "standby", "prefer-standby",
+    ),
+    "load_balance_hosts": ("disable", "random"),
+    "sslnegotiation": ("postgres", "direct"),
+}  # fmt: skip
+_NUMERIC = ("port", "connect_timeout", "keepalives", "keepalives_idle")
+
+
+def check_options(params: dict[str, object], source: str) -> None:
+    """Refuse option values that libpq would reject, naming the option and what it accepts."""
+    for key, accepted in _CHOICES.items():
+        value = params.get(key)
+        if value is not None and str(value) not in accepted:
+            raise ConnectionFailed(
+                f"{source}: {key}={value} is not accepted; accepted: {', '.join(accepted)}"
+            )
+    for key in _NUMERIC:
+        value = params.get(key)
+        if value is None:
+            continue
+        for part in str(value).split(","):
+            if part and not (part.isdigit() and (key != "port" or 1 <= int(part) <= 65535)):
+                shown = "a port 1..65535" if key == "port" else "a whole number"
+                raise ConnectionFailed(
+                    f"{source}: {key}={value} is not accepted; it must be {shown}"
+                )
 
 
 def resolve_target(settings: Settings) -> Target:
@@ -68,20 +107,29 @@ def resolve_target(settings: Settings) -> Target:
                 "DATABASE_URL is not a valid PostgreSQL URL or conninfo; "
                 "expected e.g. postgresql://user:password@host:5432/dbname"
             ) from None
-        return Target(info, embedded=False)
+        check_options(dict(pg_conninfo.conninfo_to_dict(info)), "DATABASE_URL")
+        return Target(info, embedded=False, source="DATABASE_URL")
+    if not settings.pg_host:
+        embedded: dict[str, str | int] = {
+            "host": "127.0.0.1",
+            "port": settings.embedded_port,
+            "user": SUPERUSER,
+            "dbname": settings.pg_database,
+        }
+        if (secret := server_for(settings).password()) is not None:
+            embedded["password"] = secret
+        info = pg_conninfo.make_conninfo("", **embedded)
+        return Target(info, embedded=True, source="the embedded server")
     password = settings.pg_password.get_secret_value() if settings.pg_password else None
-    host = settings.pg_host or "127.0.0.1"
-    port = settings.pg_port if settings.pg_host else settings.embedded_port
-    user = settings.pg_user if settings.pg_host else "postgres"
     params: dict[str, str | int | None] = {
-        "host": host,
-        "port": port,
-        "user": user,
+        "host": settings.pg_host,
+        "port": settings.pg_port,
+        "user": settings.pg_user,
         "dbname": settings.pg_database,
     }
-    if password and settings.pg_host:
+    if password:
         params["password"] = password
-    return Target(pg_conninfo.make_conninfo("", **params), embedded=not settings.pg_host)
+    return Target(pg_conninfo.make_conninfo("", **params), embedded=False)
 
 
 def _cause(exc: psycopg.OperationalError) -> str:
@@ -135,7 +183,11 @@ def _fail(target: Target, exc: psycopg.OperationalError, *, rejected: bool) -> C
     if rejected and _database_missing(target):
         return ConnectionFailed(
             f"cannot connect to {where}: database '{target.dbname}' does not exist; "
-            "create it (createdb) or set PG_DATABASE to an existing one"
+            + (
+                "'hospital-sim init' creates it, or set PG_DATABASE to an existing one"
+                if target.embedded
+                else "create it (createdb) or set PG_DATABASE to an existing one"
+            )
         )
     if rejected:
         return ConnectionFailed(
@@ -145,7 +197,7 @@ def _fail(target: Target, exc: psycopg.OperationalError, *, rejected: bool) -> C
     fix = (
         "start it with 'hospital-sim db start'"
         if target.embedded
-        else "check PG_HOST/PG_PORT and that the server is running"
+        else f"check {target.source} and that the server is running"
     )
     return ConnectionFailed(f"cannot connect to {where}: {_cause(exc)}; {fix}")
 

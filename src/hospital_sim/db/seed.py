@@ -18,7 +18,7 @@ from hospital_sim.db.connect import connection
 from hospital_sim.db.copytext import copy_text
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.prefetch import prefetched
-from hospital_sim.db.schema import TABLES, missing_tables
+from hospital_sim.db.schema import TABLES, missing_tables, restore_lookups
 from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import ConfigError, UserError
 from hospital_sim.generate import TABLE_COLUMNS, Volumes, check_volumes, generate_tables
@@ -135,17 +135,20 @@ def copy_rows(
     texts = ((table, len(rows), copy_text(rows)) for table, rows in chunks)
     with prefetched(texts, depth=PREFETCH_BLOCKS) as blocks, conn.cursor() as cur:
         for table, table_blocks in itertools.groupby(blocks, key=operator.itemgetter(0)):
+            # convenios counts the lookup plans too, as SEED_CONVENIOS and counts do
+            extra = LOOKUP_CONVENIOS if table == "convenios" else 0
+            total = planned[table] + extra
             if progress is not None:
-                progress(table, 0, planned[table])  # the table's clock starts now
+                progress(table, extra, total)  # the table's clock starts now
             with cur.copy(copy_sql[table]) as copy:
                 for _, n, text in table_blocks:
                     copy.write(text)
                     written[table] += n
                     if progress is not None and written[table] < planned[table]:
-                        progress(table, written[table], planned[table])
+                        progress(table, written[table] + extra, total)
             # The table is done when the server has checked and stored every row.
             if progress is not None:
-                progress(table, written[table], planned[table])
+                progress(table, written[table] + extra, total)
     with conn.cursor() as cur:
         for table in TABLES:
             # Keep BIGSERIAL ahead of the explicit ids we loaded.
@@ -173,12 +176,14 @@ def seed_database(
     seed = run_seed(settings, seed)
     log.info("seed %d (pass --seed %d to repeat this data)", seed, seed)
     volumes = volumes_from(settings)
-    target = prepare_target(settings)
+    target = prepare_target(settings, create=True)
     started = time.perf_counter()
     with connection(target, deadline=settings.connect_timeout) as conn:
         require_schema(missing_tables(conn))
         with conn.transaction():
             _check_empty(conn)
+            # TRUNCATE ... RESTART IDENTITY removes the lookup plans the rows refer to.
+            restore_lookups(conn)
             # The whole load is one transaction: nothing half-written if it fails.
             conn.execute("SET LOCAL synchronous_commit = off")
             rows = copy_rows(

@@ -6,6 +6,7 @@ prometheus-client's global registry (tests can start as many servers as they lik
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
+from hospital_sim.errors import ConfigError
 from hospital_sim.stream.stats import Stats
 
 PREFIX = "hospital_sim"
@@ -48,6 +50,11 @@ class StatsCollector(Collector):
         yield latency
         yield CounterMetricFamily(
             f"{PREFIX}_reconnects", "Connections re-established after a loss.", value=s.reconnects
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_skipped_events",
+            "Events not run because they were later than STREAM_MAX_LAG_SECONDS.",
+            value=s.skipped,
         )
         yield _labelled(
             f"{PREFIX}_in_doubt",
@@ -112,14 +119,22 @@ def registry_for(source: Callable[[], Stats], extra: Iterable[Collector] = ()) -
 def serve(
     port: int,
     source: Callable[[], Stats],
-    addr: str = "0.0.0.0",
+    addr: str = "127.0.0.1",
     extra: Iterable[Collector] = (),
 ) -> MetricsServer:
     """Serve /metrics on ``addr:port`` from a daemon thread until ``shutdown()``.
 
     ``extra`` collectors are served beside the stream's own (the CLI adds the source's
-    replication slot lag, which the stream layer does not know about).
+    replication slot lag, which the stream layer does not know about). A port that cannot
+    be bound is a :class:`ConfigError` naming the setting.
     """
     registry = registry_for(source, extra)
-    server, _thread = start_http_server(port, addr=addr, registry=registry)
+    try:
+        server, _thread = start_http_server(port, addr=addr, registry=registry)
+    except OSError as exc:
+        reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise ConfigError(
+            f"cannot serve /metrics on {addr}:{port} (--metrics-port {port}, "
+            f"STREAM_METRICS_PORT; STREAM_METRICS_ADDRESS): {reason}; choose a free port"
+        ) from None
     return MetricsServer(port=server.server_port, server=server, registry=registry)

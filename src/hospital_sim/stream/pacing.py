@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -117,9 +118,18 @@ class RatePacing(Pacing):
         profile: Profile | None = None,
         events_per_txn: int = 1,
         phase: float = 0.0,
+        max_lag: float | None = None,
+        on_skip: Callable[[int], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``max_lag``: a transaction already later than this when it is planned is skipped
+        (not run) and its events passed to ``on_skip``, like pgbench's --latency-limit with
+        -R; None catches up on everything."""
         if rate <= 0:
             raise ValueError(f"rate must be > 0, not {rate}")
+        self.max_lag = max_lag
+        self._on_skip = on_skip
+        self._clock = clock
         self.rate = rate
         self.start = start
         self.profile = profile or constant()
@@ -146,10 +156,24 @@ class RatePacing(Pacing):
             return self._t0
         return self._t0 + (self._t1 - self._t0) * (target - self._l0) / span
 
-    def next_due(self, now: float) -> float:
+    def _next(self) -> float:
         last = self._next_event + self.k - 1
         self._next_event += self.k
         return self.start + self._time_of(last + self._phase)
+
+    def next_due(self, now: float) -> float:
+        due = self._next()
+        if self.max_lag is None:
+            return due
+        # The caller may plan ahead (now=0): lateness is judged on the clock itself.
+        floor = self._clock() - self.max_lag
+        skipped = 0
+        while due < floor:
+            skipped += self.k
+            due = self._next()
+        if skipped and self._on_skip is not None:
+            self._on_skip(skipped)
+        return due
 
     def expected_events(self, seconds: float) -> float:
         """Events the schedule holds in the first ``seconds`` (for reports and tests)."""

@@ -10,6 +10,7 @@ import datetime as dt
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -95,6 +96,7 @@ class RunPlan:
     backoff: Backoff
     duration: float | None
     clock: Clock = utc_now
+    max_lag: float | None = None
 
     def budget(self, events: int | None, worker: int) -> int | None:
         """This worker's share of ``--events``."""
@@ -102,7 +104,10 @@ class RunPlan:
             return None
         return events // self.workers + (1 if worker < events % self.workers else 0)
 
-    def pacing(self, worker: int, rng: random.Random, start: Start) -> Pacing:
+    def pacing(
+        self, worker: int, rng: random.Random, start: Start, on_skip: Callable[[int], None]
+    ) -> Pacing:
+        """The worker's pacing; ``on_skip(n)`` counts events skipped under ``max_lag``."""
         if self.rate is None:
             return IntervalPacing(interval=self.interval, jitter=self.jitter, rng=rng)
         profile = make_profile(
@@ -117,6 +122,8 @@ class RunPlan:
             profile=profile,
             events_per_txn=self.txn_size,
             phase=worker / self.workers,
+            max_lag=self.max_lag,
+            on_skip=on_skip,
         )
 
 
@@ -141,4 +148,5 @@ def make_plan(
         backoff=Backoff(settings.reconnect_base_seconds, settings.reconnect_cap_seconds),
         duration=duration,
         clock=clock,
+        max_lag=settings.stream_max_lag_seconds,
     )

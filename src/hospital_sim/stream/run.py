@@ -21,6 +21,7 @@ from hospital_sim.db.connect import check_version, connection, server_info
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import missing_tables
 from hospital_sim.db.server import prepare_target
+from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
 from hospital_sim.stream.crews import Crew, ThreadCrew, describe
 from hospital_sim.stream.operations import Clock
@@ -45,6 +46,7 @@ class StreamSummary:
     stats: Stats
     failure: str | None = None
     stopped_by: str = "end"
+    max_lag: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -58,6 +60,18 @@ class StreamSummary:
             for (op, t, outcome), n in self.stats.events.items()
             if t == table and outcome == Outcome.COMMITTED and OPERATIONS[op].kind == kind
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome for scripts: stable keys, JSON-ready (``--summary-json``)."""
+        return {
+            "seed": self.seed,
+            "workers": self.workers,
+            "rate_target": self.rate_target,
+            "stopped_by": self.stopped_by,
+            "failure": self.failure,
+            **self.snapshot,
+            **self.extra,
+        }
 
     def lines(self) -> list[str]:
         s, snap = self.stats, self.snapshot
@@ -96,6 +110,10 @@ class StreamSummary:
                 f"  schedule lag: mean {fmt_seconds(snap['lag_mean'])}, "
                 f"max {fmt_seconds(snap['lag_max'])}"
             )
+        if self.max_lag is not None:
+            out.append(
+                f"  skipped: {s.skipped} events later than --max-lag {self.max_lag:g} s (not run)"
+            )
         if self.failure:
             out.append(f"  stopped early: {self.failure}")
         return out
@@ -113,6 +131,42 @@ OnSnapshot = Callable[[dict[str, Any]], None]
 """Called once a second with the run's snapshot (the live view), instead of the log line."""
 Collectors = Callable[[str], "Iterable[Collector]"]
 """Given the run's conninfo, more Prometheus collectors to serve beside the stream's."""
+
+# Advisory lock class of "a stream writes this shard"; the shard index is the object id.
+_SHARD_LOCK = 0x48535354  # "HSST"
+
+
+class ShardBusy(UserError):
+    """Another stream already writes this shard of the database."""
+
+
+def lock_shard(conninfo: str, settings: Settings) -> Any:
+    """Hold a session advisory lock on this run's shard; refuse if another stream has it.
+
+    Two streams on one shard pick the same rows to update and break the lifecycle rules
+    (two open stays for a patient). The lock lives as long as the returned connection.
+    """
+    import psycopg
+
+    shard = settings.stream_shard_index
+    conn = psycopg.connect(conninfo, autocommit=True, application_name="hospital-sim lock")
+    row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_SHARD_LOCK, shard)).fetchone()
+    if row is not None and row[0]:
+        return conn
+    holder = conn.execute(
+        "SELECT l.pid, coalesce(a.client_addr::text, 'local') FROM pg_locks l"
+        " LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+        " AND l.classid = %s AND l.objid = %s AND l.granted AND l.database ="
+        " (SELECT oid FROM pg_database WHERE datname = current_database())",
+        (_SHARD_LOCK, shard),
+    ).fetchone()
+    dbname = conn.info.dbname
+    conn.close()
+    who = f" (server pid {holder[0]}, client {holder[1]})" if holder else ""
+    raise ShardBusy(
+        f"another stream already writes shard {shard} of database {dbname}{who}; stop it, "
+        "or give each stream its own shard: --shard-index I --shard-count N"
+    )
 
 
 def run_stream(
@@ -143,8 +197,33 @@ def run_stream(
     seed = run_seed(settings, seed)
     log.info("stream seed %d (pass --seed %d to repeat this sequence)", seed, seed)
     conninfo = _preflight(settings)
-    stop = stop or threading.Event()
-    plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
+    shard_lock = lock_shard(conninfo, settings)
+    try:
+        plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
+        return _run_locked(
+            settings,
+            plan,
+            events=events,
+            stop=stop or threading.Event(),
+            progress=progress,
+            collectors=collectors,
+            in_processes=in_processes,
+        )
+    finally:
+        shard_lock.close()
+
+
+def _run_locked(
+    settings: Settings,
+    plan: RunPlan,
+    *,
+    events: int | None,
+    stop: threading.Event,
+    progress: OnSnapshot | None,
+    collectors: Collectors | None,
+    in_processes: bool,
+) -> StreamSummary:
+    """Run the crew with the shard locked: supervise it, stop it, summarise it."""
     crew: Crew
     if in_processes:
         from hospital_sim.stream.processes import ProcessCrew
@@ -172,13 +251,14 @@ def run_stream(
     elapsed = 0.0 if start is None else time.monotonic() - start.monotonic
     failure = crew.failure()
     summary = StreamSummary(
-        seed=seed,
+        seed=plan.seed,
         elapsed=elapsed,
         workers=plan.workers,
         rate_target=plan.rate,
         stats=merged(crew.stats()),
         failure=failure if failure is None or isinstance(failure, str) else describe(failure),
         stopped_by=reason[0],
+        max_lag=plan.max_lag if plan.rate is not None else None,
     )
     if isinstance(failure, BaseException) and not isinstance(failure, Exception):
         raise failure
@@ -246,4 +326,4 @@ def _start_metrics(
         return merged(crew.stats())
 
     extra = () if collectors is None else collectors(plan.conninfo)
-    return serve(settings.metrics_port, current, extra=extra)
+    return serve(settings.metrics_port, current, addr=str(settings.metrics_address), extra=extra)

@@ -118,6 +118,7 @@ class Stats:
     lag_count: int = 0
     inserts: int = 0  # committed INSERT events (the original log line's totals)
     updates: int = 0
+    skipped: int = 0  # events not run: later than STREAM_MAX_LAG_SECONDS when due
 
     def record_lag(self, lag: float) -> None:
         self.lag_last = lag
@@ -130,6 +131,7 @@ class Stats:
         self.events.update(other.events.copy())
         self.latency.merge(other.latency)
         self.transactions += other.transactions
+        self.skipped += other.skipped
         self.reconnects += other.reconnects
         self.retries.update(other.retries.copy())
         self.in_doubt.update(other.in_doubt.copy())
@@ -169,6 +171,7 @@ def snapshot(stats: Stats, *, elapsed: float) -> dict[str, Any]:
         "updates": stats.updates,
         "rate": (stats.inserts + stats.updates) / elapsed if elapsed > 0 else 0.0,
         "transactions": stats.transactions,
+        "skipped": stats.skipped,
         "events": {"|".join(map(str, k)): n for k, n in sorted(stats.events.items())},
         "latency_p50": stats.latency.percentile(0.50),
         "latency_p95": stats.latency.percentile(0.95),

@@ -115,7 +115,9 @@ class Worker:
         ops = Operations(rng=self.rng, pools=pools, ids=ids, clock=plan.clock)
         picker = OperationPicker(plan.weights)
         start = self.gate.wait()  # every worker is loaded: the clock starts for all at once
-        pacing = plan.pacing(self.index, random.Random(f"pacing:{plan.seed}:{self.index}"), start)
+        pacing = plan.pacing(
+            self.index, random.Random(f"pacing:{plan.seed}:{self.index}"), start, self._skipped
+        )
         deadline = start.deadline(plan.duration)
         ids.need = 2 * plan.txn_size  # a transaction and the next one, planned ahead
 
@@ -184,6 +186,10 @@ class Worker:
             events, result = self.pipeline.uncounted
             self.pipeline.uncounted = None
             self._account(events, result)
+
+    def _skipped(self, n: int) -> None:
+        """Count events the pacing skipped: later than --max-lag when they were due."""
+        self.stats.skipped += n
 
     def _size(self, budget: int | None, done: int) -> int:
         """Events in the next transaction: --txn-size, or what is left of --events."""

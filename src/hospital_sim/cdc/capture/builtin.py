@@ -37,6 +37,8 @@ import io
 import json
 import logging
 import os
+import select
+import stat
 import sys
 import threading
 import time
@@ -49,15 +51,20 @@ from typing import Any, TextIO
 
 import psycopg
 
-from hospital_sim.cdc.capture.envelope import change_event, snapshot_event
-from hospital_sim.cdc.capture.pgoutput import Decoder, RowChange, format_lsn, parse_lsn
+from hospital_sim.cdc.capture.envelope import (
+    change_events,
+    snapshot_event,
+    transaction_begin,
+    transaction_end,
+)
+from hospital_sim.cdc.capture.pgoutput import Decoder, RowChange
 from hospital_sim.cdc.capture.slots import (
     check_usable,
     create_slot,
     create_slot_with_baseline,
     get_slot,
 )
-from hospital_sim.cdc.verify.replay import percentile
+from hospital_sim.cdc.lsn import format_lsn, parse_lsn, percentile
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, connect
 from hospital_sim.db.lifecycle import require_schema
@@ -93,6 +100,19 @@ def lsn_value(text: str) -> int:
         return parse_lsn(text)
     except ValueError as exc:
         raise UserError(f"--until-lsn: {exc}") from None
+
+
+def _reader_gone(out: TextIO) -> bool:
+    """Whether ``out`` is a pipe whose reader has closed it (poll reports an error)."""
+    try:
+        fd = out.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode) or not hasattr(select, "poll"):
+            return False
+    except (OSError, ValueError, AttributeError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
 
 
 @dataclass
@@ -154,14 +174,18 @@ def read_marker(path: Path) -> Marker | None:
             fh.truncate(size - len(tail) + cut + 1 if cut >= 0 else size - len(tail))
             tail = tail[: cut + 1] if cut >= 0 else b""
     lines = tail.splitlines()
-    if not lines:
+    source: dict[str, Any] = {}
+    for line in reversed(lines):  # the last change event: END markers have no source
+        try:
+            source = json.loads(line).get("source") or {}
+        except ValueError:
+            raise UserError(
+                f"{path}: the last line is not JSON; capture appends only to its own change logs"
+            ) from None
+        if source:
+            break
+    if not source:
         return None
-    try:
-        source = json.loads(lines[-1]).get("source") or {}
-    except ValueError:
-        raise UserError(
-            f"{path}: the last line is not JSON; capture appends only to its own change logs"
-        ) from None
     tx, lsn = source.get("txId"), source.get("lsn")
     return (tx if isinstance(tx, int) else None, lsn if isinstance(lsn, int) else None)
 
@@ -182,6 +206,7 @@ class Capture:
         batch_changes: int = 5000,
         poll_interval: float = 0.05,
         fsync: bool = True,
+        transaction_metadata: bool = False,
     ) -> None:
         if batch_changes < 1 or poll_interval <= 0:
             raise UserError("batch_changes must be >= 1 and poll_interval > 0")
@@ -198,6 +223,8 @@ class Capture:
         self.batch_changes = batch_changes
         self.poll_interval = poll_interval
         self.fsync = fsync
+        self.transaction_metadata = transaction_metadata
+        """Write Debezium's BEGIN/END markers around each transaction, with its counts."""
         self.ready = threading.Event()
         """Set once the slot exists (and the snapshot, if any, is written)."""
         self._stop = threading.Event()
@@ -290,14 +317,31 @@ class Capture:
 
     def _snapshot(self, target: Target, out: TextIO, result: CaptureResult) -> str:
         now = _now_ms()
+        # Each read is written when the next one arrives, so the last of a table and the
+        # last of all can be marked as Debezium marks them.
+        held: list[dict[str, Any]] = []
+
+        def write(marker: str | None) -> None:
+            if held:
+                event = held.pop()
+                if marker is not None and event["source"]["snapshot"] == "true":
+                    event["source"]["snapshot"] = marker
+                out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
 
         def sink(lsn: str, table: str, row: dict[str, Any]) -> None:
             event = snapshot_event(table, row, db=self._db, lsn=parse_lsn(lsn), ts_ms=now)
-            out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+            if not result.snapshot_rows:
+                event["source"]["snapshot"] = "first"
+            elif held and held[0]["source"]["table"] != table:
+                event["source"]["snapshot"] = "first_in_data_collection"
+            if held:
+                write("last_in_data_collection" if held[0]["source"]["table"] != table else None)
+            held.append(event)
             result.snapshot_rows += 1
             result.by_table_op[(table, "r")] += 1
 
         lsn = create_slot_with_baseline(target, self.slot, sink)
+        write("last")
         self._flush(out)
         log.info("snapshot of %d rows written at %s", result.snapshot_rows, lsn)
         return lsn
@@ -323,6 +367,9 @@ class Capture:
             if self._stop.is_set():
                 result.stopped_by = self._stop_reason
                 return
+            if _reader_gone(out):
+                result.stopped_by = "output closed"
+                return
             try:
                 upto, written, full, last_lsn = self._round(conn, out, result)
                 confirm = last_lsn if full else upto
@@ -332,6 +379,10 @@ class Capture:
                     result.confirmed_lsn = format_lsn(confirmed)
                 if written:  # only while changes flow: an idle capture writes no WAL
                     self._nudge(conn)
+            except BrokenPipeError:
+                # The reader went away ('| head'): what it did not read is not confirmed.
+                result.stopped_by = "output closed"
+                return
             except psycopg.OperationalError:
                 if self._stop.is_set():
                     continue
@@ -347,7 +398,7 @@ class Capture:
             with self._lock:
                 until = self._until
             if until is not None and confirmed >= until and not full:
-                result.stopped_by = "until-lsn"
+                result.stopped_by = "until-current" if self._until_current else "until-lsn"
                 return
             if self.idle_timeout is not None and now - last_activity >= self.idle_timeout:
                 result.stopped_by = "idle-timeout"
@@ -448,17 +499,24 @@ class Capture:
             return 0
         now = _now_ms()
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        lines = []
+        lines: list[str] = []
         latencies = result.latencies_ms
         last_xid = None
+        txn = _Transaction(now) if self.transaction_metadata else None
         for change, previous in changes:
-            event = change_event(change, db=self._db, ts_ms=now)
-            # Debezium's order key: (last commit LSN, this change's LSN), as decimal strings.
-            # Change LSNs of concurrent transactions interleave; this pair never goes back.
-            prior = None if previous is None else str(previous)
-            event["source"]["sequence"] = dumps([prior, str(change.lsn)])
-            lines.append(dumps(event))
-            result.by_table_op[(change.table, change.op)] += 1
+            if change.xid != last_xid and txn is not None:
+                txn.end(lines, dumps)
+                txn.begin(change, lines, dumps)
+            for event in change_events(change, db=self._db, ts_ms=now):
+                # Debezium's order key: (last commit LSN, this change's LSN), as decimal
+                # strings. Change LSNs of concurrent transactions interleave; this pair
+                # never goes back.
+                prior = None if previous is None else str(previous)
+                event["source"]["sequence"] = dumps([prior, str(change.lsn)])
+                if txn is not None:
+                    event["transaction"] = txn.add(change)
+                lines.append(dumps(event))
+                result.by_table_op[(change.table, event["op"])] += 1
             if change.xid == last_xid:
                 continue
             result.transactions += 1
@@ -467,11 +525,44 @@ class Capture:
             commit_ms = change.commit_ts_ms
             if commit_ms is not None and len(latencies) < _MAX_LATENCIES:
                 latencies.append(now - commit_ms)
+        if txn is not None:
+            txn.end(lines, dumps)
         lines.append("")
         out.write("\n".join(lines))
         result.events += len(changes)
         self._last_written = (changes[-1][0].xid, changes[-1][0].lsn)
         return len(changes)
+
+
+class _Transaction:
+    """Debezium's transaction metadata for the transaction being written."""
+
+    def __init__(self, ts_ms: int) -> None:
+        self.ts_ms = ts_ms
+        self.id: str | None = None
+        self.counts: dict[str, int] = {}
+        self.total = 0
+
+    def begin(self, change: RowChange, lines: list[str], dumps: Any) -> None:
+        commit = change.commit_lsn if change.commit_lsn is not None else change.lsn
+        self.id = f"{change.xid}:{commit}"
+        self.counts, self.total = {}, 0
+        lines.append(dumps(transaction_begin(self.id, ts_ms=self.ts_ms)))
+
+    def add(self, change: RowChange) -> dict[str, Any]:
+        name = f"{change.schema}.{change.table}"
+        self.counts[name] = self.counts.get(name, 0) + 1
+        self.total += 1
+        return {
+            "id": self.id,
+            "total_order": self.total,
+            "data_collection_order": self.counts[name],
+        }
+
+    def end(self, lines: list[str], dumps: Any) -> None:
+        if self.id is not None:
+            lines.append(dumps(transaction_end(self.id, self.counts, ts_ms=self.ts_ms)))
+            self.id = None
 
 
 def capture_changes(settings: Settings, **options: Any) -> CaptureResult:

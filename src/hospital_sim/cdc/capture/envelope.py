@@ -5,6 +5,12 @@ Values are encoded as Debezium's PostgreSQL connector does with its defaults
 number, VARCHAR as a string, DATE as epoch days (``io.debezium.time.Date``), TIMESTAMP(6)
 as epoch microseconds (``io.debezium.time.MicroTimestamp``), NULL as null, and an
 unchanged TOASTed value as the placeholder ``"__debezium_unavailable_value"``.
+
+The envelope has what a Debezium consumer reads: ``ts_ms``/``ts_us``/``ts_ns`` (capture time,
+and the commit time in ``source``), ``transaction`` (null unless transaction metadata is
+on), a primary-key update as a ``d`` of the old key then a ``c`` of the new one, and
+snapshot reads marked ``first``, ``first_in_data_collection``, ``true``,
+``last_in_data_collection`` and ``last``.
 """
 
 from __future__ import annotations
@@ -32,11 +38,14 @@ __all__ = [
     "CONNECTOR",
     "SERVER_NAME",
     "change_event",
+    "change_events",
     "encode_canonical",
     "encode_pg_value",
     "row_event",
     "snapshot_event",
     "source_version",
+    "transaction_begin",
+    "transaction_end",
 ]
 
 CONNECTOR: Final = "postgresql"
@@ -110,7 +119,10 @@ def _source(
     tx_id: int | None,
     lsn: int | None,
     snapshot: str,
+    source_ts_us: int | None = None,
 ) -> dict[str, Any]:
+    if source_ts_us is None and source_ts_ms is not None:
+        source_ts_us = source_ts_ms * 1000
     return {
         "version": source_version(),
         "connector": CONNECTOR,
@@ -118,11 +130,24 @@ def _source(
         "ts_ms": source_ts_ms,
         "snapshot": snapshot,
         "db": db,
+        "ts_us": source_ts_us,
+        "ts_ns": None if source_ts_us is None else source_ts_us * 1000,
         "schema": schema,
         "table": table,
         "txId": tx_id,
         "lsn": lsn,
     }
+
+
+def _times(ts_ms: int | None) -> dict[str, Any]:
+    ms = _now_ms() if ts_ms is None else ts_ms
+    return {"ts_ms": ms, "ts_us": ms * 1000, "ts_ns": ms * 1_000_000}
+
+
+def _commit(commit_lsn: int | None) -> dict[str, Any]:
+    # Not a Debezium field: it tells the event-level proof which transactions committed
+    # before another pipeline's snapshot, for a reference log.
+    return {} if commit_lsn is None else {"commit_lsn": commit_lsn}
 
 
 def change_event(change: RowChange, *, db: str, ts_ms: int | None = None) -> dict[str, Any]:
@@ -137,9 +162,16 @@ def change_event(change: RowChange, *, db: str, ts_ms: int | None = None) -> dic
             return None
         return {name: encode_pg_value(oids[name], value) for name, value in row.items()}
 
+    commit_us = None if change.commit_ts is None else change.commit_ts + PG_EPOCH_OFFSET_US
+    after = change.after
+    if after is not None and change.before is not None:
+        # REPLICA IDENTITY FULL: the old row holds the value the new one left unchanged in
+        # TOAST, and Debezium takes it from there instead of sending its placeholder.
+        old = change.before
+        after = {k: old.get(k, v) if v is UNAVAILABLE else v for k, v in after.items()}
     return {
         "before": encode(change.before),
-        "after": encode(change.after),
+        "after": encode(after),
         "source": _source(
             db=db,
             table=change.table,
@@ -148,9 +180,51 @@ def change_event(change: RowChange, *, db: str, ts_ms: int | None = None) -> dic
             tx_id=change.xid,
             lsn=change.lsn,
             snapshot="false",
-        ),
+            source_ts_us=commit_us,
+        )
+        | _commit(change.commit_lsn),
+        "transaction": None,
         "op": change.op,
-        "ts_ms": _now_ms() if ts_ms is None else ts_ms,
+        **_times(ts_ms),
+    }
+
+
+def change_events(change: RowChange, *, db: str, ts_ms: int | None = None) -> list[dict[str, Any]]:
+    """The events for one row change: a primary-key update becomes a ``d`` and a ``c``.
+
+    Debezium does the same, so consumers keyed by the primary key see the old key deleted.
+    pgoutput sends the old key of such an update under any replica identity.
+    """
+    event = change_event(change, db=db, ts_ms=ts_ms)
+    before, after = event["before"], event["after"]
+    if change.op != "u" or before is None or after is None or before.get("id") == after.get("id"):
+        return [event]
+    delete = event | {"after": None, "op": "d", "source": dict(event["source"])}
+    create = event | {"before": None, "op": "c", "source": dict(event["source"])}
+    return [delete, create]
+
+
+def transaction_begin(tx_id: str, *, ts_ms: int) -> dict[str, Any]:
+    """Debezium's BEGIN marker (``provide.transaction.metadata=true``)."""
+    return {
+        "status": "BEGIN",
+        "id": tx_id,
+        "event_count": None,
+        "data_collections": None,
+        **_times(ts_ms),
+    }
+
+
+def transaction_end(tx_id: str, counts: Mapping[str, int], *, ts_ms: int) -> dict[str, Any]:
+    """Debezium's END marker: the transaction's change events, in all and per table."""
+    return {
+        "status": "END",
+        "id": tx_id,
+        "event_count": sum(counts.values()),
+        "data_collections": [
+            {"data_collection": name, "event_count": n} for name, n in counts.items()
+        ],
+        **_times(ts_ms),
     }
 
 
@@ -187,8 +261,9 @@ def row_event(
             lsn=lsn,
             snapshot=snapshot,
         ),
+        "transaction": None,
         "op": op,
-        "ts_ms": _now_ms() if ts_ms is None else ts_ms,
+        **_times(ts_ms),
     }
 
 

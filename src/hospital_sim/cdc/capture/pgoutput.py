@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
+from hospital_sim.cdc.lsn import format_lsn, parse_lsn
 from hospital_sim.cdc.values import PG_EPOCH_OFFSET_US, UNAVAILABLE, Unavailable
 from hospital_sim.errors import HospitalSimError
 
@@ -62,26 +63,6 @@ _PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 TRUNCATE_CASCADE: Final = 1
 TRUNCATE_RESTART_IDENTITY: Final = 2
-
-
-def format_lsn(lsn: int) -> str:
-    """``31844984`` -> ``"0/1E5EA78"``, PostgreSQL's ``pg_lsn`` text form."""
-    if not 0 <= lsn < 1 << 64:
-        raise ValueError(f"LSN {lsn} is outside 0..2**64-1")
-    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
-
-
-def parse_lsn(text: str) -> int:
-    """``"0/16B3748"`` -> ``23803720``."""
-    high, sep, low = text.strip().partition("/")
-    try:
-        if not sep or not high or not low or len(high) > 8 or len(low) > 8:
-            raise ValueError
-        return (int(high, 16) << 32) | int(low, 16)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not an LSN; expected two hex numbers like 0/16B3748"
-        ) from None
 
 
 def _pg_time(micros: int) -> datetime:
@@ -487,6 +468,8 @@ class RowChange:
     """Commit time in microseconds since 2000-01-01 UTC, when known."""
     before_is_key: bool = False
     """``before`` holds only the replica identity columns (the others are None)."""
+    commit_lsn: int | None = None
+    """LSN of the transaction's commit record (Begin's final LSN), when known."""
 
     @property
     def schema(self) -> str:
@@ -509,6 +492,7 @@ class _Transaction:
     xid: int | None
     commit_ts: int | None
     changes: list[tuple[int | None, RowChange]] = field(default_factory=list)
+    commit_lsn: int | None = None
 
 
 class Decoder:
@@ -551,7 +535,9 @@ class Decoder:
         elif isinstance(message, TypeInfo):
             self._types[message.type_id] = message
         elif isinstance(message, Begin):
-            self._current = _Transaction(message.xid, message.commit_ts)
+            self._current = _Transaction(
+                message.xid, message.commit_ts, commit_lsn=message.final_lsn
+            )
         elif isinstance(message, Commit):
             self._current = None
         elif isinstance(message, StreamStart):
@@ -580,21 +566,40 @@ class Decoder:
     ) -> list[RowChange]:
         if isinstance(message, Truncate):
             return [
-                RowChange("t", self._relation(rid), None, None, tx.xid, lsn, tx.commit_ts)
+                RowChange(
+                    "t",
+                    self._relation(rid),
+                    None,
+                    None,
+                    tx.xid,
+                    lsn,
+                    tx.commit_ts,
+                    commit_lsn=tx.commit_lsn,
+                )
                 for rid in message.relation_ids
             ]
         rel = self._relation(message.relation_id)
         if isinstance(message, Insert):
             after = self._row(rel, message.new)
-            return [RowChange("c", rel, None, after, tx.xid, lsn, tx.commit_ts)]
+            return [
+                RowChange(
+                    "c", rel, None, after, tx.xid, lsn, tx.commit_ts, commit_lsn=tx.commit_lsn
+                )
+            ]
         if isinstance(message, Update):
             before = None if message.old is None else self._row(rel, message.old)
             after = self._row(rel, message.new)
             key_only = message.old_kind == "K"
-            return [RowChange("u", rel, before, after, tx.xid, lsn, tx.commit_ts, key_only)]
+            return [
+                RowChange(
+                    "u", rel, before, after, tx.xid, lsn, tx.commit_ts, key_only, tx.commit_lsn
+                )
+            ]
         before = self._row(rel, message.old)
         key_only = message.old_kind == "K"
-        return [RowChange("d", rel, before, None, tx.xid, lsn, tx.commit_ts, key_only)]
+        return [
+            RowChange("d", rel, before, None, tx.xid, lsn, tx.commit_ts, key_only, tx.commit_lsn)
+        ]
 
     def _relation(self, relation_id: int) -> Relation:
         rel = self._relations.get(relation_id)
@@ -628,6 +633,7 @@ class Decoder:
                 c.lsn,
                 message.commit_ts,
                 c.before_is_key,
+                message.commit_lsn,
             )
             for _, c in tx.changes
         ]

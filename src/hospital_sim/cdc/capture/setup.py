@@ -227,6 +227,13 @@ def setup_cdc(
                     conn, settings.cdc_role, dbname=target.dbname,
                     password=password, new_password=new_password,
                 )  # fmt: skip
+                if register_url and password is None and shown is None:
+                    # Rolled back: a connector with a placeholder password cannot work.
+                    raise UserError(
+                        f"--register needs the password of the existing role "
+                        f"{settings.cdc_role}: set CDC_PASSWORD, or add --new-password "
+                        "to generate a new one"
+                    )
         except psycopg.errors.InsufficientPrivilege:
             raise _permission_error("create the publication or the CDC role") from None
         identity = replica_identity(conn)
@@ -237,6 +244,13 @@ def setup_cdc(
     )  # fmt: skip
     config = connector_config(settings, target, password=password or shown)
     registered = register_connector(register_url, config) if register_url else None
+    if registered is not None and (registered.state == "FAILED" or "FAILED" in registered.tasks):
+        why = f": {registered.trace}" if registered.trace else ""
+        raise UserError(
+            f"connector {registered.name} was registered but is FAILED "
+            f"(connector {registered.state}, tasks {', '.join(registered.tasks) or 'none'})"
+            f"{why}; fix the cause and run 'cdc setup --register' again"
+        )
     return SetupResult(
         database=target.dbname,
         publication=settings.cdc_publication,
@@ -259,7 +273,33 @@ class TeardownResult:
     role_dropped: bool
 
 
-def _drop_role(conn: Conn, role: str) -> bool:
+def _other_databases(conn: Conn, role: str) -> list[str]:
+    """Databases other than this one where ``role`` owns objects or holds privileges."""
+    rows = conn.execute(
+        "SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid"
+        " WHERE s.refclassid = 'pg_authid'::regclass"
+        " AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s)"
+        " AND d.datname <> current_database() AND d.datallowconn ORDER BY 1",
+        (role,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _release_elsewhere(target: Target, conn: Conn, role: str) -> list[str]:
+    """Revoke ``role``'s grants in every other database (e.g. the demo's), so it can go."""
+    released = []
+    ident = sql.Identifier(role)
+    for dbname in _other_databases(conn, role):
+        with connection(target.with_dbname(dbname), deadline=10) as other:
+            other.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
+            other.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+        released.append(dbname)
+    if released:
+        log.info("cdc teardown: removed %s's privileges in %s", role, ", ".join(released))
+    return released
+
+
+def _drop_role(conn: Conn, role: str, target: Target | None = None) -> bool:
     found = conn.execute(
         "SELECT rolname = current_user FROM pg_roles WHERE rolname = %s", (role,)
     ).fetchone()
@@ -271,6 +311,8 @@ def _drop_role(conn: Conn, role: str) -> bool:
             "connect as another role (PG_USER) or set CDC_ROLE"
         )
     ident = sql.Identifier(role)
+    if target is not None:
+        _release_elsewhere(target, conn, role)
     with conn.transaction():
         conn.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
         conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
@@ -297,7 +339,7 @@ def teardown_cdc(settings: Settings) -> TeardownResult:
                 conn.execute(
                     sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(settings.cdc_publication))
                 )
-            role = _drop_role(conn, settings.cdc_role)
+            role = _drop_role(conn, settings.cdc_role, target)
         except psycopg.errors.InsufficientPrivilege:
             raise _permission_error("drop the slots, the publication or the CDC role") from None
     log.info("cdc teardown: slots %s, publication and role removed", slots)

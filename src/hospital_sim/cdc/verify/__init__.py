@@ -3,7 +3,8 @@
 ``events`` parses change logs (ours and Debezium's JSON, with or without schemas),
 ``replay`` rebuilds the tables by key, ``compare`` reports missing, extra and differing
 rows, ``rows`` verifies against rows in memory, ``check`` is ``cdc verify`` (the live source
-or CSV dumps read by ``psql_csv``), and ``diff`` is ``cdc diff``.
+or CSV dumps read by ``psql_csv``), ``proof`` matches every event with a reference log
+(``cdc verify --reference``), and ``diff`` is ``cdc diff``.
 """
 
 from hospital_sim.cdc.verify.compare import VerifyReport

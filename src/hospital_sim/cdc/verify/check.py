@@ -14,14 +14,17 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from hospital_sim.cdc.schema_types import SCENARIO_TABLE_SCHEMAS
 from hospital_sim.cdc.verify.compare import VerifyReport
-from hospital_sim.cdc.verify.events import ChangeLogError
+from hospital_sim.cdc.verify.events import MAX_LINE_CHARS, ChangeLogError
+from hospital_sim.cdc.verify.infinity import load_infinity
+from hospital_sim.cdc.verify.proof import ProofReport, prove_events
 from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir
 from hospital_sim.cdc.verify.rows import verify_changelog
 from hospital_sim.config import Settings
@@ -31,7 +34,13 @@ from hospital_sim.db.schema import TABLES, missing_tables
 from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
 
-__all__ = ["SourceStillChanging", "log_lines", "source_fingerprint", "verify_log"]
+__all__ = [
+    "SourceStillChanging",
+    "log_lines",
+    "prove_log",
+    "source_fingerprint",
+    "verify_log",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +57,7 @@ class SourceStillChanging(UserError):
 def log_lines(path: str | Path) -> Iterator[str]:
     """The lines of a change log (``-`` is stdin); a line that is not UTF-8 is an error."""
     if str(path) == "-":
-        yield from sys.stdin
+        yield from _bounded(sys.stdin)
         return
     try:
         fh = open(path, encoding="utf-8")  # noqa: SIM115
@@ -56,9 +65,21 @@ def log_lines(path: str | Path) -> Iterator[str]:
         raise UserError(f"cannot read the change log {path}: {exc.strerror}") from None
     try:
         with fh:
-            yield from fh  # decoded in large chunks: much faster than line by line
+            yield from _bounded(fh)
     except UnicodeDecodeError as exc:
         raise ChangeLogError(_bad_line(Path(path)), f"not UTF-8 text ({exc.reason})") from None
+
+
+def _bounded(fh: TextIO) -> Iterator[str]:
+    """The lines of ``fh``; a line longer than MAX_LINE_CHARS (no newline in sight) is an error."""
+    for line_no, line in enumerate(iter(lambda: fh.readline(MAX_LINE_CHARS), ""), 1):
+        if len(line) >= MAX_LINE_CHARS and not line.endswith("\n"):
+            raise ChangeLogError(
+                line_no,
+                f"longer than {MAX_LINE_CHARS >> 20} MiB; lines over {MAX_LINE_CHARS >> 20} MiB "
+                "are refused (a change event that large is not a row of this schema)",
+            )
+        yield line
 
 
 def _bad_line(path: Path) -> int:
@@ -73,13 +94,18 @@ def _bad_line(path: Path) -> int:
 
 
 def source_fingerprint(conn: Conn) -> tuple[object, ...]:
-    """Row count, highest id and latest ``updated_at`` of every table: changes when rows do."""
+    """Row count, highest id and latest ``updated_at`` of every table: changes when rows do.
+
+    Ordered by table: a parallel plan returns the branches of a UNION ALL in any order.
+    """
     parts = [
-        sql.SQL("SELECT count(*), max(id), max(updated_at) FROM {}").format(sql.Identifier(t))
+        sql.SQL("SELECT {}, count(*), max(id), max(updated_at) FROM {}").format(
+            sql.Literal(t), sql.Identifier(t)
+        )
         for t in TABLES
     ]
-    rows = conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
-    return tuple(rows)
+    query = sql.SQL("SELECT * FROM ({}) AS f ORDER BY 1").format(sql.SQL(" UNION ALL ").join(parts))
+    return tuple(conn.execute(query).fetchall())
 
 
 def _log_size(path: str | Path) -> int:
@@ -126,13 +152,26 @@ def _table_rows(conn: Conn, table: str) -> Iterator[dict[str, Any]]:
 
 def _source_tables(conn: Conn) -> dict[str, Iterable[dict[str, Any]]]:
     # Generators: each table is read while compare() walks it, after the replay.
-    return {t: _table_rows(conn, t) for t in TABLES}
+    tables: dict[str, Iterable[dict[str, Any]]] = {t: _table_rows(conn, t) for t in TABLES}
+    for name in _scenario_tables(conn):
+        tables[name] = _table_rows(conn, name)
+    return tables
+
+
+def _scenario_tables(conn: Conn) -> list[str]:
+    """The scenarios' own tables (nightly-cleanup's queue) that the source has."""
+    return [
+        name
+        for name in SCENARIO_TABLE_SCHEMAS
+        if conn.execute("SELECT to_regclass(%s)", (f"public.{name}",)).fetchone() != (None,)
+    ]
 
 
 def _open_source(settings: Settings) -> tuple[Target, Conn]:
     target = prepare_target(settings)
     conn = connect(target, deadline=settings.connect_timeout, autocommit=False)
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    load_infinity(conn)
     return target, conn
 
 
@@ -144,17 +183,64 @@ def verify_log(
     baseline_dir: str | Path | None = None,
     wait_quiescent: float = 2.0,
     sample_size: int = 10,
+    allow_redelivery: bool = False,
 ) -> VerifyReport:
     """Replay the change log and compare it with the expected CSVs or the live source.
 
     Raises :class:`ChangeLogError` (a UserError naming the line) for an unusable line.
     """
-    if str(log_path) != "-" and not Path(log_path).is_file():
-        raise UserError(f"change log {log_path} does not exist or is not a file")
+    report = _verify_log(
+        settings, log_path, expected_dir=expected_dir, baseline_dir=baseline_dir,
+        wait_quiescent=wait_quiescent, sample_size=sample_size,
+    )  # fmt: skip
+    report.allow_redelivery = allow_redelivery
+    return report
+
+
+def prove_log(
+    log_path: str | Path,
+    reference_path: str | Path,
+    *,
+    allow_redelivery: bool = False,
+    sample_size: int = 10,
+) -> ProofReport:
+    """The event-level proof of ``log_path`` against the reference change log."""
+    _require_file(log_path, "change log")
+    if str(reference_path) == "-":
+        raise UserError("--reference -: the reference must be a file (it is read twice)")
+    _require_file(reference_path, "reference change log")
+    return prove_events(
+        log_lines(log_path),
+        log_lines(reference_path),
+        reference_path=reference_path,
+        log_path=log_path,
+        allow_redelivery=allow_redelivery,
+        sample_size=sample_size,
+    )
+
+
+def _require_file(path: str | Path, what: str) -> None:
+    if str(path) != "-" and not Path(path).is_file():
+        raise UserError(f"{what} {path} does not exist or is not a file")
+
+
+def _verify_log(
+    settings: Settings,
+    log_path: str | Path,
+    *,
+    expected_dir: str | Path | None,
+    baseline_dir: str | Path | None,
+    wait_quiescent: float,
+    sample_size: int,
+) -> VerifyReport:
+    _require_file(log_path, "change log")
     baseline = load_expected_csv_dir(baseline_dir) if baseline_dir else None
     if expected_dir is not None:
         expected = load_expected_csv_dir(expected_dir)
-        return verify_changelog(log_lines(log_path), expected, baseline, sample_size=sample_size)
+        return verify_changelog(
+            log_lines(log_path), expected, baseline, sample_size=sample_size,
+            optional=SCENARIO_TABLE_SCHEMAS,
+        )  # fmt: skip
     target, conn = _open_source(settings)
     try:
         if wait_quiescent > 0:
@@ -166,8 +252,9 @@ def verify_log(
             with connection(target, deadline=settings.connect_timeout) as check:
                 require_schema(missing_tables(check))
         report = verify_changelog(
-            log_lines(log_path), _source_tables(conn), baseline, sample_size=sample_size
-        )
+            log_lines(log_path), _source_tables(conn), baseline, sample_size=sample_size,
+            optional=SCENARIO_TABLE_SCHEMAS,
+        )  # fmt: skip
         conn.rollback()
         return report
     finally:

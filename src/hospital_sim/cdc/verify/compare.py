@@ -9,18 +9,24 @@ placeholders and commit-to-capture lag.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from hospital_sim.cdc.capture.pgoutput import format_lsn
+from hospital_sim.cdc.lsn import format_lsn
 from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES
 from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
-from hospital_sim.cdc.verify.events import ParseStats
+from hospital_sim.cdc.verify.events import ParseStats, TransactionEnd
 from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir
-from hospital_sim.cdc.verify.replay import Duplicate, LagStats, OrderViolation, ReplayResult
+from hospital_sim.cdc.verify.replay import (
+    Duplicate,
+    LagStats,
+    LostEvent,
+    OrderViolation,
+    ReplayResult,
+)
 
 __all__ = [
     "ABSENT",
@@ -53,6 +59,17 @@ class ColumnDiff:
     got: Any
 
 
+@dataclass(frozen=True, slots=True)
+class TransactionMismatch:
+    """A transaction whose END marker counts differ from the change events in the log."""
+
+    id: str
+    table: str
+    expected: int
+    got: int
+    line_no: int
+
+
 @dataclass(slots=True)
 class TableReport:
     table: str
@@ -67,6 +84,13 @@ class TableReport:
     order_violations: int = 0
     placeholders: int = 0
     unresolved_placeholders: int = 0
+    sub_millisecond: int = 0
+    """Differing rows whose only differences are timestamps cut to the millisecond."""
+    truncates: int = 0
+    """TRUNCATE (``op t``) events of the table in the log."""
+    lost_events: int = 0
+    """Change events the log shows were lost although the final row matches: an update or
+    delete of a row nothing produced, or fewer events than a transaction's END marker."""
     missing_ids: list[int] = field(default_factory=list)
     extra_ids: list[int] = field(default_factory=list)
     diffs: list[ColumnDiff] = field(default_factory=list)
@@ -75,12 +99,31 @@ class TableReport:
     @property
     def identical(self) -> bool:
         return not (
-            self.missing or self.extra or self.differing or self.duplicates or self.order_violations
+            self.missing
+            or self.extra
+            or self.differing
+            or self.duplicates
+            or self.order_violations
+            or self.lost_events
         )
 
 
+_SHOWN_CHARS: Final = 200
+"""How much of one value a report shows: a 200 MB value is not echoed whole."""
+
+
+def _clip(text: str) -> str:
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS]}... ({len(text)} characters)"
+
+
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, int | str | float):
+    if isinstance(value, str):
+        return _clip(value)
+    if isinstance(value, bytes):
+        return _clip(base64.b64encode(value).decode("ascii"))
+    if value is None or isinstance(value, int | float):
         return value
     if isinstance(value, date):
         return value.isoformat()
@@ -104,7 +147,11 @@ def _shown(value: Any) -> str:
         return value.isoformat()
     if value is UNAVAILABLE:
         return UNAVAILABLE_PLACEHOLDER
-    return repr(value)
+    if value is ABSENT:
+        return "<absent>"
+    if isinstance(value, str) and len(value) > _SHOWN_CHARS:
+        return f"{value[:_SHOWN_CHARS]!r}... ({len(value)} characters)"
+    return _clip(repr(value))
 
 
 _COUNT_FIELDS: Final = (
@@ -119,6 +166,8 @@ _COUNT_FIELDS: Final = (
     "order_violations",
     "placeholders",
     "unresolved_placeholders",
+    "sub_millisecond",
+    "lost_events",
 )
 _TABLE_COLUMNS: Final = (
     ("table", "table"),
@@ -129,6 +178,7 @@ _TABLE_COLUMNS: Final = (
     ("extra", "extra"),
     ("differing", "differing"),
     ("events", "events"),
+    ("lost_events", "lost"),
     ("duplicates", "dups"),
     ("order_violations", "order"),
     ("placeholders", "placeholders"),
@@ -146,11 +196,25 @@ class VerifyReport:
     skipped: int = 0
     duplicate_samples: list[Duplicate] = field(default_factory=list)
     order_violation_samples: list[OrderViolation] = field(default_factory=list)
+    allow_redelivery: bool = False
+    """Duplicates (at-least-once redelivery) are still counted and shown, but accepted."""
+    lost_samples: list[LostEvent] = field(default_factory=list)
+    transactions_checked: int = 0
+    """Transactions whose END marker's event counts were checked."""
+    transaction_mismatches: list[TransactionMismatch] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
-        """True only when no table has a missing, extra, differing, duplicate or late event."""
-        return all(t.identical for t in self.tables)
+        """True only when no table has a missing, extra, differing, duplicate or late event.
+
+        With ``allow_redelivery``, duplicate events alone do not make it false.
+        """
+        if self.allow_redelivery:
+            return not self.transaction_mismatches and all(
+                not (t.missing or t.extra or t.differing or t.order_violations or t.lost_events)
+                for t in self.tables
+            )
+        return not self.transaction_mismatches and all(t.identical for t in self.tables)
 
     def _total(self, name: str) -> int:
         return sum(int(getattr(t, name)) for t in self.tables)
@@ -160,6 +224,7 @@ class VerifyReport:
         counts = _COUNT_FIELDS
         return {
             "identical": self.identical,
+            "allow_redelivery": self.allow_redelivery,
             "events": self.events,
             "tombstones": self.tombstones,
             "skipped": self.skipped,
@@ -188,6 +253,22 @@ class VerifyReport:
                 }
                 for t in self.tables
             },
+            "notes": [n for n in self.notes() if n],
+            "transactions_checked": self.transactions_checked,
+            "transaction_mismatches": [
+                {
+                    "id": m.id,
+                    "table": m.table,
+                    "expected": m.expected,
+                    "got": m.got,
+                    "line": m.line_no,
+                }
+                for m in self.transaction_mismatches
+            ],
+            "lost_events": [
+                {"table": e.table, "id": e.key, "op": e.op, "lsn": e.lsn, "line": e.line_no}
+                for e in self.lost_samples
+            ],
             "duplicates": [
                 {"table": d.table, "id": d.key, "op": d.op, "lsn": d.lsn, "line": d.line_no}
                 for d in self.duplicate_samples
@@ -226,13 +307,68 @@ class VerifyReport:
                 f"max {self.lag.max_ms} ms over {self.lag.count} change events"
             )
         out += self._details()
+        out += self.notes()
         out.append("")
-        out.append("IDENTICAL" if self.identical else f"NOT IDENTICAL: {self._summary()}")
+        out.append(self.verdict())
         return "\n".join(out)
+
+    def verdict(self) -> str:
+        """The last line of the report: IDENTICAL or NOT IDENTICAL with the counts."""
+        if not self.identical:
+            return f"NOT IDENTICAL: {self._summary()}"
+        duplicates = self._total("duplicates")
+        if duplicates:
+            return f"IDENTICAL (redelivery allowed: {duplicates} duplicate events)"
+        return "IDENTICAL"
+
+    def notes(self) -> list[str]:
+        """What the counts mean beyond themselves (shown under the details)."""
+        notes = [*self._truncate_notes(), *self._placeholder_notes()]
+        cut = self._total("sub_millisecond")
+        if cut:
+            notes.append(
+                f"{cut} differing rows differ only in timestamps cut to the millisecond: the "
+                "change log encodes timestamps in milliseconds (Debezium time.precision.mode="
+                "connect), so the encoding, not the pipeline, lost the microseconds; set "
+                "time.precision.mode=adaptive (Debezium's default) or adaptive_time_microseconds "
+                "on the connector"
+            )
+        return ["", *notes] if notes else []
+
+    def _truncate_notes(self) -> list[str]:
+        # An emptied source table whose rows outlive it in the replay, with no 't' event:
+        # the TRUNCATE never reached the log (Debezium drops it by default).
+        return [
+            f"TRUNCATE of {t.table} not in the log: the source table is empty, the replay "
+            f"keeps {t.extra} of its rows and the log has no 't' event for it; Debezium skips "
+            "truncates unless skipped.operations=none"
+            for t in self.tables
+            if t.extra and not t.expected_rows and not t.truncates
+        ]
+
+    def _placeholder_notes(self) -> list[str]:
+        carried = self._total("placeholders") - self._total("unresolved_placeholders")
+        if carried <= 0:
+            return []
+        tables = ", ".join(t.table for t in self.tables if t.placeholders)
+        return [
+            f"{carried} unchanged TOASTed values arrived as {UNAVAILABLE_PLACEHOLDER} ({tables}) "
+            "and were carried forward from the row's previous image: the log is complete for a "
+            "consumer that does the same, but one that stores the placeholder as data holds "
+            "wrong values; REPLICA IDENTITY FULL on those tables (cdc setup --replica-identity "
+            "full) makes the connector send the whole value"
+        ]
 
     def _summary(self) -> str:
         parts = []
+        mismatched = len({m.id for m in self.transaction_mismatches})
+        if mismatched:
+            parts.append(
+                f"{mismatched} transaction{'s' if mismatched > 1 else ''} with other event "
+                "counts than their END marker"
+            )
         for name, one, many in (
+            ("lost_events", "lost event", "lost events"),
             ("missing", "missing row", "missing rows"),
             ("extra", "extra row", "extra rows"),
             ("differing", "differing row", "differing rows"),
@@ -261,6 +397,16 @@ class VerifyReport:
                     f"{t.table} id {d.id}: {d.column} expected {_shown(d.expected)}, "
                     f"got {_shown(d.got)}"
                 )
+        for e in self.lost_samples:
+            out.append(
+                f"{e.table} id {e.key}: op {e.op!r} on line {e.line_no} changes a row that "
+                "neither the snapshot nor an earlier event produced: its insert is lost"
+            )
+        for m in self.transaction_mismatches[:10]:
+            out.append(
+                f"transaction {m.id}: END marker (line {m.line_no}) counts {m.expected} "
+                f"{m.table} events, the log has {m.got}"
+            )
         for v in self.order_violation_samples:
             out.append(
                 f"{v.table}: line {v.line_no} (lsn {format_lsn(v.lsn)}) is out of order, "
@@ -273,12 +419,30 @@ class VerifyReport:
         return ["", *out] if out else out
 
 
+def _equal(want: Any, have: Any) -> bool:
+    """One column: same value and type; NULL and absent alike; NUMERIC text as a Decimal."""
+    if want is ABSENT:
+        want = None
+    if have is ABSENT:
+        have = None
+    if type(want) is type(have):
+        return bool(want == have)
+    if isinstance(want, Decimal) and isinstance(have, str):
+        # A NUMERIC column the user added: psycopg gives a Decimal, the log a string
+        # (decimal.handling.mode=string, or our capture's text for a type it does not model).
+        try:
+            return Decimal(have) == want
+        except ArithmeticError:
+            return False
+    return False
+
+
 def _row_diffs(key: int, expected: Mapping[str, Any], got: Mapping[str, Any]) -> list[ColumnDiff]:
     diffs = []
     for column in (*expected, *(c for c in got if c not in expected)):
         want = expected.get(column, ABSENT)
         have = got.get(column, ABSENT)
-        if want != have or type(want) is not type(have):
+        if not _equal(want, have):
             diffs.append(ColumnDiff(key, column, want, have))
     return diffs
 
@@ -286,12 +450,25 @@ def _row_diffs(key: int, expected: Mapping[str, Any], got: Mapping[str, Any]) ->
 def _same(expected: Mapping[str, Any], got: Mapping[str, Any]) -> bool:
     # ``==`` holds for 1, 1.0 and True alike; a value of another type is a difference.
     if expected != got:
-        return False
+        # Rows written before a column was added lack it in the log: absent is NULL.
+        return not _row_diffs(0, expected, got)
     # A plain loop rather than all(<generator>): this runs once per row and is faster.
-    for column, value in expected.items():  # noqa: SIM110
-        if type(value) is not type(got[column]):
+    for column, value in expected.items():
+        have = got[column]
+        if type(value) is not type(have) and not _equal(value, have):
             return False
     return True
+
+
+def _cut_to_milliseconds(expected: Mapping[str, Any], got: Mapping[str, Any]) -> bool:
+    """True when every difference is a timestamp that lost its sub-millisecond digits."""
+    diffs = _row_diffs(0, expected, got)
+    return bool(diffs) and all(
+        isinstance(d.expected, datetime)
+        and isinstance(d.got, datetime)
+        and d.got == d.expected.replace(microsecond=d.expected.microsecond // 1000 * 1000)
+        for d in diffs
+    )
 
 
 def _compare_table(
@@ -314,6 +491,8 @@ def _compare_table(
             report.matched += 1
         else:
             report.differing += 1
+            if _cut_to_milliseconds(row, mine):
+                report.sub_millisecond += 1
             if differing_sampled < sample_size:
                 differing_sampled += 1
                 report.diffs.extend(_row_diffs(key, row, mine))
@@ -327,19 +506,38 @@ def _compare_table(
     return report
 
 
+def check_transactions(
+    ends: Iterable[TransactionEnd], counts: Mapping[str, Mapping[str, int]]
+) -> list[TransactionMismatch]:
+    """Each END marker's per-table event counts against the change events of the log."""
+    mismatches = []
+    for end in ends:
+        got = dict(counts.get(end.key or end.id, {}))
+        expected = dict(end.tables) or {"(all tables)": end.event_count}
+        if "(all tables)" in expected:
+            got = {"(all tables)": sum(got.values())}
+        for table in sorted(set(expected) | set(got)):
+            want, have = expected.get(table, 0), got.get(table, 0)
+            if want != have:
+                mismatches.append(TransactionMismatch(end.id, table, want, have, end.line_no))
+    return mismatches
+
+
 def compare(
     replayed: ReplayResult,
     expected: Expected,
     *,
     parse_stats: ParseStats | None = None,
     sample_size: int = 10,
+    optional: Collection[str] = (),
 ) -> VerifyReport:
     """Compare ``replayed`` tables with ``expected`` (table -> canonical rows) by ``id``.
 
     A table in only one of the two is compared with an empty table, so a table whose
-    events never arrived shows every expected row as missing.
+    events never arrived shows every expected row as missing; except the ``optional``
+    tables (a scenario's own), compared only when the log has events for them.
     """
-    names = set(expected) | set(replayed.tables)
+    names = (set(expected) - (set(optional) - set(replayed.tables))) | set(replayed.tables)
     ordered = [t for t in TABLE_NAMES if t in names] + sorted(names - set(TABLE_NAMES))
     reports = []
     for table in ordered:
@@ -348,13 +546,24 @@ def compare(
         )
         stats = replayed.stats.get(table)
         if stats is not None:
+            report.lost_events = stats.lost_events
             report.events = stats.events
             report.duplicates = stats.duplicates
             report.order_violations = stats.order_violations
             report.placeholders = stats.placeholders
             report.unresolved_placeholders = stats.unresolved_placeholders
+            report.truncates = stats.ops.get("t", 0)
         reports.append(report)
+    ends = parse_stats.transaction_ends if parse_stats else []
+    mismatches = check_transactions(ends, replayed.transaction_counts)
+    by_name = {r.table: r for r in reports}
+    for m in mismatches:
+        if m.got < m.expected and m.table in by_name:
+            by_name[m.table].lost_events += m.expected - m.got
     return VerifyReport(
+        lost_samples=replayed.lost_samples,
+        transactions_checked=len(ends),
+        transaction_mismatches=mismatches,
         tables=reports,
         lag=replayed.lag,
         events=replayed.events,

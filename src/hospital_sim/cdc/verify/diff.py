@@ -23,7 +23,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hospital_sim.cdc.schema_types import TABLES, PgType, TableSchema
+from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType, TableSchema
 from hospital_sim.cdc.verify.compare import ColumnDiff, TableReport, VerifyReport
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, connect
@@ -54,20 +54,41 @@ class _Side:
     label: str
 
 
-def _columns(schema: TableSchema) -> sql.Composable:
-    return sql.SQL(", ").join(
-        sql.SQL("{}::{} AS {}").format(
-            sql.Identifier(c.name), sql.SQL(_CAST[c.type]), sql.Identifier(c.name)
-        )
-        for c in schema.columns
+Columns = tuple[tuple[str, str], ...]
+"""(name, type to cast to) of each column compared."""
+
+
+def source_columns(conn: Conn, table: str) -> Columns:
+    """The source table's columns as they are now, those the user added included.
+
+    The hospital columns are cast to their canonical types; an added column to its own
+    type as the source declares it (``numeric(10,2)``, ``jsonb``...).
+    """
+    schema: TableSchema = TABLE_SCHEMAS[table]
+    rows = conn.execute(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+        " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+        " ORDER BY a.attnum",
+        (sql.Identifier("public", table).as_string(conn),),
+    ).fetchall()
+    known = schema.types
+    return tuple(
+        (str(name), _CAST[known[str(name)]] if str(name) in known else str(kind))
+        for name, kind in rows
     )
 
 
-def _row_text(schema: TableSchema) -> sql.Composable:
+def _columns(columns: Columns) -> sql.Composable:
+    return sql.SQL(", ").join(
+        sql.SQL("{}::{} AS {}").format(sql.Identifier(name), sql.SQL(cast), sql.Identifier(name))
+        for name, cast in columns
+    )
+
+
+def _row_text(columns: Columns) -> sql.Composable:
     return sql.SQL("ROW({})::text").format(
         sql.SQL(", ").join(
-            sql.SQL("{}::{}").format(sql.Identifier(c.name), sql.SQL(_CAST[c.type]))
-            for c in schema.columns
+            sql.SQL("{}::{}").format(sql.Identifier(name), sql.SQL(cast)) for name, cast in columns
         )
     )
 
@@ -81,7 +102,7 @@ def _range(lo: int | None, hi: int | None) -> sql.Composable:
     return sql.SQL(" AND ").join(parts) if parts else sql.SQL("true")
 
 
-def _chunk_hash(side: _Side, schema: TableSchema, where: sql.Composable) -> tuple[int, str]:
+def _chunk_hash(side: _Side, schema: Columns, where: sql.Composable) -> tuple[int, str]:
     query = sql.SQL(
         "SELECT count(*), md5(coalesce(string_agg({row}, E'\\n' ORDER BY id), ''))"
         " FROM {table} WHERE {where}"
@@ -91,9 +112,7 @@ def _chunk_hash(side: _Side, schema: TableSchema, where: sql.Composable) -> tupl
     return int(str(found[0])), str(found[1])
 
 
-def _chunk_rows(
-    side: _Side, schema: TableSchema, where: sql.Composable
-) -> dict[int, dict[str, Any]]:
+def _chunk_rows(side: _Side, schema: Columns, where: sql.Composable) -> dict[int, dict[str, Any]]:
     query = sql.SQL("SELECT {cols} FROM {table} WHERE {where} ORDER BY id").format(
         cols=_columns(schema), table=side.table, where=where
     )
@@ -145,7 +164,7 @@ def diff_table(
     name: str, source: _Side, target: _Side, *, chunk: int = DEFAULT_CHUNK, sample: int = 10
 ) -> TableReport:
     """Compare one table chunk by chunk; only differing chunks are read row by row."""
-    schema = TABLES[name]
+    schema = source_columns(source.conn, name)
     report = TableReport(name)
     lo: int | None = None
     for hi in _upper_bounds(source, chunk):
@@ -165,7 +184,9 @@ def diff_table(
     return report
 
 
-def _check_target_table(conn: Conn, schema_name: str, table: str, source_table: str) -> None:
+def _check_target_table(
+    conn: Conn, schema_name: str, table: str, source_table: str, columns: Columns
+) -> None:
     rows = conn.execute(
         "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -178,9 +199,12 @@ def _check_target_table(conn: Conn, schema_name: str, table: str, source_table: 
             "check --target-schema and --table-prefix"
         )
     have = {str(r[0]) for r in rows}
-    missing = [c for c in TABLES[source_table].column_names if c not in have]
+    missing = [name for name, _ in columns if name not in have]
     if missing:
-        raise UserError(f"target table {schema_name}.{table} has no column {missing[0]}")
+        raise UserError(
+            f"target table {schema_name}.{table} has no column {missing[0]} (the source "
+            f"table {source_table} has it); add it to the sink or drop it from the source"
+        )
 
 
 @contextmanager
@@ -225,9 +249,9 @@ def diff_databases(
     ):
         require_schema(missing_tables(src))
         reports = []
-        for name in TABLES:
+        for name in TABLE_SCHEMAS:
             dst_name = f"{table_prefix}{name}"
-            _check_target_table(dst, target_schema, dst_name, name)
+            _check_target_table(dst, target_schema, dst_name, name, source_columns(src, name))
             reports.append(
                 diff_table(
                     name,

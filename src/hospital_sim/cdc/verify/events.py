@@ -22,24 +22,32 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Final
 
 import orjson
 
-from hospital_sim.cdc.capture.pgoutput import parse_lsn
-from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES, TABLES, PgType
+from hospital_sim.cdc.lsn import parse_lsn
+from hospital_sim.cdc.schema_types import (
+    KNOWN_TABLE_SCHEMAS,
+    PRIMARY_KEY,
+    SCENARIO_TABLE_SCHEMAS,
+    TABLE_NAMES,
+    PgType,
+)
 from hospital_sim.cdc.values import EPOCH, UNAVAILABLE, UNAVAILABLE_PLACEHOLDER, epoch_days_to_date
 from hospital_sim.errors import UserError
 
 __all__ = [
+    "MAX_LINE_CHARS",
     "OPS",
     "ChangeEvent",
     "ChangeLogError",
     "ChangeLogParser",
     "ParseStats",
+    "TransactionEnd",
     "parse_changelog",
     "parse_line",
 ]
@@ -47,6 +55,14 @@ __all__ = [
 OPS: Final = frozenset("rcudt")
 _HEARTBEAT_KEYS: Final = frozenset(("ts_ms", "ts_us", "ts_ns"))
 _CONSUMER_TRAILER: Final = "Processed a total of "
+
+
+def _clipped(value: Any) -> str:
+    """``repr(value)``, cut so that an error about a huge value stays one short line."""
+    if isinstance(value, str) and len(value) > 200:
+        return f"{value[:200]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= 200 else f"{text[:200]}... ({len(text)} characters)"
 
 
 class ChangeLogError(UserError):
@@ -80,6 +96,27 @@ class ChangeEvent:
     """How many column values of ``after`` were Debezium's unavailable placeholder."""
     last_commit_lsn: int | None = None
     """First half of Debezium's ``source.sequence`` order key, when the event has one."""
+    commit_lsn: int | None = None
+    """LSN of the transaction's commit record (``source.commit_lsn``, written by
+    hospital-sim's capture; Debezium's events do not carry it)."""
+    txn: str | None = None
+    """``transaction.id`` when the log carries transaction metadata."""
+    decoded: bool = True
+    """False when ``before``/``after`` hold the values as the JSON has them
+    (:meth:`ChangeLogParser.parse_line_raw`)."""
+
+
+@dataclass(slots=True)
+class TransactionEnd:
+    """A transaction's END marker: how many change events it had, per table."""
+
+    id: str
+    """As the log writes it (Debezium: ``txid:lsn``)."""
+    event_count: int
+    tables: dict[str, int]
+    line_no: int
+    key: str = ""
+    """The transaction's txid: what its change events' ``transaction.id`` is matched by."""
 
 
 @dataclass(slots=True)
@@ -92,6 +129,8 @@ class ParseStats:
     placeholders: int = 0
     skipped: int = 0
     """Heartbeats, transaction markers, logical-message events, console-consumer trailers."""
+    transaction_ends: list[TransactionEnd] = field(default_factory=list)
+    """END markers of transaction metadata (``provide.transaction.metadata=true``)."""
 
 
 class _BadValue(Exception):
@@ -141,8 +180,23 @@ def _iso_datetime(text: str) -> datetime:
     return value
 
 
+# Debezium's epoch days for DATE 'infinity' and '-infinity': PostgreSQL's internal
+# day numbers for them (INT32 max and min, counted from 2000-01-01) moved to 1970 in 32-bit
+# arithmetic, so they wrap. Seen with Debezium 3.6.3 (tests/fixtures/debezium/README.md).
+_DBZ_DAYS_INFINITE: Final = {-2_147_472_692: date.max, -2_147_472_691: date.min}
+# Debezium's TIMESTAMP 'infinity' and '-infinity': pgjdbc's PGStatement.DATE_POSITIVE_INFINITY
+# and DATE_NEGATIVE_INFINITY (milliseconds), written as they are whatever the unit.
+_DBZ_EPOCH_INFINITE: Final = {
+    9_223_372_036_825_200_000: datetime.max,
+    -9_223_372_036_832_400_000: datetime.min,
+}
+
+
 def _date(v: Any) -> Any:
     if type(v) is int:
+        infinite = _DBZ_DAYS_INFINITE.get(v)
+        if infinite is not None:
+            return infinite
         try:
             return _days(v)
         except (ValueError, OverflowError):
@@ -152,6 +206,8 @@ def _date(v: Any) -> Any:
     if isinstance(v, str):
         if v == UNAVAILABLE_PLACEHOLDER:
             return UNAVAILABLE
+        if v in _INFINITE:
+            return date.max if _INFINITE[v] is datetime.max else date.min
         text = v[:-1] if v.endswith("Z") else v
         if len(text) == 10:
             try:
@@ -201,8 +257,34 @@ def _nanos(v: int) -> datetime:
     return EPOCH + _ONE_US * (v // 1000)
 
 
+# 1990-01-01 .. 2100-01-01 in each unit. The three ranges do not overlap, so a value in
+# one of them (created_at and updated_at are always recent) tells the log's unit.
+_RECENT_FROM, _RECENT_TO = 631_152_000, 4_102_444_800  # seconds
+_UNIT_WINDOWS: Final = tuple(
+    (convert, _RECENT_FROM * scale, _RECENT_TO * scale)
+    for convert, scale in ((_millis, 1000), (_micros, 10**6), (_nanos, 10**9))
+)
+
+
+def _unit_of(v: int) -> Callable[[int], datetime] | None:
+    """The epoch unit a timestamp near the present must be in (None when not near it)."""
+    for convert, lo, hi in _UNIT_WINDOWS:
+        if lo <= v < hi:
+            return convert
+    return None
+
+
+_INFINITE: Final = {
+    "infinity": datetime.max,
+    "+infinity": datetime.max,
+    "-infinity": datetime.min,
+}
+
+
 def _timestamp(v: Any) -> Any:
     if type(v) is int:
+        if v in _DBZ_EPOCH_INFINITE:
+            return _DBZ_EPOCH_INFINITE[v]
         try:
             if _MICRO_FROM <= v < _NANO_FROM:
                 return _micros(v)
@@ -219,7 +301,8 @@ def _timestamp(v: Any) -> Any:
     if isinstance(v, str):
         if v == UNAVAILABLE_PLACEHOLDER:
             return UNAVAILABLE
-        return _iso_datetime(v)
+        infinite = _INFINITE.get(v)
+        return _iso_datetime(v) if infinite is None else infinite
     raise _BadValue("expected an epoch timestamp or an ISO-8601 timestamp")
 
 
@@ -245,10 +328,14 @@ _TYPE_DECODERS: Final[Mapping[PgType, Decode]] = {
 # Precomputed once: table -> column -> decoder.
 _TABLE_DECODERS: Final[Mapping[str, Mapping[str, Decode]]] = {
     name: {c.name: _TYPE_DECODERS[c.type] for c in schema.columns}
-    for name, schema in TABLES.items()
+    for name, schema in KNOWN_TABLE_SCHEMAS.items()
 }
 
 # --- decoders chosen by a Kafka Connect schema (JsonConverter, schemas enabled) -----------
+
+
+# Decimal arithmetic without rounding: NUMERIC has up to 131072 digits before the point.
+_EXACT: Final = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def _decimal_bytes(scale: int) -> Decode:
@@ -262,7 +349,8 @@ def _decimal_bytes(scale: int) -> Decode:
                 raw = base64.b64decode(v, validate=True)
             except (binascii.Error, ValueError):
                 raise _BadValue("expected base64 decimal bytes") from None
-            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale)
+            # Exact: the default context would round to 28 digits.
+            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale, _EXACT)
         if isinstance(v, int | float):
             return Decimal(str(v))
         raise _BadValue("expected a decimal")
@@ -380,15 +468,22 @@ def _last_commit_lsn(sequence: Any) -> int | None:
 def _optional_int(value: Any, what: str) -> int | None:
     if value is None or type(value) is int:
         return value
-    raise _BadValue(f"{what} {value!r} is not an integer")
+    raise _BadValue(f"{what} {_clipped(value)} is not an integer")
+
+
+MAX_LINE_CHARS: Final = 64 << 20
+"""The longest line accepted: parsing holds a line in memory several times over."""
 
 
 class ChangeLogParser:
     """Turns change-log lines into :class:`ChangeEvent` objects, counting what it skips."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_line_chars: int = MAX_LINE_CHARS) -> None:
+        self.max_line_chars = max_line_chars
         self.stats = ParseStats()
         self._schema_decoders: dict[tuple[str, Any], Mapping[str, Decode]] = {}
+        self._epoch: Callable[[int], datetime] | None = None
+        """The log's unit for epoch timestamps without a schema, once a value tells it."""
 
     def parse(self, lines: Iterable[str], *, first_line_no: int = 1) -> Iterator[ChangeEvent]:
         """Yield the events of ``lines``; raise ChangeLogError at the first unusable line."""
@@ -401,6 +496,12 @@ class ChangeLogParser:
     def parse_line(self, line: str, line_no: int) -> ChangeEvent | None:
         """The event on ``line``, or None for a tombstone, blank or non-change line."""
         self.stats.lines += 1
+        if len(line) > self.max_line_chars:
+            raise ChangeLogError(
+                line_no,
+                f"{len(line):,} characters long; lines over {self.max_line_chars >> 20} MiB are "
+                "refused (a change event that large is not a row of this schema)",
+            )
         try:
             obj: Any = orjson.loads(line)  # the hot path: about half of verify's time
             key: Any = None
@@ -432,6 +533,52 @@ class ChangeLogParser:
             return self._event(obj, schema, key, topic, line_no, maybe_placeholders)
         except _BadValue as exc:
             raise ChangeLogError(line_no, str(exc)) from None
+
+    def parse_line_raw(self, line: str, line_no: int) -> ChangeEvent | None:
+        """Like :meth:`parse_line`, but an ordinary change event keeps its row values as
+        the JSON has them (``decoded`` False): several times cheaper, for comparing two logs
+        that encode values alike. Any other line is parsed in full."""
+        if len(line) > self.max_line_chars:
+            return self.parse_line(line, line_no)
+        try:
+            obj: Any = orjson.loads(line)
+        except ValueError:
+            return self.parse_line(line, line_no)
+        topic = None
+        if type(obj) is dict and "op" not in obj and "value" in obj:
+            topic, obj = obj.get("topic"), obj["value"]
+        if type(obj) is dict and "payload" in obj and "schema" in obj:
+            obj = obj["payload"]
+        if type(obj) is not dict:
+            return self.parse_line(line, line_no)
+        op, source = obj.get("op"), obj.get("source")
+        before, after = obj.get("before"), obj.get("after")
+        if (
+            type(op) is not str
+            or op not in OPS
+            or type(source) is not dict
+            or not (before is None or type(before) is dict)
+            or not (after is None or type(after) is dict)
+        ):
+            return self.parse_line(line, line_no)
+        table = source.get("table") or (topic.rsplit(".", 1)[-1] if type(topic) is str else None)
+        lsn, tx_id, commit_lsn = source.get("lsn"), source.get("txId"), source.get("commit_lsn")
+        image = after if after is not None else before
+        key = None if image is None else image.get(PRIMARY_KEY)
+        if (
+            type(table) is not str
+            or type(lsn) is not int
+            or type(tx_id) is not int
+            or (op != "t" and type(key) is not int)
+            or (op in "rcu" and after is None)
+        ):
+            return self.parse_line(line, line_no)
+        self.stats.lines += 1
+        self.stats.events += 1
+        return ChangeEvent(
+            table, op, key, before, after, lsn, tx_id, None, None, line_no,
+            commit_lsn=commit_lsn if type(commit_lsn) is int else None, decoded=False,
+        )  # fmt: skip
 
     def _loads(self, text: str, line_no: int) -> Any:
         try:
@@ -480,8 +627,13 @@ class ChangeLogParser:
     ) -> ChangeEvent | None:
         op = obj.get("op")
         if op is None:
-            if ("status" in obj and "id" in obj) or (obj and set(obj) <= _HEARTBEAT_KEYS):
-                self.stats.skipped += 1  # transaction BEGIN/END marker or heartbeat
+            if "status" in obj and "id" in obj:
+                self.stats.skipped += 1
+                if obj["status"] == "END":
+                    self._transaction_end(obj, line_no)
+                return None
+            if obj and set(obj) <= _HEARTBEAT_KEYS:
+                self.stats.skipped += 1  # a heartbeat
                 return None
             raise ChangeLogError(line_no, "no 'op' field; not a Debezium change event")
         if op == "m":
@@ -529,11 +681,40 @@ class ChangeLogParser:
             source_ts_ms = _optional_int(source_ts_ms, "source.ts_ms")
             ts_ms = _optional_int(ts_ms, "ts_ms")
         sequence = source.get("sequence")
+        commit_lsn = source.get("commit_lsn")
+        transaction = obj.get("transaction")
+        txn = transaction.get("id") if type(transaction) is dict else None
+        if txn is not None:
+            txn = _transaction_key(txn)
         self.stats.events += 1
         return ChangeEvent(
             table, op, row_key, before, after, lsn, tx_id, source_ts_ms, ts_ms, line_no,
             placeholders, None if sequence is None else _last_commit_lsn(sequence),
+            commit_lsn if type(commit_lsn) is int else None,
+            None if txn is None else str(txn),
         )  # fmt: skip
+
+    def _transaction_end(self, obj: dict[str, Any], line_no: int) -> None:
+        count = obj.get("event_count")
+        if type(count) is not int:
+            raise ChangeLogError(line_no, "transaction END marker without an integer event_count")
+        tables: dict[str, int] = {}
+        messages = 0
+        for part in obj.get("data_collections") or ():
+            if isinstance(part, dict) and type(part.get("event_count")) is int:
+                collection = str(part.get("data_collection", ""))
+                if collection.startswith(_DEBEZIUM_INTERNAL):
+                    # A logical decoding message (pg_logical_emit_message): an 'm' event,
+                    # not a row change; verify skips those.
+                    messages += part["event_count"]
+                    continue
+                tables[collection.rsplit(".", 1)[-1]] = part["event_count"]
+        if messages and not tables:
+            return
+        shown = str(obj["id"])
+        self.stats.transaction_ends.append(
+            TransactionEnd(shown, count - messages, tables, line_no, _transaction_key(shown))
+        )
 
     @staticmethod
     def _lsn(text: str, line_no: int) -> int:
@@ -549,7 +730,8 @@ class ChangeLogParser:
         if decoders is None:
             raise ChangeLogError(
                 line_no,
-                f"table {table!r} is not one of the hospital tables ({', '.join(TABLE_NAMES)})",
+                f"table {table!r} is not one of the hospital tables ({', '.join(TABLE_NAMES)}) "
+                f"nor a scenario's ({', '.join(SCENARIO_TABLE_SCHEMAS)})",
             )
         if schema is None:
             return decoders
@@ -569,27 +751,70 @@ class ChangeLogParser:
             self._schema_decoders[cache_key] = cached
         return cached
 
-    @staticmethod
+    def _lock_epoch_unit(self, row: dict[str, Any], decoders: Mapping[str, Decode]) -> None:
+        for column, value in row.items():
+            if type(value) is int and decoders.get(column) is _timestamp:
+                unit = _unit_of(value)
+                if unit is not None:
+                    self._epoch = unit
+                    return
+
     def _row(
-        row: Any, decoders: Mapping[str, Decode], table: str, which: str, line_no: int
+        self, row: Any, decoders: Mapping[str, Decode], table: str, which: str, line_no: int
     ) -> dict[str, Any] | None:
         """Decode ``row`` in place: the dict is fresh from json.loads and ours to change."""
         if row is None:
             return None
         if type(row) is not dict:
             raise ChangeLogError(line_no, f"'{which}' is not a JSON object")
+        if self._epoch is None:
+            # Epoch timestamps without a schema: the unit is the connector's setting, the
+            # same for the whole log, so it is learnt once from a recent value rather than
+            # guessed from each value's magnitude (wrong for 1966-1973 and after 5138).
+            self._lock_epoch_unit(row, decoders)
+        epoch = self._epoch
         get, micros_get, days_get = decoders.get, _MICROS_CACHE.get, _DAYS_CACHE.get
         for column, value in row.items():
             decode = get(column)
             # Strings and integers that need no conversion are left as they are (hot path).
+            if decode is None:  # a column the hospital schema lacks (added by the user)
+                if value == UNAVAILABLE_PLACEHOLDER:
+                    row[column] = UNAVAILABLE
+                elif type(value) is dict and value.keys() == _VARIABLE_SCALE_KEYS:
+                    # A NUMERIC without precision under Debezium's default
+                    # decimal.handling.mode=precise: {"scale": s, "value": base64 bytes}.
+                    try:
+                        row[column] = _variable_scale_decimal(value)
+                    except _BadValue as exc:
+                        raise ChangeLogError(
+                            line_no, f"{table}.{column} in '{which}': {_clipped(value)} - {exc}"
+                        ) from None
+                continue
             if (
-                decode is None
-                or value is None
+                value is None
                 or (decode is _varchar and type(value) is str and value != UNAVAILABLE_PLACEHOLDER)
                 or (decode is _bigint and type(value) is int)
             ):
                 continue
             if type(value) is int:
+                if decode is _timestamp and value in _DBZ_EPOCH_INFINITE:
+                    row[column] = _DBZ_EPOCH_INFINITE[value]
+                    continue
+                if decode is _timestamp and epoch is not None:
+                    if epoch is _micros:  # Debezium's default, inlined
+                        moment = micros_get(value)
+                        if moment is not None:
+                            row[column] = moment
+                            continue
+                    try:
+                        row[column] = epoch(value)
+                    except OverflowError:
+                        raise ChangeLogError(
+                            line_no,
+                            f"{table}.{column} in '{which}': {_clipped(value)} - epoch timestamp "
+                            "out of range",
+                        ) from None
+                    continue
                 # Debezium's default encodings, inlined: epoch microseconds and days.
                 if decode is _timestamp and _MICRO_FROM <= value < _NANO_FROM:
                     moment = micros_get(value)
@@ -604,12 +829,26 @@ class ChangeLogParser:
                 row[column] = decode(value)
             except _BadValue as exc:
                 raise ChangeLogError(
-                    line_no, f"{table}.{column} in '{which}': {value!r} - {exc}"
+                    line_no, f"{table}.{column} in '{which}': {_clipped(value)} - {exc}"
                 ) from None
         return row
 
 
 _SKIP: Final = object()
+_VARIABLE_SCALE_KEYS: Final = frozenset({"scale", "value"})
+_DEBEZIUM_INTERNAL: Final = "io.debezium."
+
+
+def _transaction_key(value: Any) -> str:
+    """A transaction's id without Debezium's LSN suffix.
+
+    Debezium's PostgreSQL connector writes ``txid:lsn``, and the LSN is not the same in a
+    transaction's BEGIN, its events and its END (seen with Debezium 3.6.3): the txid alone
+    names the transaction.
+    """
+    text = str(value)
+    head, sep, tail = text.partition(":")
+    return head if sep and head.isdigit() and tail.isdigit() else text
 
 
 def parse_changelog(lines: Iterable[str], stats: ParseStats | None = None) -> Iterator[ChangeEvent]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-from hospital_sim.cdc.schema_types import TABLE_NAMES, TABLES
+from hospital_sim.cdc.schema_types import TABLE_NAMES, TABLE_SCHEMAS
 from hospital_sim.cdc.values import parse_pg_text
 from hospital_sim.errors import UserError
 
@@ -56,7 +56,9 @@ def read_psql_csv(text: str, *, source: str = "<csv>") -> Iterator[list[str | No
 def read_table_csv(path: Path, table: str) -> list[dict[str, Any]]:
     """The rows of one ``<table>.csv`` dump, as canonical values keyed by column name."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # newline="": a \r or \r\n inside a quoted value is data, not a line ending.
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     records = read_psql_csv(text, source=str(path))
@@ -64,7 +66,7 @@ def read_table_csv(path: Path, table: str) -> list[dict[str, Any]]:
     if not header or any(h is None for h in header):
         raise UserError(f"{path}: expected a header line with column names (psql HEADER option)")
     columns = [str(h) for h in header]
-    schema = TABLES.get(table)
+    schema = TABLE_SCHEMAS.get(table)
     types = [schema.types.get(c) if schema else None for c in columns]
     rows = []
     for line_no, record in enumerate(records, 2):

@@ -18,21 +18,21 @@ table. Along the way the replay counts:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hospital_sim.cdc.lsn import percentile
 from hospital_sim.cdc.schema_types import PRIMARY_KEY
 from hospital_sim.cdc.values import UNAVAILABLE
 from hospital_sim.cdc.verify.events import ChangeEvent
 
 __all__ = [
     "LagStats",
+    "LostEvent",
     "ReplayResult",
     "Replayer",
     "TableReplayStats",
-    "percentile",
     "replay",
 ]
 
@@ -58,6 +58,17 @@ class Duplicate:
     line_no: int
 
 
+@dataclass(frozen=True, slots=True)
+class LostEvent:
+    """An update or delete of a row nothing before it produced: its insert (or read) is lost."""
+
+    table: str
+    key: int
+    op: str
+    lsn: int | None
+    line_no: int
+
+
 @dataclass(slots=True)
 class TableReplayStats:
     """What happened to one table during the replay."""
@@ -69,6 +80,9 @@ class TableReplayStats:
     placeholders: int = 0
     unresolved_placeholders: int = 0
     """Placeholders with no earlier value of that column to fill them in."""
+    lost_events: int = 0
+    """Updates and deletes of rows that neither the snapshot (or baseline) nor an earlier
+    event produced; counted only when the log starts from a known state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +102,9 @@ class ReplayResult:
     lag: LagStats
     duplicate_samples: list[Duplicate]
     order_violation_samples: list[OrderViolation]
+    lost_samples: list[LostEvent] = field(default_factory=list)
+    transaction_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per ``transaction.id``: change events per table (duplicates left out)."""
 
     @property
     def duplicates(self) -> int:
@@ -104,14 +121,6 @@ class ReplayResult:
     @property
     def events(self) -> int:
         return sum(s.events for s in self.stats.values())
-
-
-def percentile(sorted_values: list[int], pct: float) -> int | None:
-    """Nearest-rank percentile of an ascending list (None when empty)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def _image_hash(after: Row | None) -> int:
@@ -143,6 +152,11 @@ class Replayer:
         self._sample_size = sample_size
         self._duplicate_samples: list[Duplicate] = []
         self._order_samples: list[OrderViolation] = []
+        self._lost_samples: list[LostEvent] = []
+        self._transactions: dict[str, dict[str, int]] = {}
+        self._known_start: bool | None = None if baseline is None else True
+        """Whether every row is accounted for from the start: a baseline, or a log that
+        begins with a snapshot (decided by the first event)."""
         for table, rows in (baseline or {}).items():
             self._tables[table] = {row[PRIMARY_KEY]: dict(row) for row in rows}
 
@@ -172,11 +186,19 @@ class Replayer:
                 )
             return
         state.seen.add(signature)
+        if self._known_start is None:
+            self._known_start = op == "r"
+        if event.txn is not None:
+            per_table = self._transactions.setdefault(event.txn, {})
+            per_table[event.table] = per_table.get(event.table, 0) + 1
 
         if op != "r":
             lsn = event.lsn
-            if lsn is not None:
-                commit = event.last_commit_lsn
+            commit = event.last_commit_lsn
+            if lsn is not None and (commit is not None or state.last_position[0] < 0):
+                # An event with no last commit LSN ("sequence":"[null,...]", as a capture
+                # writes first after it starts or resumes) cannot be placed against one that
+                # has it; it is compared only with others like it.
                 position = (-1 if commit is None else commit, lsn)
                 if position < state.last_position:
                     self._order_violation(event, lsn, state)
@@ -190,6 +212,8 @@ class Replayer:
             return
         key = event.key
         assert key is not None
+        if op in "ud" and self._known_start and key not in rows:
+            self._lost(event, key, stats)
         if op == "d":
             rows.pop(key, None)
             return
@@ -203,6 +227,16 @@ class Replayer:
             if old_key is not None and old_key != key:
                 rows.pop(old_key, None)
         rows[key] = after
+
+    def _lost(self, event: ChangeEvent, key: int, stats: TableReplayStats) -> None:
+        before = event.before
+        if before is not None and before.get(PRIMARY_KEY) not in (None, key):
+            return  # a primary-key update: the row was there under its old key
+        stats.lost_events += 1
+        if len(self._lost_samples) < self._sample_size:
+            self._lost_samples.append(
+                LostEvent(event.table, key, event.op, event.lsn, event.line_no)
+            )
 
     def _order_violation(self, event: ChangeEvent, lsn: int, state: _TableState) -> None:
         state.stats.order_violations += 1
@@ -239,6 +273,8 @@ class Replayer:
             lag=lag,
             duplicate_samples=list(self._duplicate_samples),
             order_violation_samples=list(self._order_samples),
+            lost_samples=list(self._lost_samples),
+            transaction_counts=self._transactions,
         )
 
 

@@ -9,7 +9,15 @@ from psycopg import sql
 
 from hospital_sim.tables import TABLES
 
-__all__ = ["TABLES", "apply_schema", "drop_schema", "missing_tables", "table_counts"]
+__all__ = [
+    "TABLES",
+    "apply_schema",
+    "drop_schema",
+    "missing_tables",
+    "restore_lookups",
+    "table_counts",
+]
+LOOKUPS_FILE = "04_lookups.sql"
 
 
 # Serialises concurrent `init`/`reset` runs against one database.
@@ -35,6 +43,11 @@ def apply_schema(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
         for name in applied:
             conn.execute(_read(name).encode())
     return applied
+
+
+def restore_lookups(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Insert the lookup rows again if they are gone (e.g. after TRUNCATE); idempotent."""
+    conn.execute(_read(LOOKUPS_FILE).encode())
 
 
 def drop_schema(conn: psycopg.Connection[tuple[object, ...]]) -> None:
@@ -64,4 +77,5 @@ def table_counts(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, int]
         for t in TABLES
     ]
     rows = conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
-    return {str(r[0]): int(str(r[1])) for r in rows}
+    found = {str(r[0]): int(str(r[1])) for r in rows}
+    return {t: found[t] for t in TABLES}  # UNION ALL gives no order: the planner's

@@ -1,4 +1,5 @@
--- Removes everything init creates, children first.
-DROP TABLE IF EXISTS internacoes, exames, consultas, pacientes_convenios,
+-- Removes everything init creates, children first, and what scenarios add
+-- (fila_integracao: nightly-cleanup; their extra columns go with the hospital tables).
+DROP TABLE IF EXISTS fila_integracao, internacoes, exames, consultas, pacientes_convenios,
     convenios, medicos, pacientes CASCADE;
 DROP FUNCTION IF EXISTS hospital_sim_touch_updated_at();

@@ -1,0 +1,106 @@
+"""What a scenario is: a hospital event, declared with the CDC behaviour it exercises.
+
+A scenario is data, not a class hierarchy: its name, what happens in the hospital, what
+it does to the rows, which CDC behaviour that exercises and which connector settings
+decide what a pipeline sees, plus two functions: ``prepare`` (idempotent DDL the scenario
+needs, run once before its first occurrence) and ``apply`` (one occurrence, in one or
+more transactions, recording every row it changed).
+
+Every random draw goes through the ``random.Random`` handed in, and candidate rows are
+found by key order from a drawn starting point, so a seed and a database state give the
+same changes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final, LiteralString
+
+from psycopg import sql
+
+from hospital_sim.db.connect import Conn
+from hospital_sim.generate.documents import cpf_check_digits
+
+__all__ = ["Changes", "Conn", "Scenario", "new_cpf", "pick_id"]
+
+OPS: Final = ("insert", "update", "delete", "truncate")
+
+
+@dataclass
+class Changes:
+    """Rows changed per (table, op), and committed transactions, by the occurrences so far."""
+
+    rows: Counter[tuple[str, str]] = field(default_factory=Counter)
+    transactions: int = 0
+
+    def add(self, table: str, op: str, n: int = 1) -> None:
+        if n > 0:
+            self.rows[(table, op)] += n
+
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+Apply = Callable[[Conn, random.Random, Changes], None]
+
+
+def _nothing(conn: Conn) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One hospital event that breaks CDC pipelines; see the module docstring."""
+
+    name: str
+    event: str
+    """What happens in the hospital."""
+    data: str
+    """What it does to the rows and tables."""
+    cdc: str
+    """The CDC behaviour it exercises."""
+    settings: str
+    """The connector settings (and source settings) that decide what a pipeline sees."""
+    apply: Apply
+    prepare: Callable[[Conn], None] = _nothing
+    extra_tables: tuple[str, ...] = ()
+    """Tables the scenario creates itself (outside the 7 hospital tables)."""
+
+
+def pick_id(
+    conn: Conn, rng: random.Random, table: str, where: LiteralString = "TRUE"
+) -> int | None:
+    """A row id of ``table`` matching ``where``: the first at or after a drawn id.
+
+    Uses the primary key index (no scan, no ORDER BY random()); None when no row matches.
+    """
+    ident = sql.Identifier(table)
+    row = conn.execute(sql.SQL("SELECT min(id), max(id) FROM {}").format(ident)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    low, high = int(str(row[0])), int(str(row[1]))
+    start = rng.randint(low, high)
+    cond = sql.SQL(where)
+    for bound, order in ((sql.SQL(">="), sql.SQL("")), (sql.SQL("<"), sql.SQL("DESC"))):
+        found = conn.execute(
+            sql.SQL("SELECT id FROM {} WHERE id {} %s AND ({}) ORDER BY id {} LIMIT 1").format(
+                ident, bound, cond, order
+            ),
+            (start,),
+        ).fetchone()
+        if found is not None:
+            return int(str(found[0]))
+    return None
+
+
+def new_cpf(conn: Conn, rng: random.Random) -> str:
+    """A valid CPF no patient holds yet."""
+    while True:
+        base = f"{rng.randrange(1, 10**9):09d}"
+        digits = base + cpf_check_digits(base)
+        cpf = f"{digits[:3]}.{digits[3:6]}.{digits[6:9]}-{digits[9:]}"
+        if conn.execute("SELECT 1 FROM pacientes WHERE cpf = %s", (cpf,)).fetchone() is None:
+            return cpf
