@@ -66,7 +66,7 @@ from hospital_sim.cdc.capture.slots import (
 )
 from hospital_sim.cdc.lsn import format_lsn, parse_lsn, percentile
 from hospital_sim.config import Settings
-from hospital_sim.db.connect import Target, connect
+from hospital_sim.db.connect import Conn, Target, connect
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import missing_tables
 from hospital_sim.db.server import prepare_target
@@ -76,7 +76,6 @@ __all__ = ["Capture", "CaptureResult", "capture_changes", "lsn_value"]
 
 log = logging.getLogger(__name__)
 
-Conn = psycopg.Connection[tuple[object, ...]]
 Marker = tuple[int | None, int | None]
 """(txId, lsn) of the last change event written."""
 Decoded = tuple[RowChange, int | None]
