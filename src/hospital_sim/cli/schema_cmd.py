@@ -35,6 +35,42 @@ def _volume(name: str, env: str, least: int = 0) -> Any:
     )
 
 
+PacientesOpt = Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")]
+MedicosOpt = Annotated[int | None, _volume("medicos", "SEED_MEDICOS")]
+ConveniosOpt = Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)]
+ConsultasOpt = Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")]
+ExamesOpt = Annotated[int | None, _volume("exames", "SEED_EXAMES")]
+InternacoesOpt = Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")]
+PacientesConveniosOpt = Annotated[
+    int | None, _volume("pacientes-convenios", "SEED_PACIENTES_CONVENIOS")
+]
+
+
+def _seed_settings(
+    ctx: typer.Context,
+    seed: int | None,
+    pacientes: int | None,
+    medicos: int | None,
+    convenios: int | None,
+    consultas: int | None,
+    exames: int | None,
+    internacoes: int | None,
+    pacientes_convenios: int | None,
+) -> Settings:
+    """The settings with ``seed`` and ``reset``'s volume flags laid over them."""
+    return settings(
+        ctx,
+        random_seed=seed,
+        seed_pacientes=pacientes,
+        seed_medicos=medicos,
+        seed_convenios=convenios,
+        seed_consultas=consultas,
+        seed_exames=exames,
+        seed_internacoes=internacoes,
+        seed_pacientes_convenios=pacientes_convenios,
+    )
+
+
 def init(ctx: typer.Context) -> None:
     """Create the 7 tables, triggers, indexes and lookup rows (safe to run again)."""
     applied = init_database(settings(ctx))
@@ -84,28 +120,17 @@ def _seed(s: Settings, seed: int | None) -> SeedResult:
 def seed(
     ctx: typer.Context,
     seed: SeedOpt = None,
-    pacientes: Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")] = None,
-    medicos: Annotated[int | None, _volume("medicos", "SEED_MEDICOS")] = None,
-    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)] = None,
-    consultas: Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")] = None,
-    exames: Annotated[int | None, _volume("exames", "SEED_EXAMES")] = None,
-    internacoes: Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")] = None,
-    pacientes_convenios: Annotated[
-        int | None, _volume("pacientes-convenios", "SEED_PACIENTES_CONVENIOS")
-    ] = None,
+    pacientes: PacientesOpt = None,
+    medicos: MedicosOpt = None,
+    convenios: ConveniosOpt = None,
+    consultas: ConsultasOpt = None,
+    exames: ExamesOpt = None,
+    internacoes: InternacoesOpt = None,
+    pacientes_convenios: PacientesConveniosOpt = None,
 ) -> None:
     """Fill the empty schema with generated rows, bulk-loaded with COPY."""
-    s = settings(
-        ctx,
-        random_seed=seed,
-        seed_pacientes=pacientes,
-        seed_medicos=medicos,
-        seed_convenios=convenios,
-        seed_consultas=consultas,
-        seed_exames=exames,
-        seed_internacoes=internacoes,
-        seed_pacientes_convenios=pacientes_convenios,
-    )
+    volumes = (pacientes, medicos, convenios, consultas, exames, internacoes, pacientes_convenios)
+    s = _seed_settings(ctx, seed, *volumes)
     _report(_seed(s, None))
 
 
@@ -113,28 +138,17 @@ def reset(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     seed: SeedOpt = None,
-    pacientes: Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")] = None,
-    medicos: Annotated[int | None, _volume("medicos", "SEED_MEDICOS")] = None,
-    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)] = None,
-    consultas: Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")] = None,
-    exames: Annotated[int | None, _volume("exames", "SEED_EXAMES")] = None,
-    internacoes: Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")] = None,
-    pacientes_convenios: Annotated[
-        int | None, _volume("pacientes-convenios", "SEED_PACIENTES_CONVENIOS")
-    ] = None,
+    pacientes: PacientesOpt = None,
+    medicos: MedicosOpt = None,
+    convenios: ConveniosOpt = None,
+    consultas: ConsultasOpt = None,
+    exames: ExamesOpt = None,
+    internacoes: InternacoesOpt = None,
+    pacientes_convenios: PacientesConveniosOpt = None,
 ) -> None:
     """Drop all hospital tables, create them again and seed (with these volumes)."""
-    s = settings(
-        ctx,
-        random_seed=seed,
-        seed_pacientes=pacientes,
-        seed_medicos=medicos,
-        seed_convenios=convenios,
-        seed_consultas=consultas,
-        seed_exames=exames,
-        seed_internacoes=internacoes,
-        seed_pacientes_convenios=pacientes_convenios,
-    )
+    volumes = (pacientes, medicos, convenios, consultas, exames, internacoes, pacientes_convenios)
+    s = _seed_settings(ctx, seed, *volumes)
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # refuse impossible volumes before dropping anything
