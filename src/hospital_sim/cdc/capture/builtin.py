@@ -33,18 +33,16 @@ consistent with the slot's start.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import select
 import stat
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -58,6 +56,7 @@ from hospital_sim.cdc.capture.envelope import (
     transaction_end,
 )
 from hospital_sim.cdc.capture.pgoutput import Decoder, RowChange
+from hospital_sim.cdc.capture.sink import change_log, flush
 from hospital_sim.cdc.capture.slots import (
     check_usable,
     create_slot,
@@ -264,20 +263,11 @@ class Capture:
 
     @contextmanager
     def _sink(self) -> Iterator[TextIO]:
-        if not isinstance(self.output, str | Path):
-            yield self.output
-            return
-        if str(self.output) == "-":
-            yield sys.stdout
-            return
-        path = Path(self.output)
-        self._marker = read_marker(path)
-        try:
-            fh = open(path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
-        except OSError as exc:
-            raise UserError(f"cannot write the change log {path}: {exc.strerror}") from None
-        with fh:
-            yield fh
+        def read_resume_marker(path: Path) -> None:
+            self._marker = read_marker(path)
+
+        with change_log(self.output, read_resume_marker) as out:
+            yield out
 
     def _start(self, conn: Conn, target: Target, out: TextIO) -> CaptureResult:
         require_schema(missing_tables(conn))
@@ -346,11 +336,7 @@ class Capture:
         return lsn
 
     def _flush(self, out: TextIO) -> None:
-        out.flush()
-        if self.fsync and out is not sys.stdout:
-            # A pipe or an in-memory buffer has nothing to sync.
-            with suppress(OSError, io.UnsupportedOperation, ValueError):
-                os.fsync(out.fileno())
+        flush(out, self.fsync)
 
     def _loop(self, conn: Conn, target: Target, out: TextIO, result: CaptureResult) -> None:
         try:
