@@ -14,7 +14,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "hospital_sim"
 
-# Layer -> the layers it must never import. "base" is the top-level modules (config,
+# Layer -> the layers it must never import. "base" is the top-level modules (config, config_files,
 # errors, logs, tables, signals, mix, thresholds): everything may use them, they use no other layer.
 # "demo" is the top-level ``demo`` module: it composes seed, stream, capture and verify, so it
 # stands above those layers and below the command line.
