@@ -2,10 +2,10 @@
 
 ``events`` parses change logs (ours and Debezium's JSON, with or without schemas) with the
 column value decoders of ``decoders``, ``replay`` rebuilds the tables by key, ``compare``
-reports missing, extra and differing rows, ``rows`` verifies against rows in memory,
-``check`` is ``cdc verify`` (the live source or CSV dumps read by ``psql_csv``), ``proof``
-matches every event with a reference log (``cdc verify --reference``) and ``proof_report``
-holds what it finds, and ``diff`` is ``cdc diff``.
+reports missing, extra and differing rows (in the types of ``report``), ``rows`` verifies
+against rows in memory, ``check`` is ``cdc verify`` (the live source or CSV dumps read by
+``psql_csv``), ``proof`` matches every event with a reference log (``cdc verify
+--reference``) and ``proof_report`` holds what it finds, and ``diff`` is ``cdc diff``.
 """
 
 from hospital_sim.cdc.verify.compare import VerifyReport
