@@ -6,7 +6,7 @@ messages of a streamed transaction, and the Stream Start/Stop/Commit/Abort messa
 Integers are big-endian; strings are NUL-terminated UTF-8.
 
 :func:`decode_message` is a pure function from one message to a dataclass (the message
-types live in :mod:`~hospital_sim.cdc.capture.messages` and are re-exported here). A
+types live in :mod:`~hospital_sim.cdc.capture.messages`). A
 :class:`Decoder` keeps the Relation cache that turns Insert/Update/Delete/Truncate into
 :class:`RowChange` records with column names, the transaction's xid and commit time.
 """
@@ -39,35 +39,9 @@ from hospital_sim.cdc.capture.messages import (
     TypeInfo,
     Update,
 )
-from hospital_sim.cdc.lsn import format_lsn, parse_lsn
 from hospital_sim.cdc.values import PG_EPOCH_OFFSET_US, UNAVAILABLE
 
-__all__ = [
-    "Begin",
-    "Commit",
-    "Decoder",
-    "Delete",
-    "Insert",
-    "LogicalMessage",
-    "Message",
-    "Origin",
-    "PgOutputError",
-    "Relation",
-    "RelationColumn",
-    "RowChange",
-    "StreamAbort",
-    "StreamCommit",
-    "StreamStart",
-    "StreamStop",
-    "Truncate",
-    "TupleData",
-    "TupleValue",
-    "TypeInfo",
-    "Update",
-    "decode_message",
-    "format_lsn",
-    "parse_lsn",
-]
+__all__ = ["Decoder", "RowChange", "decode_message"]
 
 
 _I8 = struct.Struct(">b")
