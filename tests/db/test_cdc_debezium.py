@@ -23,12 +23,12 @@ from psycopg import conninfo, sql
 from hospital_sim.cdc.capture.builtin import Capture
 from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
 from hospital_sim.cdc.capture.setup import setup_cdc
-from hospital_sim.cdc.demo import run_demo
 from hospital_sim.cdc.verify.check import prove_log, verify_log
 from hospital_sim.cdc.verify.compare import VerifyReport
 from hospital_sim.cdc.verify.proof import ProofReport
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
+from hospital_sim.demo import run_demo
 from hospital_sim.errors import UserError
 from hospital_sim.stream.run import run_stream
 from tests.db.cdc_support import Background, CdcDb, cleanup, current_lsn, lines_of

@@ -10,10 +10,9 @@ import pytest
 
 from hospital_sim import __version__
 from hospital_sim.cdc.capture.envelope import change_event, change_events, encode_pg_value
-from hospital_sim.cdc.capture.pgoutput import (
+from hospital_sim.cdc.capture.messages import (
     Begin,
     Commit,
-    Decoder,
     Delete,
     Insert,
     LogicalMessage,
@@ -24,10 +23,9 @@ from hospital_sim.cdc.capture.pgoutput import (
     Truncate,
     TypeInfo,
     Update,
-    decode_message,
-    format_lsn,
-    parse_lsn,
 )
+from hospital_sim.cdc.capture.pgoutput import Decoder, decode_message
+from hospital_sim.cdc.lsn import format_lsn, parse_lsn
 from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType
 from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
 from hospital_sim.cdc.verify.events import parse_line

@@ -6,6 +6,8 @@
 - ``verify/``: the proof side. Change-log parsing (ours and Debezium's JSON), replay by key,
   comparison with the source (live tables or CSV dumps) and ``cdc diff``.
 - ``schema_types``, ``values``, ``lsn``: the hospital columns' types and canonical values,
-  and LSN helpers, which both halves share. ``demo`` runs the whole story: seed, capture,
-  stream, verify.
+  and LSN helpers, which both halves share.
+
+``hospital_sim.demo``, above this package and ``stream``, runs the whole story: seed,
+capture, stream, verify.
 """

@@ -422,7 +422,7 @@ def demo(
     ] = "builtin",
 ) -> None:
     """Seed, stream, capture and verify in a fresh demo database; exit 0 when identical."""
-    from hospital_sim.cdc.demo import run_demo
+    from hospital_sim.demo import run_demo
 
     if engine not in ("builtin", "debezium"):
         raise typer.BadParameter(f"{engine!r}; accepted: builtin, debezium", param_hint="--engine")

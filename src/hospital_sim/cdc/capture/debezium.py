@@ -21,18 +21,16 @@ the connector delivers it. The marker itself is not written to the change log.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import os
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -40,6 +38,7 @@ from typing import Any, Final, TextIO
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
+from hospital_sim.cdc.capture.sink import change_log, flush
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, connect
 from hospital_sim.db.lifecycle import require_schema
@@ -365,25 +364,11 @@ class DebeziumCapture:
     # -- output --------------------------------------------------------------------------
     @contextmanager
     def _sink(self) -> Iterator[TextIO]:
-        if not isinstance(self.output, str | Path):
-            yield self.output
-            return
-        if str(self.output) == "-":
-            yield sys.stdout
-            return
-        path = Path(self.output)
-        try:
-            fh = open(path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
-        except OSError as exc:
-            raise UserError(f"cannot write the change log {path}: {exc.strerror}") from None
-        with fh:
-            yield fh
+        with change_log(self.output) as out:
+            yield out
 
     def _flush(self, out: TextIO) -> None:
-        out.flush()
-        if self.fsync and out is not sys.stdout:
-            with suppress(OSError, io.UnsupportedOperation, ValueError):
-                os.fsync(out.fileno())
+        flush(out, self.fsync)
 
     def _write(self, out: TextIO, records: list[tuple[str, str | None, str | None]],
                result: DebeziumResult) -> None:  # fmt: skip

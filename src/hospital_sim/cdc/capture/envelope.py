@@ -23,7 +23,8 @@ from datetime import date, datetime
 from typing import Any, Final, Literal
 
 from hospital_sim import __version__
-from hospital_sim.cdc.capture.pgoutput import RowChange, TupleValue
+from hospital_sim.cdc.capture.messages import TupleValue
+from hospital_sim.cdc.capture.pgoutput import RowChange
 from hospital_sim.cdc.schema_types import TYPE_BY_OID, PgType
 from hospital_sim.cdc.values import (
     PG_EPOCH_OFFSET_US,

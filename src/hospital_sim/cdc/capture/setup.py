@@ -21,7 +21,7 @@ from hospital_sim.cdc.capture.connector import ConnectorState, connector_config,
 from hospital_sim.cdc.capture.slots import drop_slots
 from hospital_sim.cdc.capture.status import publication_tables, replica_identity
 from hospital_sim.config import Settings
-from hospital_sim.db.connect import Target, check_version, connection, server_info
+from hospital_sim.db.connect import Conn, Target, check_version, connection, server_info
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import TABLES, missing_tables
 from hospital_sim.db.server import embedded_server, prepare_target
@@ -31,7 +31,6 @@ __all__ = ["SetupResult", "TeardownResult", "ensure_logical", "setup_cdc", "tear
 
 log = logging.getLogger(__name__)
 
-Conn = psycopg.Connection[tuple[object, ...]]
 Identity = Literal["default", "full"]
 
 

@@ -37,7 +37,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hospital_sim.db.connect import Target, connect
+from hospital_sim.db.connect import Conn, Target, connect
 from hospital_sim.db.schema import TABLES
 from hospital_sim.errors import UserError
 
@@ -54,7 +54,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Conn = psycopg.Connection[tuple[object, ...]]
 
 PLUGIN = "pgoutput"
 _SNAPSHOT_ROWS_PER_FETCH = 5000

@@ -9,10 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import psycopg
-
 from hospital_sim.config import Settings
-from hospital_sim.db.connect import connection
+from hospital_sim.db.connect import Conn, connection
 from hospital_sim.db.schema import TABLES
 from hospital_sim.db.server import prepare_target
 
@@ -25,7 +23,6 @@ __all__ = [
     "slot_lag",
 ]
 
-Conn = psycopg.Connection[tuple[object, ...]]
 
 IDENTITY_NAMES = {"d": "default", "f": "full", "n": "nothing", "i": "index"}
 

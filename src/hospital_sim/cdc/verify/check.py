@@ -28,7 +28,7 @@ from hospital_sim.cdc.verify.proof import ProofReport, prove_events
 from hospital_sim.cdc.verify.psql_csv import load_expected_csv_dir
 from hospital_sim.cdc.verify.rows import verify_changelog
 from hospital_sim.config import Settings
-from hospital_sim.db.connect import Target, connect, connection
+from hospital_sim.db.connect import Conn, Target, connect, connection
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import TABLES, missing_tables
 from hospital_sim.db.server import prepare_target
@@ -44,7 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Conn = psycopg.Connection[tuple[object, ...]]
 
 _POLL = 0.25
 _FETCH = 5000

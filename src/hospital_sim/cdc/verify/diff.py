@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType, TableSchema
 from hospital_sim.cdc.verify.compare import ColumnDiff, TableReport, VerifyReport
 from hospital_sim.config import Settings
-from hospital_sim.db.connect import Target, connect
+from hospital_sim.db.connect import Conn, Target, connect
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import missing_tables
 from hospital_sim.db.server import prepare_target
@@ -36,7 +36,6 @@ __all__ = ["DEFAULT_CHUNK", "diff_databases", "render_diff"]
 
 log = logging.getLogger(__name__)
 
-Conn = psycopg.Connection[tuple[object, ...]]
 
 DEFAULT_CHUNK = 10_000
 _CAST = {

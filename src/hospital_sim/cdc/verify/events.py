@@ -14,30 +14,50 @@ whatever the connector's ``time.precision.mode`` or converter: epoch days or ISO
 epoch milli/micro/nano timestamps (told apart by the schema's name when schemas are
 enabled, otherwise by magnitude) or ISO timestamps; decimals as strings or base64 bytes.
 Debezium's ``__debezium_unavailable_value`` placeholder becomes :data:`UNAVAILABLE`.
+The value decoders live in :mod:`~hospital_sim.cdc.verify.decoders`; this module is the
+envelope parser. It stays near 600 lines because :class:`ChangeLogParser` is one hot loop
+over every line of a log (auto-detecting the shape, caching per-table decoders and
+inlining the common cases): cutting it in two would add a call per event.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
 
 from hospital_sim.cdc.lsn import parse_lsn
 from hospital_sim.cdc.schema_types import (
-    KNOWN_TABLE_SCHEMAS,
     PRIMARY_KEY,
     SCENARIO_TABLE_SCHEMAS,
     TABLE_NAMES,
-    PgType,
 )
-from hospital_sim.cdc.values import EPOCH, UNAVAILABLE, UNAVAILABLE_PLACEHOLDER, epoch_days_to_date
+from hospital_sim.cdc.values import UNAVAILABLE, UNAVAILABLE_PLACEHOLDER
+from hospital_sim.cdc.verify.decoders import (
+    DAYS_CACHE,
+    DAYS_MAX,
+    DAYS_MIN,
+    DBZ_EPOCH_INFINITE,
+    MICRO_FROM,
+    MICROS_CACHE,
+    NANO_FROM,
+    TABLE_DECODERS,
+    BadValue,
+    Decode,
+    days_to_date,
+    decode_bigint,
+    decode_date,
+    decode_timestamp,
+    decode_varchar,
+    decode_variable_scale_decimal,
+    micros_to_datetime,
+    schema_decoder,
+    unit_of,
+)
 from hospital_sim.errors import UserError
 
 __all__ = [
@@ -133,290 +153,6 @@ class ParseStats:
     """END markers of transaction metadata (``provide.transaction.metadata=true``)."""
 
 
-class _BadValue(Exception):
-    pass
-
-
-Decode = Callable[[Any], Any]
-
-# --- per-type decoders (no schema) -------------------------------------------------
-
-_DAYS_MIN: Final = -719_162  # 0001-01-01
-_DAYS_MAX: Final = 2_932_896  # 9999-12-31
-_MICRO_FROM: Final = 10**14  # |v| at or above: microseconds (after 1973-03 or before 1966-10)
-_NANO_FROM: Final = 10**17  # |v| at or above: nanoseconds
-
-
-def _bigint(v: Any) -> Any:
-    if type(v) is int or v is None:
-        return v
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, str):
-        if v == UNAVAILABLE_PLACEHOLDER:
-            return UNAVAILABLE
-        try:
-            return int(v)
-        except ValueError:
-            pass
-    raise _BadValue("expected an integer")
-
-
-def _varchar(v: Any) -> Any:
-    if type(v) is str:
-        return UNAVAILABLE if v == UNAVAILABLE_PLACEHOLDER else v
-    if v is None:
-        return None
-    raise _BadValue("expected a string")
-
-
-def _iso_datetime(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise _BadValue("expected an ISO-8601 timestamp") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-# Debezium's epoch days for DATE 'infinity' and '-infinity': PostgreSQL's internal
-# day numbers for them (INT32 max and min, counted from 2000-01-01) moved to 1970 in 32-bit
-# arithmetic, so they wrap. Seen with Debezium 3.6.3 (tests/fixtures/debezium/README.md).
-_DBZ_DAYS_INFINITE: Final = {-2_147_472_692: date.max, -2_147_472_691: date.min}
-# Debezium's TIMESTAMP 'infinity' and '-infinity': pgjdbc's PGStatement.DATE_POSITIVE_INFINITY
-# and DATE_NEGATIVE_INFINITY (milliseconds), written as they are whatever the unit.
-_DBZ_EPOCH_INFINITE: Final = {
-    9_223_372_036_825_200_000: datetime.max,
-    -9_223_372_036_832_400_000: datetime.min,
-}
-
-
-def _date(v: Any) -> Any:
-    if type(v) is int:
-        infinite = _DBZ_DAYS_INFINITE.get(v)
-        if infinite is not None:
-            return infinite
-        try:
-            return _days(v)
-        except (ValueError, OverflowError):
-            raise _BadValue("epoch days out of range") from None
-    if v is None:
-        return None
-    if isinstance(v, str):
-        if v == UNAVAILABLE_PLACEHOLDER:
-            return UNAVAILABLE
-        if v in _INFINITE:
-            return date.max if _INFINITE[v] is datetime.max else date.min
-        text = v[:-1] if v.endswith("Z") else v
-        if len(text) == 10:
-            try:
-                return date.fromisoformat(text)
-            except ValueError:
-                pass
-        return _iso_datetime(v).date()
-    raise _BadValue("expected epoch days or an ISO-8601 date")
-
-
-# Multiplying a timedelta is several times faster than building one from an int.
-_ONE_US: Final = timedelta(microseconds=1)
-_ONE_MS: Final = timedelta(milliseconds=1)
-
-
-# Converted values are memoised: commit-time columns (created_at, updated_at) repeat
-# across a transaction's rows and within a row, and dates repeat across rows. A plain
-# dict, emptied when it grows large, is cheaper than functools.lru_cache here.
-_CACHE_LIMIT: Final = 1 << 17
-_MICROS_CACHE: dict[int, datetime] = {}
-_DAYS_CACHE: dict[int, date] = {}
-
-
-def _micros(v: int) -> datetime:
-    value = _MICROS_CACHE.get(v)
-    if value is None:
-        if len(_MICROS_CACHE) >= _CACHE_LIMIT:
-            _MICROS_CACHE.clear()
-        value = _MICROS_CACHE[v] = EPOCH + _ONE_US * v
-    return value
-
-
-def _days(v: int) -> date:
-    value = _DAYS_CACHE.get(v)
-    if value is None:
-        if len(_DAYS_CACHE) >= _CACHE_LIMIT:
-            _DAYS_CACHE.clear()
-        value = _DAYS_CACHE[v] = epoch_days_to_date(v)
-    return value
-
-
-def _millis(v: int) -> datetime:
-    return EPOCH + _ONE_MS * v
-
-
-def _nanos(v: int) -> datetime:
-    return EPOCH + _ONE_US * (v // 1000)
-
-
-# 1990-01-01 .. 2100-01-01 in each unit. The three ranges do not overlap, so a value in
-# one of them (created_at and updated_at are always recent) tells the log's unit.
-_RECENT_FROM, _RECENT_TO = 631_152_000, 4_102_444_800  # seconds
-_UNIT_WINDOWS: Final = tuple(
-    (convert, _RECENT_FROM * scale, _RECENT_TO * scale)
-    for convert, scale in ((_millis, 1000), (_micros, 10**6), (_nanos, 10**9))
-)
-
-
-def _unit_of(v: int) -> Callable[[int], datetime] | None:
-    """The epoch unit a timestamp near the present must be in (None when not near it)."""
-    for convert, lo, hi in _UNIT_WINDOWS:
-        if lo <= v < hi:
-            return convert
-    return None
-
-
-_INFINITE: Final = {
-    "infinity": datetime.max,
-    "+infinity": datetime.max,
-    "-infinity": datetime.min,
-}
-
-
-def _timestamp(v: Any) -> Any:
-    if type(v) is int:
-        if v in _DBZ_EPOCH_INFINITE:
-            return _DBZ_EPOCH_INFINITE[v]
-        try:
-            if _MICRO_FROM <= v < _NANO_FROM:
-                return _micros(v)
-            magnitude = -v if v < 0 else v
-            if magnitude >= _NANO_FROM:
-                return _nanos(v)
-            if magnitude >= _MICRO_FROM:
-                return _micros(v)
-            return _millis(v)
-        except OverflowError:
-            raise _BadValue("epoch timestamp out of range") from None
-    if v is None:
-        return None
-    if isinstance(v, str):
-        if v == UNAVAILABLE_PLACEHOLDER:
-            return UNAVAILABLE
-        infinite = _INFINITE.get(v)
-        return _iso_datetime(v) if infinite is None else infinite
-    raise _BadValue("expected an epoch timestamp or an ISO-8601 timestamp")
-
-
-def _timestamp_unit(convert: Callable[[int], datetime]) -> Decode:
-    def decode(v: Any) -> Any:
-        if type(v) is int:
-            try:
-                return convert(v)
-            except OverflowError:
-                raise _BadValue("epoch timestamp out of range") from None
-        return _timestamp(v)
-
-    return decode
-
-
-_TYPE_DECODERS: Final[Mapping[PgType, Decode]] = {
-    PgType.BIGINT: _bigint,
-    PgType.VARCHAR: _varchar,
-    PgType.DATE: _date,
-    PgType.TIMESTAMP: _timestamp,
-}
-
-# Precomputed once: table -> column -> decoder.
-_TABLE_DECODERS: Final[Mapping[str, Mapping[str, Decode]]] = {
-    name: {c.name: _TYPE_DECODERS[c.type] for c in schema.columns}
-    for name, schema in KNOWN_TABLE_SCHEMAS.items()
-}
-
-# --- decoders chosen by a Kafka Connect schema (JsonConverter, schemas enabled) -----------
-
-
-# Decimal arithmetic without rounding: NUMERIC has up to 131072 digits before the point.
-_EXACT: Final = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-
-
-def _decimal_bytes(scale: int) -> Decode:
-    def decode(v: Any) -> Any:
-        if v is None or isinstance(v, Decimal):
-            return v
-        if isinstance(v, str):
-            if v == UNAVAILABLE_PLACEHOLDER:
-                return UNAVAILABLE
-            try:
-                raw = base64.b64decode(v, validate=True)
-            except (binascii.Error, ValueError):
-                raise _BadValue("expected base64 decimal bytes") from None
-            # Exact: the default context would round to 28 digits.
-            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale, _EXACT)
-        if isinstance(v, int | float):
-            return Decimal(str(v))
-        raise _BadValue("expected a decimal")
-
-    return decode
-
-
-def _variable_scale_decimal(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, dict) and "value" in v:
-        scale = v.get("scale", 0)
-        if type(scale) is not int:
-            raise _BadValue("VariableScaleDecimal without an integer scale")
-        return _decimal_bytes(scale)(v["value"])
-    raise _BadValue("expected a VariableScaleDecimal struct {scale, value}")
-
-
-def _bytes(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        if v == UNAVAILABLE_PLACEHOLDER:
-            return UNAVAILABLE
-        try:
-            return base64.b64decode(v, validate=True)
-        except (binascii.Error, ValueError):
-            raise _BadValue("expected base64 bytes") from None
-    raise _BadValue("expected base64 bytes")
-
-
-_SCHEMA_NAME_DECODERS: Final[Mapping[str, Decode]] = {
-    "io.debezium.time.Date": _date,
-    "org.apache.kafka.connect.data.Date": _date,
-    "io.debezium.time.Timestamp": _timestamp_unit(_millis),
-    "org.apache.kafka.connect.data.Timestamp": _timestamp_unit(_millis),
-    "io.debezium.time.MicroTimestamp": _timestamp_unit(_micros),
-    "io.debezium.time.NanoTimestamp": _timestamp_unit(_nanos),
-    "io.debezium.time.ZonedTimestamp": _timestamp,
-    "io.debezium.time.IsoTimestamp": _timestamp,
-    "io.debezium.time.IsoDate": _date,
-    "io.debezium.data.VariableScaleDecimal": _variable_scale_decimal,
-}
-
-
-def _identity(v: Any) -> Any:
-    return v
-
-
-def _schema_decoder(field: Mapping[str, Any], fallback: Decode | None) -> Decode:
-    name = field.get("name")
-    if name == "org.apache.kafka.connect.data.Decimal":
-        scale = (field.get("parameters") or {}).get("scale")
-        try:
-            return _decimal_bytes(int(scale) if scale is not None else 0)
-        except (TypeError, ValueError):
-            return _decimal_bytes(0)
-    if isinstance(name, str) and name in _SCHEMA_NAME_DECODERS:
-        return _SCHEMA_NAME_DECODERS[name]
-    if fallback is not None:
-        return fallback
-    if field.get("type") == "bytes":
-        return _bytes
-    return _identity
-
-
 def _row_fields(schema: Any) -> tuple[tuple[Any, ...], ...] | None:
     """(field, name, type, scale) of each column in an Envelope schema's row structs."""
     if not isinstance(schema, dict):
@@ -468,7 +204,7 @@ def _last_commit_lsn(sequence: Any) -> int | None:
 def _optional_int(value: Any, what: str) -> int | None:
     if value is None or type(value) is int:
         return value
-    raise _BadValue(f"{what} {_clipped(value)} is not an integer")
+    raise BadValue(f"{what} {_clipped(value)} is not an integer")
 
 
 MAX_LINE_CHARS: Final = 64 << 20
@@ -531,7 +267,7 @@ class ChangeLogParser:
             # A substring test is cheaper than looking at every decoded value.
             maybe_placeholders = UNAVAILABLE_PLACEHOLDER in line
             return self._event(obj, schema, key, topic, line_no, maybe_placeholders)
-        except _BadValue as exc:
+        except BadValue as exc:
             raise ChangeLogError(line_no, str(exc)) from None
 
     def parse_line_raw(self, line: str, line_no: int) -> ChangeEvent | None:
@@ -726,7 +462,7 @@ class ChangeLogParser:
             raise ChangeLogError(line_no, f"source.lsn: {exc}") from None
 
     def _decoders(self, table: str, schema: Any, line_no: int) -> Mapping[str, Decode]:
-        decoders = _TABLE_DECODERS.get(table)
+        decoders = TABLE_DECODERS.get(table)
         if decoders is None:
             raise ChangeLogError(
                 line_no,
@@ -742,7 +478,7 @@ class ChangeLogParser:
         cached = self._schema_decoders.get(cache_key)
         if cached is None:
             cached = {
-                name: _schema_decoder(
+                name: schema_decoder(
                     {"name": fname, "type": ftype, "parameters": {"scale": scale}},
                     decoders.get(name),
                 )
@@ -753,8 +489,8 @@ class ChangeLogParser:
 
     def _lock_epoch_unit(self, row: dict[str, Any], decoders: Mapping[str, Decode]) -> None:
         for column, value in row.items():
-            if type(value) is int and decoders.get(column) is _timestamp:
-                unit = _unit_of(value)
+            if type(value) is int and decoders.get(column) is decode_timestamp:
+                unit = unit_of(value)
                 if unit is not None:
                     self._epoch = unit
                     return
@@ -773,7 +509,7 @@ class ChangeLogParser:
             # guessed from each value's magnitude (wrong for 1966-1973 and after 5138).
             self._lock_epoch_unit(row, decoders)
         epoch = self._epoch
-        get, micros_get, days_get = decoders.get, _MICROS_CACHE.get, _DAYS_CACHE.get
+        get, micros_get, days_get = decoders.get, MICROS_CACHE.get, DAYS_CACHE.get
         for column, value in row.items():
             decode = get(column)
             # Strings and integers that need no conversion are left as they are (hot path).
@@ -784,24 +520,28 @@ class ChangeLogParser:
                     # A NUMERIC without precision under Debezium's default
                     # decimal.handling.mode=precise: {"scale": s, "value": base64 bytes}.
                     try:
-                        row[column] = _variable_scale_decimal(value)
-                    except _BadValue as exc:
+                        row[column] = decode_variable_scale_decimal(value)
+                    except BadValue as exc:
                         raise ChangeLogError(
                             line_no, f"{table}.{column} in '{which}': {_clipped(value)} - {exc}"
                         ) from None
                 continue
             if (
                 value is None
-                or (decode is _varchar and type(value) is str and value != UNAVAILABLE_PLACEHOLDER)
-                or (decode is _bigint and type(value) is int)
+                or (
+                    decode is decode_varchar
+                    and type(value) is str
+                    and value != UNAVAILABLE_PLACEHOLDER
+                )
+                or (decode is decode_bigint and type(value) is int)
             ):
                 continue
             if type(value) is int:
-                if decode is _timestamp and value in _DBZ_EPOCH_INFINITE:
-                    row[column] = _DBZ_EPOCH_INFINITE[value]
+                if decode is decode_timestamp and value in DBZ_EPOCH_INFINITE:
+                    row[column] = DBZ_EPOCH_INFINITE[value]
                     continue
-                if decode is _timestamp and epoch is not None:
-                    if epoch is _micros:  # Debezium's default, inlined
+                if decode is decode_timestamp and epoch is not None:
+                    if epoch is micros_to_datetime:  # Debezium's default, inlined
                         moment = micros_get(value)
                         if moment is not None:
                             row[column] = moment
@@ -816,18 +556,18 @@ class ChangeLogParser:
                         ) from None
                     continue
                 # Debezium's default encodings, inlined: epoch microseconds and days.
-                if decode is _timestamp and _MICRO_FROM <= value < _NANO_FROM:
+                if decode is decode_timestamp and MICRO_FROM <= value < NANO_FROM:
                     moment = micros_get(value)
-                    row[column] = _micros(value) if moment is None else moment
+                    row[column] = micros_to_datetime(value) if moment is None else moment
                     continue
-                if decode is _date and _DAYS_MIN <= value <= _DAYS_MAX:
+                if decode is decode_date and DAYS_MIN <= value <= DAYS_MAX:
                     day = days_get(value)
-                    row[column] = _days(value) if day is None else day
+                    row[column] = days_to_date(value) if day is None else day
                     continue
             try:
                 # Replacing the value of an existing key is safe while iterating.
                 row[column] = decode(value)
-            except _BadValue as exc:
+            except BadValue as exc:
                 raise ChangeLogError(
                     line_no, f"{table}.{column} in '{which}': {_clipped(value)} - {exc}"
                 ) from None
