@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -126,4 +127,23 @@ def test_a_column_the_user_added_is_compared_too(two: tuple[FreshDb, FreshDb]) -
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: target table public.exames has no column valor (the source table exames has "
         "it); add it to the sink or drop it from the source"
+    )
+
+
+def test_a_changed_timestamp_is_printed_as_a_timestamp(two: tuple[FreshDb, FreshDb]) -> None:
+    source, target = two
+    _copy(source, target)
+    with target.connect() as conn:
+        conn.execute("UPDATE consultas SET data = '2025-03-04 10:30:00' WHERE id = 5")
+    with source.connect() as conn:
+        before = conn.execute("SELECT data FROM consultas WHERE id = 5").fetchone()
+    assert before is not None and isinstance(before[0], dt.datetime)
+
+    proc = run_cli("cdc", "diff", "--target", target.dsn, env=source.env())
+
+    assert proc.returncode == 1
+    assert "datetime.datetime(" not in proc.stdout
+    assert (
+        f"consultas id 5: data source {before[0].isoformat(sep=' ')}, target 2025-03-04 10:30:00"
+        in proc.stdout
     )

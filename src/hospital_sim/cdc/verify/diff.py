@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 
 from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType, TableSchema
 from hospital_sim.cdc.verify.compare import ColumnDiff, TableReport, VerifyReport
+from hospital_sim.cdc.verify.report import shown
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Conn, Target, connect
 from hospital_sim.db.lifecycle import require_schema
@@ -293,7 +294,7 @@ def render_diff(report: VerifyReport) -> str:
                 f"{t.table}: {t.extra} extra in the target, id {_ids(t.extra_ids, t.extra)}"
             )
         details += [
-            f"{t.table} id {d.id}: {d.column} source {d.expected!r}, target {d.got!r}"
+            f"{t.table} id {d.id}: {d.column} source {shown(d.expected)}, target {shown(d.got)}"
             for d in t.diffs
         ]
     out += ["", *details] if details else []

@@ -123,7 +123,8 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A value as a report prints it: NULL, ISO dates and times, long text cut."""
     if value is None:
         return "NULL"
     if isinstance(value, datetime):
@@ -379,8 +380,8 @@ class VerifyReport:
                 )
             for d in t.diffs:
                 out.append(
-                    f"{t.table} id {d.id}: {d.column} expected {_shown(d.expected)}, "
-                    f"got {_shown(d.got)}"
+                    f"{t.table} id {d.id}: {d.column} expected {shown(d.expected)}, "
+                    f"got {shown(d.got)}"
                 )
         for e in self.lost_samples:
             out.append(
