@@ -216,6 +216,10 @@ class Operations:
                 return event
             op = FALLBACK[op]
 
+    def arrival(self, op: str, event: Event) -> bool:
+        """Plan insert ``op`` into ``event``; False when it has no candidate row."""
+        return self._builders[op](event, self.clock())
+
     # -- inserts -----------------------------------------------------------------------
     def _add(self, event: Event, table: str, row: Row) -> None:
         event.statements.append(Statement(INSERT_SQL[table], row, table, "INSERT", PROBE_ID[table]))
@@ -345,36 +349,52 @@ class Operations:
         if picked is None:
             return False
         cid, when = picked
+        self.close_consulta(event, cid, when, self.rows.consulta_outcome(), now)
+        return True
+
+    def close_consulta(
+        self, event: Event, cid: int, when: dt.datetime, outcome: str, now: dt.datetime
+    ) -> None:
+        """Close appointment ``cid`` (booked for ``when``) as ``outcome``."""
         # A visit that happened (or was cancelled, or missed) is in the past: one still
         # scheduled for later is closed now.
         closed_at = min(when, now)
-        params = (self.rows.consulta_outcome(), closed_at, cid)
+        params = (outcome, closed_at, cid)
         self._update(event, UPDATE_CONSULTA, params, "consultas", PROBE_CONSULTA)
-        self.pools.scheduled.remove(cid)
-        event.undo.append(lambda: self.pools.scheduled.add(cid, when))
-        return True
+        if cid in self.pools.scheduled:
+            self.pools.scheduled.remove(cid)
+            event.undo.append(lambda: self.pools.scheduled.add(cid, when))
 
     def _update_exame(self, event: Event, now: dt.datetime) -> bool:
         picked = self.pools.pending_exams.pick()
         if picked is None:
             return False
-        eid, tipo = picked
+        self.result_exame(event, *picked)
+        return True
+
+    def result_exame(self, event: Event, eid: int, tipo: str) -> None:
+        """Set the result of pending exam ``eid`` of type ``tipo``."""
         params = (self.rows.exame_resultado(tipo), eid)
         self._update(event, UPDATE_EXAME, params, "exames", PROBE_EXAME)
-        self.pools.pending_exams.remove(eid)
-        event.undo.append(lambda: self.pools.pending_exams.add(eid, tipo))
-        return True
+        if eid in self.pools.pending_exams:
+            self.pools.pending_exams.remove(eid)
+            event.undo.append(lambda: self.pools.pending_exams.add(eid, tipo))
 
     def _update_internacao(self, event: Event, now: dt.datetime) -> bool:
         picked = self.pools.stays.pick()
         if picked is None:
             return False
-        sid, stay = picked
+        self.discharge(event, *picked, now)
+        return True
+
+    def discharge(self, event: Event, sid: int, stay: Stay, now: dt.datetime) -> None:
+        """Discharge stay ``sid``: the patient may be admitted again afterwards."""
         discharged = max(self.rows.discharge_time(stay.admitted, now), stay.admitted)
         params = (discharged, sid)
         self._update(event, UPDATE_INTERNACAO, params, "internacoes", PROBE_INTERNACAO)
-        self.pools.stays.remove(sid)
-        event.undo.append(lambda: self.pools.stays.add(sid, stay))
+        if sid in self.pools.stays:
+            self.pools.stays.remove(sid)
+            event.undo.append(lambda: self.pools.stays.add(sid, stay))
         patient = (
             self.pools.patients.get(stay.paciente_id)
             if stay.paciente_id in self.pools.patients
@@ -390,4 +410,3 @@ class Operations:
                 self.pools.not_admitted.discard(stay.paciente_id)
 
             event.undo.append(restore)
-        return True

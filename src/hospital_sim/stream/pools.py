@@ -43,6 +43,10 @@ class Pool(Generic[V]):
     def __contains__(self, key: int) -> bool:
         return key in self._pos
 
+    def ordered_keys(self) -> list[int]:
+        """The keys in ascending order (a copy)."""
+        return sorted(self._keys)
+
     def get(self, key: int) -> V:
         return self._values[key]
 
