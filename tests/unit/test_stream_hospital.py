@@ -17,6 +17,7 @@ import pytest
 from hospital_sim.stream import hospital
 from hospital_sim.stream.hospital import DAY, HOUR, HospitalModel, beds_for
 from hospital_sim.stream.operations import INSERT_SQL, FixedClock, IdReserve, Operations
+from hospital_sim.stream.pacing import LOCAL_OFFSET
 from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
 
 NOW = dt.datetime(2026, 11, 2, 10, 30)
@@ -69,7 +70,7 @@ def drive(m: HospitalModel, events: int) -> Run:
         key = int(str(st.params[-1] if st.kind == "UPDATE" else st.params[0]))
         if event.op == "insert_consulta":
             born[("c", key)] = (m.now, "")
-            local = START + hospital.LOCAL_OFFSET + dt.timedelta(seconds=m.now)
+            local = START + LOCAL_OFFSET + dt.timedelta(seconds=m.now)
             run.local_hours[local.hour] += 1
         elif event.op == "insert_exame":
             born[("e", key)] = (m.now, str(st.params[2]))
