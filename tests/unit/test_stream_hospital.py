@@ -129,7 +129,8 @@ def test_durations_follow_the_configured_distributions(
     # Long lifecycles still open at the end are missing (censored), so means read low:
     # the tolerance allows for it, not for a wrong scale (days vs hours).
     assert statistics.mean(run.lead) == pytest.approx(hospital.LEAD_MEAN_DAYS * DAY, rel=0.15)
-    assert statistics.mean(run.lab) == pytest.approx(hospital.LAB_TURNAROUND_HOURS * HOUR, rel=0.1)
+    lab = hospital.LAB_COLLECT_HOURS + hospital.LAB_TURNAROUND_HOURS
+    assert statistics.mean(run.lab) == pytest.approx(lab * HOUR, rel=0.1)
     assert len(run.stay_ratio) > 300
     assert statistics.mean(run.stay_ratio) == pytest.approx(1.0, rel=0.15)
 
@@ -141,7 +142,12 @@ def test_lifecycles_balance_so_nothing_drifts(long_run: tuple[HospitalModel, Run
     assert ops["update_consulta"] == pytest.approx(ops["insert_consulta"], rel=0.1)
     assert ops["update_exame"] == pytest.approx(ops["insert_exame"], rel=0.05)
     assert ops["update_internacao"] == pytest.approx(ops["insert_internacao"], rel=0.1)
+    assert ops["collect_exame"] == pytest.approx(ops["insert_exame"], rel=0.05)
+    moves = sum(n * p for n, p in enumerate(hospital.TRANSFERS))  # per stay
+    assert ops["transfer_internacao"] / ops["update_internacao"] == pytest.approx(moves, rel=0.15)
     assert set(ops) == {
+        "collect_exame",
+        "transfer_internacao",
         "insert_paciente",
         "update_paciente",
         "insert_consulta",
@@ -151,6 +157,30 @@ def test_lifecycles_balance_so_nothing_drifts(long_run: tuple[HospitalModel, Run
         "insert_internacao",
         "update_internacao",
     }
+
+
+def test_each_key_moves_through_its_lifecycle_in_order() -> None:
+    m = model(seed=4)
+    seen: dict[tuple[str, int], list[str]] = {}
+    for _ in range(20_000):
+        event = m.plan()
+        st = event.statements[0]
+        key = int(str(st.params[-1] if st.kind == "UPDATE" else st.params[0]))
+        seen.setdefault((st.table, key), []).append(event.op)
+    exams = [
+        ops for (table, _), ops in seen.items() if table == "exames" and ops[0] == "insert_exame"
+    ]
+    assert exams and all(
+        ops[: len(ops)] == ["insert_exame", "collect_exame", "update_exame"][: len(ops)]
+        for ops in exams
+    )
+    stays = [ops for (table, _), ops in seen.items() if table == "internacoes"]
+    for ops in stays:
+        assert ops.count("update_internacao") <= 1
+        if "update_internacao" in ops:
+            assert ops[-1] == "update_internacao"  # nothing happens to a stay after discharge
+    visits = [ops for (table, _), ops in seen.items() if table == "consultas"]
+    assert all(ops.count("update_consulta") <= 1 for ops in visits)
 
 
 def test_bookings_follow_the_hospital_day(long_run: tuple[HospitalModel, Run]) -> None:

@@ -6,8 +6,10 @@ processes shaped by the hospital-day curve; each arrival schedules the transitio
 lifecycle on the simulated clock:
 
 * appointment: agendada → realizada / faltou / cancelada after a booking lead time;
-* exam: requested (resultado NULL) → resulted after a turnaround that depends on its type;
-* stay: admitted → discharged after a length of stay drawn per admission cause.
+* exam: requested → collected (``data`` moves to the collection time) → resulted
+  (``resultado`` set), with delays that depend on its type;
+* stay: admitted → moved to other rooms (``quarto``) → discharged (``data_saida``) after
+  a length of stay drawn per admission cause.
 
 The simulated clock is elastic: the next event is always the earliest arrival or due
 transition, however far ahead, so ``--rate`` is met by the pacing exactly as in the
@@ -16,9 +18,8 @@ wall-clock timestamps (the seed's coherence rules are about those). Admissions w
 free bed: one is admitted only while occupancy is below the target, so occupancy settles
 just under the target and never exceeds the beds.
 
-Not expressible with the schema's columns and the stream's exactness rules, so left out:
-a "collected" exam state (no column) and room changes (``quarto`` exists, but an UPDATE
-operation of its own would change the operation catalogue every tool reads).
+Rows loaded from the database (the seed, earlier runs) join their lifecycles where they
+are: a pending exam of the seed is already collected, a current stay is part-way through.
 """
 
 from __future__ import annotations
@@ -68,16 +69,23 @@ LEAD_MEAN_DAYS = 14.0
 # Resolução 2.217/2018 leaves it to the service; 12-16 is the usual SUS agenda).
 SLOTS_PER_DOCTOR_DAY = 12.0
 CLINIC_FILL = 0.85  # share of slots booked
-# Exam turnaround (request → result), mean hours: routine lab same day (CAP/SBPC/ML
-# turnaround benchmarks: most routine chemistry < 24 h), imaging reports 1-3 days.
+# Exam turnaround (collection → result), mean hours: routine lab the same day (SBPC/ML
+# and CAP turnaround benchmarks: most routine chemistry well under 24 h), imaging reports
+# in one to three days. Request → collection: a lab sample at the next collection round
+# (about an hour), an imaging slot the next day. Model choices within those ranges.
+LAB_COLLECT_HOURS = 1.0
 LAB_TURNAROUND_HOURS = 8.0
+IMAGING_COLLECT_HOURS = 24.0
 IMAGING_TURNAROUND_HOURS = 48.0
+# Room changes per stay: P(0), P(1), P(2). A model choice (no Brazilian source found):
+# most patients keep their bed; some move (ICU to ward, isolation, a ward bed freed).
+TRANSFERS = (0.6, 0.3, 0.1)
 IMAGING_WORDS = ("Raio", "Radiografia", "Ultrassonografia", "Tomografia", "Ressonância",
                  "Mamografia", "Eletrocardiograma", "Ecocardiograma", "Endoscopia")  # fmt: skip
 EXAMS_PER_VISIT = 0.6  # exam requests per booked visit (SIA/SUS group 02 over visits)
 REGISTRATIONS_PER_VISIT = 0.10  # new patients per booked visit
 CONTACT_UPDATES_PER_VISIT = 0.05  # phone/address changes per booked visit
-OVERBOOKING = 2.0  # admission requests over the target's flow: a queue keeps beds near it
+OVERBOOKING = 3.0  # admission requests over the target's flow: a waiting list keeps beds near it
 
 # The hospital-day curve averages to about this over a week: arrivals are divided by it
 # so the daily totals above hold.
@@ -86,7 +94,10 @@ _MEAN_DAY_FACTOR = sum(
 ) / (7 * 96)
 
 CONSULTA, EXAME, STAY = "consulta", "exame", "stay"
-TRANSITION_OP = {CONSULTA: "update_consulta", EXAME: "update_exame", STAY: "update_internacao"}
+Steps = tuple[tuple[float, str], ...]
+"""An entity's lifecycle to come: (simulated time, operation), in time order."""
+Entry = tuple[float, int, str, int]  # (due, token, kind, key) on the heap
+Live = tuple[int, object, Steps]  # (token, payload, steps) of a live entity
 
 
 def beds_for(beds: int, part: Partition) -> int:
@@ -106,10 +117,12 @@ def los_seconds(rng: random.Random, motivo: str) -> float:
     return max(MIN_STAY, rng.lognormvariate(mu, LOS_SIGMA))
 
 
-def turnaround_seconds(rng: random.Random, tipo: str) -> float:
+def turnaround(rng: random.Random, tipo: str) -> tuple[float, float]:
+    """Seconds from request to collection, and from collection to result, for ``tipo``."""
     imaging = any(word in tipo for word in IMAGING_WORDS)
-    mean = (IMAGING_TURNAROUND_HOURS if imaging else LAB_TURNAROUND_HOURS) * HOUR
-    return rng.expovariate(1 / mean)
+    collect = (IMAGING_COLLECT_HOURS if imaging else LAB_COLLECT_HOURS) * HOUR
+    result = (IMAGING_TURNAROUND_HOURS if imaging else LAB_TURNAROUND_HOURS) * HOUR
+    return rng.expovariate(1 / collect), rng.expovariate(1 / result)
 
 
 def draw_outcome(rng: random.Random) -> str:
@@ -153,9 +166,9 @@ class HospitalModel:
         self.census = Census(beds=beds, target=target)
         self.now = 0.0  # simulated seconds since the start
         self._local0 = start_utc + LOCAL_OFFSET
-        self._due: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
-        self._live: dict[tuple[str, int], tuple[int, object]] = {}
+        self._live: dict[tuple[str, int], Live] = {}
+        self._due: list[Entry] = []
         visits = max(1, doctors) * SLOTS_PER_DOCTOR_DAY * CLINIC_FILL * share / DAY
         mean_los = LOS_DEFAULT_DAYS * DAY
         self._rates = {
@@ -184,22 +197,33 @@ class HospitalModel:
         for sid in pools.stays.ordered_keys():
             stay = pools.stays.get(sid)
             # A current stay is somewhere in its course: what is left of a fresh draw.
-            self._schedule(STAY, sid, stay, rng.random() * los_seconds(rng, ""))
+            self._schedule(STAY, sid, stay, self._stay_steps(rng.random() * los_seconds(rng, "")))
             self.census.occupied += 1
         for cid in pools.scheduled.ordered_keys():
             when = pools.scheduled.get(cid)
             ahead = max(0.0, (when - wall).total_seconds())
             lead = rng.expovariate(1 / (LEAD_MEAN_DAYS * DAY))
-            self._schedule(CONSULTA, cid, when, min(ahead, lead))
+            self._schedule(CONSULTA, cid, when, ((min(ahead, lead), "update_consulta"),))
         for eid in pools.pending_exams.ordered_keys():
-            tipo = pools.pending_exams.get(eid)
-            self._schedule(EXAME, eid, tipo, turnaround_seconds(rng, tipo))
+            tipo = pools.pending_exams.get(eid)  # collected already (the seed's meaning)
+            self._schedule(EXAME, eid, (tipo, None), ((turnaround(rng, tipo)[1], "update_exame"),))
         self.census.peak = self.census.occupied
 
-    def _schedule(self, kind: str, key: int, value: object, delay: float) -> None:
+    def _stay_steps(self, los: float) -> Steps:
+        """Room changes at random moments of the stay, then the discharge."""
+        rng = self.rng
+        moves = sorted(rng.random() * los for _ in range(_transfers(rng)))
+        return (*((t, "transfer_internacao") for t in moves), (los, "update_internacao"))
+
+    def _schedule(self, kind: str, key: int, payload: object, steps: Steps) -> None:
+        """``steps``: (delay from now, operation) in time order, the lifecycle to come."""
+        now = self.now
+        self._push(kind, key, payload, tuple((now + d, op) for d, op in steps))
+
+    def _push(self, kind: str, key: int, payload: object, steps: Steps) -> None:
         token = next(self._seq)
-        self._live[(kind, key)] = (token, value)
-        heapq.heappush(self._due, (self.now + delay, token, kind, key))
+        self._live[(kind, key)] = (token, payload, steps)
+        heapq.heappush(self._due, (steps[0][0], token, kind, key))
 
     def _unschedule(self, kind: str, key: int) -> None:
         self._live.pop((kind, key), None)
@@ -215,12 +239,13 @@ class HospitalModel:
         while True:
             next_arrival = self.now + rng.expovariate(self._total)
             while self._due and self._due[0][0] <= next_arrival:
-                due, token, kind, key = heapq.heappop(self._due)
+                entry = heapq.heappop(self._due)
+                _due, token, kind, key = entry
                 live = self._live.get((kind, key))
                 if live is None or live[0] != token:
                     continue  # undone or superseded
-                self.now = max(self.now, due)
-                return self._transition(due, token, kind, key, live[1])
+                self.now = max(self.now, entry[0])
+                return self._transition(entry, live)
             self.now = next_arrival
             i = _bisect(self._cum, rng.random() * self._total)
             op = self._names[min(i, len(self._names) - 1)]
@@ -232,27 +257,41 @@ class HospitalModel:
             if event is not None:
                 return event
 
-    def _transition(self, due: float, token: int, kind: str, key: int, value: object) -> Event:
-        op = TRANSITION_OP[kind]
+    def _transition(self, entry: Entry, live: Live) -> Event:
+        _due, _token, kind, key = entry
+        _, payload, steps = live
+        op = steps[0][1]
         event = Event(wanted=op, op=op)
         now = self.ops.clock()
-        self._live.pop((kind, key))
-        census = self.census
-        if kind == CONSULTA:
-            assert isinstance(value, dt.datetime)
-            self.ops.close_consulta(event, key, value, draw_outcome(self.rng), now)
-        elif kind == EXAME:
-            self.ops.result_exame(event, key, str(value))
+        census, ops = self.census, self.ops
+        if op == "update_consulta":
+            assert isinstance(payload, dt.datetime)
+            ops.close_consulta(event, key, payload, draw_outcome(self.rng), now)
+        elif op in ("collect_exame", "update_exame"):
+            assert isinstance(payload, tuple)
+            tipo, requested = payload
+            if op == "update_exame":
+                ops.result_exame(event, key, tipo)
+            else:
+                ops.collect_exame(event, key, requested, now)
         else:
-            assert isinstance(value, Stay)
-            self.ops.discharge(event, key, value, now)
-            census.occupied -= 1
+            assert isinstance(payload, Stay)
+            if op == "transfer_internacao":
+                ops.transfer(event, key, payload)
+            else:
+                ops.discharge(event, key, payload, now)
+                census.occupied -= 1
+        if len(steps) > 1:
+            self._push(kind, key, payload, steps[1:])
+        else:
+            del self._live[(kind, key)]
 
         def undo() -> None:
-            self._live[(kind, key)] = (token, value)
-            heapq.heappush(self._due, (due, token, kind, key))
-            if kind == STAY:
+            self._live[(kind, key)] = live  # supersedes the next step pushed above
+            heapq.heappush(self._due, entry)
+            if op == "update_internacao":
                 census.occupied += 1
+            census.transitions[op] -= 1
 
         event.undo.insert(0, undo)
         census.transitions[op] = census.transitions.get(op, 0) + 1
@@ -274,25 +313,42 @@ class HospitalModel:
         if op == "insert_consulta":
             when = row[3]
             assert isinstance(when, dt.datetime)
-            self._schedule(CONSULTA, key, when, rng.expovariate(1 / (LEAD_MEAN_DAYS * DAY)))
+            lead = rng.expovariate(1 / (LEAD_MEAN_DAYS * DAY))
+            self._schedule(CONSULTA, key, when, ((lead, "update_consulta"),))
+            kind = CONSULTA
         elif op == "insert_exame":
-            tipo = str(row[2])
-            self._schedule(EXAME, key, tipo, turnaround_seconds(rng, tipo))
-        elif op == "insert_internacao":
+            tipo, requested = str(row[2]), row[3]
+            assert isinstance(requested, dt.datetime)
+            collect, result = turnaround(rng, tipo)
+            steps = ((collect, "collect_exame"), (collect + result, "update_exame"))
+            self._schedule(EXAME, key, (tipo, requested), steps)
+            kind = EXAME
+        else:
+            pools = self.ops.pools
             admitted = row[2]
             assert isinstance(admitted, dt.datetime)
-            stay = Stay(int(str(row[1])), admitted)
-            self._schedule(STAY, key, stay, los_seconds(rng, str(row[4])))
+            stay = pools.stays.get(key) if key in pools.stays else Stay(int(str(row[1])), admitted)
+            self._schedule(STAY, key, stay, self._stay_steps(los_seconds(rng, str(row[4]))))
             census.occupied += 1
             census.peak = max(census.peak, census.occupied)
+            kind = STAY
 
             def release() -> None:
                 census.occupied -= 1
 
             event.undo.append(release)
-        kind = {"insert_consulta": CONSULTA, "insert_exame": EXAME}.get(op, STAY)
         event.undo.append(lambda: self._unschedule(kind, key))
         return event
+
+
+def _transfers(rng: random.Random) -> int:
+    """Room changes in one stay (see TRANSFERS)."""
+    x = rng.random()
+    for n, p in enumerate(TRANSFERS):
+        x -= p
+        if x < 0:
+            return n
+    return 0
 
 
 def _bisect(cum: list[float], x: float) -> int:
