@@ -7,16 +7,27 @@ issue's acceptance run is 200,000, which takes minutes on a small machine).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
+from hospital_sim.stream.operations import FixedClock
 from hospital_sim.stream.run import StreamSummary, run_stream
 from hospital_sim.stream.stats import merged
-from tests.db.checks import AUDIT, assert_coherent, audited, counted, scalar
+from tests.db.checks import (
+    AUDIT,
+    assert_coherent,
+    audited,
+    counted,
+    fingerprint,
+    scalar,
+    seeded,
+)
 from tests.db.support import FreshDb, create_database, drop_database
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -86,3 +97,53 @@ def test_counters_equal_the_database(
         for key, n in counted(leg).items():
             total[key] = total.get(key, 0) + n
     assert total == audited(db)
+
+
+def test_same_seed_gives_the_same_hospital(make_db: Callable[[], FreshDb]) -> None:
+    moment = dt.datetime(2026, 11, 2, 10, 30)
+
+    def streamed_with(seed: int) -> dict[str, object]:
+        db = seeded(make_db(), seed=3, audit=False, now=moment)
+        settings = db.settings(**FAST, stream_model="hospital", stream_txn_size=20)
+        run_stream(settings, events=1500, seed=seed, clock=FixedClock(moment))
+        return fingerprint(db)
+
+    first, second, other = streamed_with(9), streamed_with(9), streamed_with(10)
+    assert first == second
+    assert first != other
+
+
+def test_shards_and_worker_processes_each_run_their_own_hospital(fresh_db: FreshDb) -> None:
+    db = seeded(fresh_db)
+    summaries: list[StreamSummary] = []
+
+    def shard(i: int) -> None:
+        settings = db.settings(
+            **FAST,
+            stream_model="hospital",
+            stream_beds=40,
+            stream_shard_index=i,
+            stream_shard_count=2,
+            stream_workers=2,
+            stream_txn_size=5,
+        )
+        summaries.append(run_stream(settings, events=3000, seed=21))
+
+    threads = [threading.Thread(target=shard, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(summaries) == 2
+    total: dict[tuple[str, str], int] = {}
+    for s in summaries:
+        assert s.failure is None and s.snapshot["errors"] == {}
+        assert s.stats.inserts + s.stats.updates == 3000
+        assert s.stats.beds == 20  # each shard's half of the 40 beds
+        assert s.stats.occupancy_peak <= 20
+        for key, n in counted(s).items():
+            total[key] = total.get(key, 0) + n
+    assert total == audited(db)
+    with db.connect() as conn:
+        assert int(str(scalar(conn, CURRENT_STAYS))) <= 40
+    assert_coherent(db)

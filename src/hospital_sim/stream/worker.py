@@ -125,7 +125,7 @@ class Worker:
                 occupancy=plan.occupancy,
                 share=1 / part.modulus,
                 doctors=len(pools.medicos),
-                start_utc=start.utc,
+                start_utc=plan.clock(),  # the rows' clock: a fixed one gives the same run
             )
             if plan.model == "hospital"
             else None
