@@ -94,7 +94,7 @@ class StreamSummary:
         for op in OPERATIONS:
             if op in by_op:
                 parts = ", ".join(f"{k} {v}" for k, v in sorted(by_op[op].items()))
-                out.append(f"    {op:<18} {parts}")
+                out.append(f"    {op:<19} {parts}")
         links = self.rows("pacientes_convenios", "INSERT")
         if links:
             out.append(f"    (plus {links} pacientes_convenios links made by insert_paciente)")
