@@ -205,3 +205,11 @@ def test_undoing_events_restores_the_census_and_the_schedule() -> None:
 def test_beds_split_over_partitions_add_up() -> None:
     parts = [Partition(residue=r, modulus=7) for r in range(7)]
     assert sum(beds_for(240, p) for p in parts) == 240
+
+
+def test_stays_beyond_the_beds_at_the_start_are_discharged_first() -> None:
+    m = model(beds=5, occupancy=0.8)  # ten patients are in hospital already
+    assert m.census.occupied == 10
+    run = drive(m, 400)
+    assert max(run.occupancy[200:]) <= 5
+    assert run.ops["update_internacao"] >= 5

@@ -20,6 +20,7 @@ just under the target and never exceeds the beds.
 
 Rows loaded from the database (the seed, earlier runs) join their lifecycles where they
 are: a pending exam of the seed is already collected, a current stay is part-way through.
+Current stays beyond the beds (a database the original mix filled) are discharged first.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ IMAGING_WORDS = ("Raio", "Radiografia", "Ultrassonografia", "Tomografia", "Resso
 EXAMS_PER_VISIT = 0.6  # exam requests per booked visit (SIA/SUS group 02 over visits)
 REGISTRATIONS_PER_VISIT = 0.10  # new patients per booked visit
 CONTACT_UPDATES_PER_VISIT = 0.05  # phone/address changes per booked visit
+OVERFLOW_DISCHARGE = HOUR  # a stay over the beds at the start leaves within the hour
 OVERBOOKING = 3.0  # admission requests over the target's flow: a waiting list keeps beds near it
 
 # The hospital-day curve averages to about this over a week: arrivals are divided by it
@@ -194,10 +196,14 @@ class HospitalModel:
         """Give the rows loaded from the database (seed or earlier runs) their futures."""
         pools, rng = self.ops.pools, self.rng
         wall = self.ops.clock()
-        for sid in pools.stays.ordered_keys():
+        for n, sid in enumerate(pools.stays.ordered_keys()):
             stay = pools.stays.get(sid)
-            # A current stay is somewhere in its course: what is left of a fresh draw.
-            self._schedule(STAY, sid, stay, self._stay_steps(rng.random() * los_seconds(rng, "")))
+            if n < self.census.beds:
+                # A current stay is somewhere in its course: what is left of a fresh draw.
+                steps = self._stay_steps(rng.random() * los_seconds(rng, ""))
+            else:  # more current stays than beds (e.g. after a mix run): discharged first
+                steps = ((rng.random() * OVERFLOW_DISCHARGE, "update_internacao"),)
+            self._schedule(STAY, sid, stay, steps)
             self.census.occupied += 1
         for cid in pools.scheduled.ordered_keys():
             when = pools.scheduled.get(cid)
