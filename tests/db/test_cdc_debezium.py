@@ -1,7 +1,8 @@
 """`cdc capture --engine debezium`: the real Debezium PostgreSQL connector, in process.
 
-The JVM starts once per process, so these tests are few: two in this process (the
-library and the demo), one through the command line (a JVM of its own).
+The JVM starts once per process, so these tests are few: three in this process (the
+library, the event-level proof with injected faults, and the demo), one through the
+command line (a JVM of its own).
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
+from hospital_sim.cdc.capture.builtin import Capture
 from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
+from hospital_sim.cdc.capture.setup import setup_cdc
 from hospital_sim.cdc.demo import run_demo
+from hospital_sim.cdc.verify.check import prove_log, verify_log
+from hospital_sim.cdc.verify.compare import VerifyReport
+from hospital_sim.cdc.verify.proof import ProofReport
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
 from hospital_sim.errors import UserError
 from hospital_sim.stream.run import run_stream
-from tests.db.cdc_support import Background, CdcDb, cleanup, lines_of
+from tests.db.cdc_support import Background, CdcDb, cleanup, current_lsn, lines_of
 from tests.db.debezium_support import needs_debezium
 from tests.db.support import ROOT, run_cli
 
@@ -170,3 +176,110 @@ def test_a_connector_property_debezium_rejects_is_one_error_naming_the_accepted_
     assert message.startswith("the Debezium connector failed: ")
     assert "'snapshot.mode' value is invalid" in message and "no_data" in message
     assert "\n" not in message
+
+
+def _faulty(
+    lines: list[str], drop: frozenset[int] = frozenset(), dup: int | None = None
+) -> list[str]:
+    out = []
+    for n, line in enumerate(lines):
+        if n in drop:
+            continue
+        out.append(line)
+        if n == dup:
+            out.append(line)
+    return out
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_debezium_log_proven_against_a_reference_taken_at_the_same_time_with_faults(
+    cdc: CdcDb,
+    tmp_path: Path,
+) -> None:
+    """One live Debezium capture (with transaction metadata) feeds every fault below."""
+    s = cdc.settings(
+        stream_rate=200.0, seed_pacientes=80, seed_medicos=8, seed_convenios=4,
+        seed_consultas=150, seed_exames=100, seed_internacoes=40, seed_pacientes_convenios=90,
+    )  # fmt: skip
+    init_database(s)
+    setup_cdc(s)
+    reference_log, log = tmp_path / "reference.jsonl", tmp_path / "dbz.jsonl"
+    reference = Capture(s.model_copy(update={"cdc_slot": f"{cdc.slot}_ref"}), output=reference_log)
+    ref_running = Background(reference.run)
+    assert reference.ready.wait(60)
+    capture = DebeziumCapture(
+        s, output=log,
+        props={"slot.drop.on.stop": "true", "provide.transaction.metadata": "true"},
+    )  # fmt: skip
+    running = Background(capture.run)
+    assert capture.ready.wait(60)
+    seed_database(s, seed=12)
+    assert run_stream(s, duration=2.0, seed=12).failure is None
+    end = current_lsn(cdc)
+    capture.stop_at_current()
+    reference.stop_at(end)
+    running.join(120)
+    ref_running.join(120)
+
+    lines = lines_of(log)
+    records = [json.loads(line) for line in lines]
+    # Debezium writes BEGIN/END to <prefix>.transaction; verify checks every END's counts.
+    ends = [n for n, r in enumerate(records) if r["topic"] == "hospital_sim.transaction"
+            and r["value"]["status"] == "END"]  # fmt: skip
+    assert len(ends) >= 10
+    report = verify_log(s, log, wait_quiescent=0)
+    assert report.identical, report.render_table()
+    assert report.transactions_checked >= len(ends) - 1  # less the stop marker's own
+    clean = prove_log(log, reference_log)
+    assert clean.ok, clean.render()
+
+    # Change events by row, in log order.
+    rows: dict[tuple[str, int], list[int]] = {}
+    for n, r in enumerate(records):
+        v = r["value"]
+        if v and v.get("op") in ("c", "u"):
+            rows.setdefault((v["source"]["table"], v["after"]["id"]), []).append(n)
+    updated_twice = next(ns for ns in rows.values() if len(ns) >= 3)  # c, u, u: a middle u
+    superseded = next(ns for ns in rows.values() if len(ns) >= 2)  # c then u
+    middle_u, created = updated_twice[1], superseded[0]
+    assert records[middle_u]["value"]["op"] == "u" and records[created]["value"]["op"] == "c"
+
+    def faults(name: str, changed: list[str]) -> tuple[VerifyReport, ProofReport]:
+        path = _write(tmp_path / f"{name}.jsonl", changed)
+        return verify_log(s, path, wait_quiescent=0), prove_log(path, reference_log)
+
+    # 1. An intermediate 'u' removed: the final row is right, the END marker counts it.
+    state, proof = faults("no_middle_u", _faulty(lines, drop=frozenset({middle_u})))
+    assert proof.summary() == "EVENTS DIFFER: 1 lost"
+    assert proof.examples["lost"][0].op == "u"
+    assert not state.identical
+    assert len(state.transaction_mismatches) == 1
+    assert state.verdict().startswith("NOT IDENTICAL: 1 transaction with other event counts")
+
+    # 2. A 'c' that a later 'u' supersedes removed.
+    state, proof = faults("no_c", _faulty(lines, drop=frozenset({created})))
+    assert proof.summary() == "EVENTS DIFFER: 1 lost"
+    assert proof.examples["lost"][0].op == "c"
+    assert not state.identical and len(state.transaction_mismatches) == 1
+
+    # 3. One event delivered twice.
+    state, proof = faults("dup", _faulty(lines, dup=middle_u))
+    assert proof.summary() == "EVENTS DIFFER: 1 duplicated"
+    assert state.verdict() == "NOT IDENTICAL: 1 duplicate event"
+    assert prove_log(tmp_path / "dup.jsonl", reference_log, allow_redelivery=True).ok
+
+    # 4. A value altered in an image a later event supersedes: the state cannot see it.
+    altered = json.loads(lines[created])
+    column = next(c for c, x in altered["value"]["after"].items() if isinstance(x, str))
+    altered["value"]["after"][column] = "ALTERED"
+    changed = list(lines)
+    changed[created] = json.dumps(altered, ensure_ascii=False)
+    state, proof = faults("altered", changed)
+    assert proof.summary() == "EVENTS DIFFER: 1 altered"
+    [example] = proof.examples["altered"]
+    assert [c[0] for c in example.columns] == [column] and example.columns[0][2] == "ALTERED"
+    assert state.identical, state.render_table()

@@ -261,6 +261,6 @@ def test_a_huge_value_is_shown_cut_and_an_absurd_line_is_refused(
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        f"error: change log line {len(lines) + 1}: {len(absurd):,} characters long; lines over "
-        "64 MiB are refused (a change event that large is not a row of this schema)"
+        f"error: change log line {len(lines) + 1}: longer than 64 MiB; lines over 64 MiB are "
+        "refused (a change event that large is not a row of this schema)"
     ]

@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 
-from hospital_sim.db.embedded import EmbeddedServer
 from hospital_sim.stream.run import StreamSummary, run_stream
 from hospital_sim.web.run import start_dashboard
 from hospital_sim.web.scrape import fetch
 from tests.db.checks import scalar, seeded
-from tests.db.support import ROOT, create_database, free_port
+from tests.db.support import ROOT, create_database, free_port, start_embedded
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -77,9 +76,8 @@ def page_value(driver: Any, css: str) -> float | None:
 
 def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_dir: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    server = EmbeddedServer(base_dir=embedded_dir, port=free_port())
-    server.start()
-    db = seeded(create_database(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"))
+    server = start_embedded(embedded_dir)
+    db = seeded(create_database(server.conninfo("postgres")))
     with db.connect() as conn:
         conn.execute("SELECT pg_create_logical_replication_slot('dash_slot', 'pgoutput')")
     report = embedded_dir.parent / f"{embedded_dir.name}-verify.json"

@@ -47,3 +47,11 @@ def test_every_layer_knows_the_same_tables_and_columns() -> None:
             and not line.startswith("     ")
         )
         assert declared == cdc_columns, table
+
+
+def test_verify_knows_every_table_a_scenario_creates() -> None:
+    from hospital_sim.cdc.schema_types import SCENARIO_TABLE_SCHEMAS
+    from hospital_sim.scenarios import EXTRA_TABLES
+
+    # A scenario's table that verify does not know makes it refuse the scenario's log.
+    assert set(EXTRA_TABLES) == set(SCENARIO_TABLE_SCHEMAS)

@@ -15,7 +15,9 @@ from types import MappingProxyType
 from typing import Final
 
 __all__ = [
+    "KNOWN_TABLE_SCHEMAS",
     "PRIMARY_KEY",
+    "SCENARIO_TABLE_SCHEMAS",
     "TABLE_NAMES",
     "TABLE_SCHEMAS",
     "TYPE_BY_OID",
@@ -174,6 +176,27 @@ TABLE_SCHEMAS: Final[Mapping[str, TableSchema]] = MappingProxyType(
 )
 
 TABLE_NAMES: Final[tuple[str, ...]] = tuple(TABLE_SCHEMAS)
+
+# Tables a scenario creates next to the hospital's (hospital_sim.scenarios), so that a log
+# carrying them can be verified too: nightly-cleanup's work queue, emptied by TRUNCATE.
+SCENARIO_TABLE_SCHEMAS: Final[Mapping[str, TableSchema]] = MappingProxyType(
+    {
+        "fila_integracao": TableSchema(
+            "fila_integracao",
+            (
+                Column("id", _B, nullable=False),
+                Column("exame_id", _B, nullable=False),
+                Column("destino", _V, nullable=False),
+                Column("payload", _V),
+                Column("criado_em", _T, nullable=False),
+            ),
+        ),
+    }
+)
+
+KNOWN_TABLE_SCHEMAS: Final[Mapping[str, TableSchema]] = MappingProxyType(
+    {**TABLE_SCHEMAS, **SCENARIO_TABLE_SCHEMAS}
+)
 
 
 def table_schema(name: str) -> TableSchema | None:

@@ -24,13 +24,19 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Final
 
 import orjson
 
 from hospital_sim.cdc.lsn import parse_lsn
-from hospital_sim.cdc.schema_types import PRIMARY_KEY, TABLE_NAMES, TABLE_SCHEMAS, PgType
+from hospital_sim.cdc.schema_types import (
+    KNOWN_TABLE_SCHEMAS,
+    PRIMARY_KEY,
+    SCENARIO_TABLE_SCHEMAS,
+    TABLE_NAMES,
+    PgType,
+)
 from hospital_sim.cdc.values import EPOCH, UNAVAILABLE, UNAVAILABLE_PLACEHOLDER, epoch_days_to_date
 from hospital_sim.errors import UserError
 
@@ -105,9 +111,12 @@ class TransactionEnd:
     """A transaction's END marker: how many change events it had, per table."""
 
     id: str
+    """As the log writes it (Debezium: ``txid:lsn``)."""
     event_count: int
     tables: dict[str, int]
     line_no: int
+    key: str = ""
+    """The transaction's txid: what its change events' ``transaction.id`` is matched by."""
 
 
 @dataclass(slots=True)
@@ -171,8 +180,23 @@ def _iso_datetime(text: str) -> datetime:
     return value
 
 
+# Debezium's epoch days for DATE 'infinity' and '-infinity': PostgreSQL's internal
+# day numbers for them (INT32 max and min, counted from 2000-01-01) moved to 1970 in 32-bit
+# arithmetic, so they wrap. Seen with Debezium 3.6.3 (tests/fixtures/debezium/README.md).
+_DBZ_DAYS_INFINITE: Final = {-2_147_472_692: date.max, -2_147_472_691: date.min}
+# Debezium's TIMESTAMP 'infinity' and '-infinity': pgjdbc's PGStatement.DATE_POSITIVE_INFINITY
+# and DATE_NEGATIVE_INFINITY (milliseconds), written as they are whatever the unit.
+_DBZ_EPOCH_INFINITE: Final = {
+    9_223_372_036_825_200_000: datetime.max,
+    -9_223_372_036_832_400_000: datetime.min,
+}
+
+
 def _date(v: Any) -> Any:
     if type(v) is int:
+        infinite = _DBZ_DAYS_INFINITE.get(v)
+        if infinite is not None:
+            return infinite
         try:
             return _days(v)
         except (ValueError, OverflowError):
@@ -259,6 +283,8 @@ _INFINITE: Final = {
 
 def _timestamp(v: Any) -> Any:
     if type(v) is int:
+        if v in _DBZ_EPOCH_INFINITE:
+            return _DBZ_EPOCH_INFINITE[v]
         try:
             if _MICRO_FROM <= v < _NANO_FROM:
                 return _micros(v)
@@ -302,10 +328,14 @@ _TYPE_DECODERS: Final[Mapping[PgType, Decode]] = {
 # Precomputed once: table -> column -> decoder.
 _TABLE_DECODERS: Final[Mapping[str, Mapping[str, Decode]]] = {
     name: {c.name: _TYPE_DECODERS[c.type] for c in schema.columns}
-    for name, schema in TABLE_SCHEMAS.items()
+    for name, schema in KNOWN_TABLE_SCHEMAS.items()
 }
 
 # --- decoders chosen by a Kafka Connect schema (JsonConverter, schemas enabled) -----------
+
+
+# Decimal arithmetic without rounding: NUMERIC has up to 131072 digits before the point.
+_EXACT: Final = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def _decimal_bytes(scale: int) -> Decode:
@@ -319,7 +349,8 @@ def _decimal_bytes(scale: int) -> Decode:
                 raw = base64.b64decode(v, validate=True)
             except (binascii.Error, ValueError):
                 raise _BadValue("expected base64 decimal bytes") from None
-            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale)
+            # Exact: the default context would round to 28 digits.
+            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale, _EXACT)
         if isinstance(v, int | float):
             return Decimal(str(v))
         raise _BadValue("expected a decimal")
@@ -653,6 +684,8 @@ class ChangeLogParser:
         commit_lsn = source.get("commit_lsn")
         transaction = obj.get("transaction")
         txn = transaction.get("id") if type(transaction) is dict else None
+        if txn is not None:
+            txn = _transaction_key(txn)
         self.stats.events += 1
         return ChangeEvent(
             table, op, row_key, before, after, lsn, tx_id, source_ts_ms, ts_ms, line_no,
@@ -666,11 +699,22 @@ class ChangeLogParser:
         if type(count) is not int:
             raise ChangeLogError(line_no, "transaction END marker without an integer event_count")
         tables: dict[str, int] = {}
+        messages = 0
         for part in obj.get("data_collections") or ():
             if isinstance(part, dict) and type(part.get("event_count")) is int:
-                name = str(part.get("data_collection", "")).rsplit(".", 1)[-1]
-                tables[name] = part["event_count"]
-        self.stats.transaction_ends.append(TransactionEnd(str(obj["id"]), count, tables, line_no))
+                collection = str(part.get("data_collection", ""))
+                if collection.startswith(_DEBEZIUM_INTERNAL):
+                    # A logical decoding message (pg_logical_emit_message): an 'm' event,
+                    # not a row change; verify skips those.
+                    messages += part["event_count"]
+                    continue
+                tables[collection.rsplit(".", 1)[-1]] = part["event_count"]
+        if messages and not tables:
+            return
+        shown = str(obj["id"])
+        self.stats.transaction_ends.append(
+            TransactionEnd(shown, count - messages, tables, line_no, _transaction_key(shown))
+        )
 
     @staticmethod
     def _lsn(text: str, line_no: int) -> int:
@@ -686,7 +730,8 @@ class ChangeLogParser:
         if decoders is None:
             raise ChangeLogError(
                 line_no,
-                f"table {table!r} is not one of the hospital tables ({', '.join(TABLE_NAMES)})",
+                f"table {table!r} is not one of the hospital tables ({', '.join(TABLE_NAMES)}) "
+                f"nor a scenario's ({', '.join(SCENARIO_TABLE_SCHEMAS)})",
             )
         if schema is None:
             return decoders
@@ -732,9 +777,18 @@ class ChangeLogParser:
         for column, value in row.items():
             decode = get(column)
             # Strings and integers that need no conversion are left as they are (hot path).
-            if decode is None:
-                if value == UNAVAILABLE_PLACEHOLDER:  # a column the hospital schema lacks
+            if decode is None:  # a column the hospital schema lacks (added by the user)
+                if value == UNAVAILABLE_PLACEHOLDER:
                     row[column] = UNAVAILABLE
+                elif type(value) is dict and value.keys() == _VARIABLE_SCALE_KEYS:
+                    # A NUMERIC without precision under Debezium's default
+                    # decimal.handling.mode=precise: {"scale": s, "value": base64 bytes}.
+                    try:
+                        row[column] = _variable_scale_decimal(value)
+                    except _BadValue as exc:
+                        raise ChangeLogError(
+                            line_no, f"{table}.{column} in '{which}': {_clipped(value)} - {exc}"
+                        ) from None
                 continue
             if (
                 value is None
@@ -743,6 +797,9 @@ class ChangeLogParser:
             ):
                 continue
             if type(value) is int:
+                if decode is _timestamp and value in _DBZ_EPOCH_INFINITE:
+                    row[column] = _DBZ_EPOCH_INFINITE[value]
+                    continue
                 if decode is _timestamp and epoch is not None:
                     if epoch is _micros:  # Debezium's default, inlined
                         moment = micros_get(value)
@@ -778,6 +835,20 @@ class ChangeLogParser:
 
 
 _SKIP: Final = object()
+_VARIABLE_SCALE_KEYS: Final = frozenset({"scale", "value"})
+_DEBEZIUM_INTERNAL: Final = "io.debezium."
+
+
+def _transaction_key(value: Any) -> str:
+    """A transaction's id without Debezium's LSN suffix.
+
+    Debezium's PostgreSQL connector writes ``txid:lsn``, and the LSN is not the same in a
+    transaction's BEGIN, its events and its END (seen with Debezium 3.6.3): the txid alone
+    names the transaction.
+    """
+    text = str(value)
+    head, sep, tail = text.partition(":")
+    return head if sep and head.isdigit() and tail.isdigit() else text
 
 
 def parse_changelog(lines: Iterable[str], stats: ParseStats | None = None) -> Iterator[ChangeEvent]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from hospital_sim.cdc.verify.compare import VerifyReport, compare
@@ -20,6 +20,7 @@ def verify_changelog(
     baseline: Rows | None = None,
     *,
     sample_size: int = 10,
+    optional: Collection[str] = (),
 ) -> VerifyReport:
     """Replay the change log ``lines`` on ``baseline`` and compare with ``expected``.
 
@@ -27,9 +28,16 @@ def verify_changelog(
     date, naive UTC datetime, None), as psycopg returns them or
     :func:`~hospital_sim.cdc.verify.psql_csv.load_expected_csv_dir` reads them. Without a
     baseline the replay starts from empty tables, so the log must hold a snapshot.
+    Tables in ``optional`` are compared only when the log has events for them.
     Raises :class:`~hospital_sim.cdc.verify.events.ChangeLogError` for an unusable line.
     """
     parser = ChangeLogParser()
     replayer = Replayer(baseline, sample_size=sample_size)
     replayer.apply_all(parser.parse(lines))
-    return compare(replayer.result(), expected, parse_stats=parser.stats, sample_size=sample_size)
+    return compare(
+        replayer.result(),
+        expected,
+        parse_stats=parser.stats,
+        sample_size=sample_size,
+        optional=optional,
+    )
