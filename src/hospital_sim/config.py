@@ -164,6 +164,16 @@ class Settings(BaseSettings):
         validation_alias=_env("SEED_PACIENTES_CONVENIOS", "seed_pacientes_convenios"),
         description="Patient-plan links to seed.",
     )
+    seed_scale: int = Field(
+        1,
+        ge=1,
+        le=10_000,
+        validation_alias=_env("SEED_SCALE", "seed_scale"),
+        description=(
+            "Multiply every seed volume but SEED_CONVENIOS by this (75: about 1M rows, "
+            "7500: about 100M)."
+        ),
+    )
     random_seed: int | None = Field(
         None,
         ge=0,

@@ -68,10 +68,35 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
         time.sleep(0.1)
 
 
+def fresh(read: Callable[[], Any]) -> Any:
+    """``read()`` again when the page re-rendered the element between finding and reading it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(20):
+        try:
+            return read()
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    return read()
+
+
 def page_value(driver: Any, css: str) -> float | None:
-    found = driver.find_elements("css selector", css)
-    raw = found[0].get_attribute("data-value") if found else None
+    def read() -> str | None:
+        found = driver.find_elements("css selector", css)
+        return found[0].get_attribute("data-value") if found else None
+
+    raw = fresh(read)
     return float(raw) if raw else None
+
+
+def status_of(driver: Any) -> tuple[str, str]:
+    """The connection badge: its state and its text."""
+
+    def read() -> tuple[str, str]:
+        status = driver.find_element("id", "status")
+        return status.get_attribute("data-state"), status.text
+
+    return tuple(fresh(read))
 
 
 def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_dir: Path) -> None:
@@ -124,23 +149,24 @@ def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_
         rows = page_value(browser, "td[data-table='consultas']")
         assert rows is not None and abs(rows - consultas) <= 0.1 * consultas + 50
         assert (page_value(browser, "#kpi-rate") or 0) > 0
-        assert browser.find_element("css selector", "td[data-slot='dash_slot']").text != "–"
-        assert (
-            browser.find_element("id", "verify-verdict").get_attribute("data-identical") == "true"
+        slot = fresh(lambda: browser.find_element("css selector", "td[data-slot='dash_slot']").text)
+        assert slot != "–"
+        verdict = fresh(
+            lambda: browser.find_element("id", "verify-verdict").get_attribute("data-identical")
         )
-        status = browser.find_element("id", "status")
-        assert status.get_attribute("data-state") == "ok"
+        assert verdict == "true"
+        assert status_of(browser)[0] == "ok"
         assert browser.find_element("tag name", "html").get_attribute("lang") == "en"
         assert browser.find_elements("css selector", "#feed tbody tr")
         browser.save_screenshot(str(ARTIFACTS / "streaming.png"))
 
         # A hard restart of the database: "reconnecting", then back to live numbers.
         server.stop(mode="immediate")
-        wait_for("reconnecting", lambda: status.get_attribute("data-state") == "reconnecting")
-        assert "reconnecting" in status.text
+        wait_for("reconnecting", lambda: status_of(browser)[0] == "reconnecting")
+        assert "reconnecting" in status_of(browser)[1]
         browser.save_screenshot(str(ARTIFACTS / "reconnecting.png"))
         server.start()
-        wait_for("the database back", lambda: status.get_attribute("data-state") == "ok", 60)
+        wait_for("the database back", lambda: status_of(browser)[0] == "ok", 60)
         resumed = page_value(browser, total) or 0
         wait_for("new events", lambda: (page_value(browser, total) or 0) > resumed, 60)
         browser.save_screenshot(str(ARTIFACTS / "recovered.png"))
@@ -164,10 +190,9 @@ def test_page_speaks_the_browsers_language(browser: Any, fresh_db: Any) -> None:
             body = response.read().decode()
         assert '<html lang="pt-BR">' in body and "Painel do hospital-sim" in body
         browser.get(dash.url)
-        status = browser.find_element("id", "status")
         # An empty database: the page tells what to run.
-        wait_for("the schema hint", lambda: status.get_attribute("data-state") == "no_schema")
-        assert "hospital-sim init" in status.text
+        wait_for("the schema hint", lambda: status_of(browser)[0] == "no_schema")
+        assert "hospital-sim init" in status_of(browser)[1]
         assert browser.find_element("id", "h-stream").text == "Stream"
     finally:
         dash.stop()

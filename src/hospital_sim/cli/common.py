@@ -39,6 +39,7 @@ FLAG_OF = {
     "seed_exames": "exames",
     "seed_internacoes": "internacoes",
     "seed_pacientes_convenios": "pacientes-convenios",
+    "seed_scale": "scale",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -35,6 +36,48 @@ def _volume(name: str, env: str, least: int = 0) -> Any:
     )
 
 
+ScaleOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--scale",
+        help=(
+            "Multiply every volume but convenios (75: about 1M rows, 7500: about 100M; "
+            "overrides SEED_SCALE)."
+        ),
+        show_default=False,
+    ),
+]
+PacientesOpt = Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")]
+MedicosOpt = Annotated[int | None, _volume("medicos", "SEED_MEDICOS")]
+ConveniosOpt = Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)]
+ConsultasOpt = Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")]
+ExamesOpt = Annotated[int | None, _volume("exames", "SEED_EXAMES")]
+InternacoesOpt = Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")]
+LinksOpt = Annotated[int | None, _volume("pacientes-convenios", "SEED_PACIENTES_CONVENIOS")]
+
+
+def _volumes(
+    scale: int | None,
+    pacientes: int | None,
+    medicos: int | None,
+    convenios: int | None,
+    consultas: int | None,
+    exames: int | None,
+    internacoes: int | None,
+    pacientes_convenios: int | None,
+) -> dict[str, Any]:
+    return {
+        "seed_scale": scale,
+        "seed_pacientes": pacientes,
+        "seed_medicos": medicos,
+        "seed_convenios": convenios,
+        "seed_consultas": consultas,
+        "seed_exames": exames,
+        "seed_internacoes": internacoes,
+        "seed_pacientes_convenios": pacientes_convenios,
+    }
+
+
 def init(ctx: typer.Context) -> None:
     """Create the 7 tables, triggers, indexes and lookup rows (safe to run again)."""
     applied = init_database(settings(ctx))
@@ -44,27 +87,53 @@ def init(ctx: typer.Context) -> None:
 @contextmanager
 def _progress() -> Iterator[Progress | None]:
     if not sys.stderr.isatty():
-
-        def plain(table: str, done: int, total: int) -> None:
-            if done >= total:
-                typer.echo(f"  {table}: {done} rows", err=True)
-
-        yield plain
+        yield _plain_progress()
         return
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
     from rich.progress import Progress as Bar
 
     with Bar(
-        TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), transient=False
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>16}"),
+        TextColumn("{task.fields[eta]}"),
+        transient=False,
     ) as bar:
         tasks: dict[str, Any] = {}
+        started: dict[str, float] = {}
 
         def update(table: str, done: int, total: int) -> None:
+            now = time.perf_counter()
             if table not in tasks:
-                tasks[table] = bar.add_task(table, total=total)
-            bar.update(tasks[table], completed=done)
+                tasks[table] = bar.add_task(table, total=total, rate="", eta="")
+                started[table] = now  # the seed calls with 0 rows as the table starts
+            seconds = now - started[table]
+            rate = done / seconds if seconds > 0 else 0.0
+            left = (total - done) / rate if rate else 0.0
+            bar.update(
+                tasks[table],
+                completed=done,
+                rate=f"{rate:,.0f} rows/s",
+                eta=f"ETA {left:4.0f} s" if done < total else "",
+            )
 
         yield update
+
+
+def _plain_progress() -> Progress:
+    """One line per table when stderr is not a terminal: rows and rows/s."""
+    started: dict[str, float] = {}
+
+    def plain(table: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        started.setdefault(table, now)  # the seed calls with 0 rows as the table starts
+        if done >= total:
+            seconds = now - started[table]
+            rate = done / seconds if seconds > 0 else 0.0
+            typer.echo(f"  {table}: {done} rows ({rate:,.0f} rows/s)", err=True)
+
+    return plain
 
 
 def _report(result: SeedResult) -> None:
@@ -84,28 +153,20 @@ def _seed(s: Settings, seed: int | None) -> SeedResult:
 def seed(
     ctx: typer.Context,
     seed: SeedOpt = None,
-    pacientes: Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")] = None,
-    medicos: Annotated[int | None, _volume("medicos", "SEED_MEDICOS")] = None,
-    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)] = None,
-    consultas: Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")] = None,
-    exames: Annotated[int | None, _volume("exames", "SEED_EXAMES")] = None,
-    internacoes: Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")] = None,
-    pacientes_convenios: Annotated[
-        int | None, _volume("pacientes-convenios", "SEED_PACIENTES_CONVENIOS")
-    ] = None,
+    scale: ScaleOpt = None,
+    pacientes: PacientesOpt = None,
+    medicos: MedicosOpt = None,
+    convenios: ConveniosOpt = None,
+    consultas: ConsultasOpt = None,
+    exames: ExamesOpt = None,
+    internacoes: InternacoesOpt = None,
+    pacientes_convenios: LinksOpt = None,
 ) -> None:
     """Fill the empty schema with generated rows, bulk-loaded with COPY."""
-    s = settings(
-        ctx,
-        random_seed=seed,
-        seed_pacientes=pacientes,
-        seed_medicos=medicos,
-        seed_convenios=convenios,
-        seed_consultas=consultas,
-        seed_exames=exames,
-        seed_internacoes=internacoes,
-        seed_pacientes_convenios=pacientes_convenios,
+    volumes = _volumes(
+        scale, pacientes, medicos, convenios, consultas, exames, internacoes, pacientes_convenios
     )
+    s = settings(ctx, random_seed=seed, **volumes)
     _report(_seed(s, None))
 
 
@@ -113,28 +174,20 @@ def reset(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     seed: SeedOpt = None,
-    pacientes: Annotated[int | None, _volume("pacientes", "SEED_PACIENTES")] = None,
-    medicos: Annotated[int | None, _volume("medicos", "SEED_MEDICOS")] = None,
-    convenios: Annotated[int | None, _volume("convenios", "SEED_CONVENIOS", 2)] = None,
-    consultas: Annotated[int | None, _volume("consultas", "SEED_CONSULTAS")] = None,
-    exames: Annotated[int | None, _volume("exames", "SEED_EXAMES")] = None,
-    internacoes: Annotated[int | None, _volume("internacoes", "SEED_INTERNACOES")] = None,
-    pacientes_convenios: Annotated[
-        int | None, _volume("pacientes-convenios", "SEED_PACIENTES_CONVENIOS")
-    ] = None,
+    scale: ScaleOpt = None,
+    pacientes: PacientesOpt = None,
+    medicos: MedicosOpt = None,
+    convenios: ConveniosOpt = None,
+    consultas: ConsultasOpt = None,
+    exames: ExamesOpt = None,
+    internacoes: InternacoesOpt = None,
+    pacientes_convenios: LinksOpt = None,
 ) -> None:
     """Drop all hospital tables, create them again and seed (with these volumes)."""
-    s = settings(
-        ctx,
-        random_seed=seed,
-        seed_pacientes=pacientes,
-        seed_medicos=medicos,
-        seed_convenios=convenios,
-        seed_consultas=consultas,
-        seed_exames=exames,
-        seed_internacoes=internacoes,
-        seed_pacientes_convenios=pacientes_convenios,
+    volumes = _volumes(
+        scale, pacientes, medicos, convenios, consultas, exames, internacoes, pacientes_convenios
     )
+    s = settings(ctx, random_seed=seed, **volumes)
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # refuse impossible volumes before dropping anything
@@ -161,6 +214,7 @@ def counts(
 def run(
     ctx: typer.Context,
     seed: SeedOpt = None,
+    scale: ScaleOpt = None,
     stream: Annotated[
         bool,
         typer.Option("--stream/--no-stream", help="Stream changes after seeding, until Ctrl-C."),
@@ -168,7 +222,7 @@ def run(
     dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Start the database, create the schema, seed it when empty, print the counts, stream."""
-    s = settings(ctx, random_seed=seed)
+    s = settings(ctx, random_seed=seed, seed_scale=scale)
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # impossible volumes fail before anything is created
