@@ -10,6 +10,10 @@ Run: ``make bench`` or ``.venv/bin/python bench/stream.py [--quick]``.
 3. Flat cost: max throughput with 1,000,000 patients (other tables in proportion) vs the
    default volumes: target >= 0.9x.
 4. Memory: RSS after 10 minutes at max rate within 10% of RSS after 1 minute.
+5. The hospital model (``--model hospital``): max throughput vs the original mix, 1 worker,
+   alternated: target >= 0.8x; and its rate accuracy at 1000 events/s (within +-1%).
+6. The hospital model's memory: RSS after 10 minutes at max rate within 10% of RSS after
+   1 minute (its lifecycles in flight level off, like the pools).
 
 ``--quick`` shortens every phase (and seeds 100,000 patients instead of 1,000,000) for a
 smoke run. The server is a dedicated embedded PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.
@@ -90,7 +94,7 @@ def fresh_database(server_dsn: str, name: str, volumes: dict[str, int]) -> str:
 
 
 def ours(dsn: str, *, duration: float, workers: int = 1, rate: float = MAX_RATE,
-         rss_at: list[float] | None = None) -> dict[str, Any]:  # fmt: skip
+         rss_at: list[float] | None = None, model: str = "mix") -> dict[str, Any]:  # fmt: skip
     args = {
         "settings": {
             "database_url": dsn,
@@ -98,6 +102,7 @@ def ours(dsn: str, *, duration: float, workers: int = 1, rate: float = MAX_RATE,
             "log_level": "WARNING",
             "stream_rate": rate,
             "stream_workers": workers,
+            "stream_model": model,
         },
         "duration": duration,
         "rss_at": rss_at or [],
@@ -231,11 +236,32 @@ def flat_cost(server_dsn: str, small_dsn: str, scale: int, duration: float, roun
     )
 
 
-def memory(dsn: str, early: float, late: float) -> None:
-    snap = ours(dsn, duration=late + 1, rss_at=[early, late])
-    a, b = snap["rss_mb"][str(early)], snap["rss_mb"][str(late)]
+def hospital_model(dsn: str, duration: float, rounds: int) -> None:
+    mix, hospital = [], []
+    for _ in range(rounds):  # alternate: drift hits both sides alike
+        mix.append(ours(dsn, duration=duration)["rate"])
+        hospital.append(ours(dsn, duration=duration, model="hospital")["rate"])
+    m, h = statistics.median(mix), statistics.median(hospital)
     print(
-        f"[4] memory at max rate: RSS {b:.1f} MB after {late:g} s vs {a:.1f} MB after "
+        f"[5] max throughput, 1 worker: --model hospital {h:,.0f} events/s vs the original "
+        f"mix {m:,.0f} events/s -> ratio {h / m:.2f} (target >= 0.8)"
+    )
+    snap = ours(dsn, duration=duration, workers=16, rate=1000.0, model="hospital")
+    achieved = snap["events_committed"] / duration
+    print(
+        f"[5] --model hospital at 1000/s for {duration:g} s (16 workers): achieved "
+        f"{achieved:,.2f}/s -> ratio {achieved / 1000:.4f} (target 0.99..1.01); "
+        f"substitutions {sum(snap['substitutions'].values())}, beds {snap['beds']}, "
+        f"occupied {snap['occupied']}"
+    )
+
+
+def memory(dsn: str, early: float, late: float, *, model: str = "mix") -> None:
+    snap = ours(dsn, duration=late + 1, rss_at=[early, late], model=model)
+    a, b = snap["rss_mb"][str(early)], snap["rss_mb"][str(late)]
+    phase = "[4]" if model == "mix" else "[6] --model hospital"
+    print(
+        f"{phase} memory at max rate: RSS {b:.1f} MB after {late:g} s vs {a:.1f} MB after "
         f"{early:g} s -> ratio {b / a:.3f} (target <= 1.10); {snap['events_committed']:,} events"
     )
 
@@ -244,7 +270,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument(
-        "--only", default="1234", help="phases to run, e.g. --only 13 (default: all)"
+        "--only", default="123456", help="phases to run, e.g. --only 13 (default: all)"
     )
     args = parser.parse_args()
     quick = args.quick
@@ -259,6 +285,11 @@ def main() -> None:
         if "4" in args.only:
             early, late = (10.0, 60.0) if quick else (60.0, 600.0)
             memory(dsn, early, late)
+        if "5" in args.only:
+            hospital_model(dsn, duration=5 if quick else 15, rounds=1 if quick else 3)
+        if "6" in args.only:
+            early, late = (10.0, 60.0) if quick else (60.0, 600.0)
+            memory(dsn, early, late, model="hospital")
 
 
 if __name__ == "__main__":

@@ -248,6 +248,28 @@ class Settings(BaseSettings):
         validation_alias=_env("STREAM_TIME_SCALE", "stream_time_scale"),
         description="Profile clock speed: 24 makes the hospital-day profile last one hour.",
     )
+    stream_model: Literal["mix", "hospital"] = Field(
+        "mix",
+        validation_alias=_env("STREAM_MODEL", "stream_model"),
+        description=(
+            "What drives the stream: mix (the original weighted draw) or hospital"
+            " (lifecycles, bed capacity, a steady state)."
+        ),
+    )
+    stream_beds: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        validation_alias=_env("STREAM_BEDS", "stream_beds"),
+        description="Beds of the hospital model (default: SEED_INTERNACOES / 5, at least 20).",
+    )
+    stream_occupancy: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        validation_alias=_env("STREAM_OCCUPANCY", "stream_occupancy"),
+        description="Bed occupancy the hospital model settles around (0..1).",
+    )
     stream_ramp_seconds: float = Field(
         60.0,
         gt=0,

@@ -32,8 +32,13 @@ CATALOGUE: tuple[Operation, ...] = (
     Operation("update_consulta", "UPDATE", "consultas", 10),
     Operation("update_exame", "UPDATE", "exames", 7),
     Operation("update_internacao", "UPDATE", "internacoes", 5),
+    # Lifecycle steps the hospital model runs; the original mix gives them no weight.
+    Operation("collect_exame", "UPDATE", "exames", 0),
+    Operation("transfer_internacao", "UPDATE", "internacoes", 0),
 )
-"""The original design's operations and weights (70% INSERT / 30% UPDATE)."""
+"""The original design's operations and weights (70% INSERT / 30% UPDATE), and two
+lifecycle steps of weight 0: an exam's sample collected (its ``data`` moves to the
+collection time) and a patient moved to another room (``quarto``)."""
 
 OPERATIONS: dict[str, Operation] = {op.name: op for op in CATALOGUE}
 DEFAULT_WEIGHTS: dict[str, float] = {op.name: op.weight for op in CATALOGUE}

@@ -44,11 +44,12 @@ def operations(
         if pid > stays:
             pools.not_admitted.add(pid, patient)
     for sid in range(1, stays + 1):
-        pools.stays.add(100 + sid, Stay(sid, NOW - dt.timedelta(days=3)))
+        pools.stays.add(100 + sid, Stay(sid, NOW - dt.timedelta(days=3), "Enf-301"))
     for cid in range(1, scheduled + 1):
         pools.scheduled.add(200 + cid, NOW + dt.timedelta(days=cid))
     for eid in range(1, pending + 1):
         pools.pending_exams.add(300 + eid, "Hemograma completo")
+        pools.uncollected.add(300 + eid, ("Hemograma completo", NOW - dt.timedelta(hours=1)))
     pools.medicos = list(range(1, medicos + 1))
     pools.convenios = [1, 2]
     ids = IdReserve(Partition(residue=0, modulus=1))
@@ -60,7 +61,7 @@ def operations(
 def state(pools: WorkerPools) -> dict[str, Any]:
     """Everything the pools hold, values copied, to compare before and after."""
     out: dict[str, Any] = {}
-    for name in ("patients", "not_admitted", "scheduled", "pending_exams", "stays"):
+    for name in ("patients", "not_admitted", "scheduled", "pending_exams", "uncollected", "stays"):
         pool = getattr(pools, name)
         out[name] = {k: repr(pool.get(k)) for k in range(10_000) if k in pool}
     return out

@@ -75,6 +75,15 @@ def stream(
     ramp_seconds: Annotated[
         float | None, _opt("ramp-seconds", "STREAM_RAMP_SECONDS", "Ramp profile duration.")
     ] = None,
+    model: Annotated[
+        str | None,
+        _opt("model", "STREAM_MODEL", "mix (weighted draw) or hospital (lifecycles, beds)."),
+    ] = None,
+    beds: Annotated[int | None, _opt("beds", "STREAM_BEDS", "Beds of the hospital model.")] = None,
+    occupancy: Annotated[
+        float | None,
+        _opt("occupancy", "STREAM_OCCUPANCY", "Target bed occupancy of the hospital model."),
+    ] = None,
     weights: Annotated[
         str | None,
         _opt(
@@ -135,6 +144,9 @@ def stream(
         "stream_time_scale": time_scale,
         "stream_ramp_seconds": ramp_seconds,
         "stream_weights": weights,
+        "stream_model": model,
+        "stream_beds": beds,
+        "stream_occupancy": occupancy,
         "random_seed": seed,
         "stream_shard_index": shard_index,
         "stream_shard_count": shard_count,

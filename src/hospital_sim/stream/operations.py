@@ -19,6 +19,7 @@ from psycopg import sql
 
 from hospital_sim.generate import TABLE_COLUMNS, RowFactory
 from hospital_sim.generate.addresses import address_uf
+from hospital_sim.generate.stays import pick_room
 from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
 from hospital_sim.stream.prepared import PreparedConnection
 from hospital_sim.stream.workload import FALLBACK, Kind
@@ -73,6 +74,10 @@ UPDATE_CONSULTA = b"UPDATE consultas SET status = %s, data = %s WHERE id = %s"
 PROBE_CONSULTA = b"SELECT 1 FROM consultas WHERE status = %s AND data = %s AND id = %s"
 UPDATE_EXAME = b"UPDATE exames SET resultado = %s WHERE id = %s"
 PROBE_EXAME = b"SELECT 1 FROM exames WHERE resultado = %s AND id = %s"
+UPDATE_COLETA = b"UPDATE exames SET data = %s WHERE id = %s"
+PROBE_COLETA = b"SELECT 1 FROM exames WHERE data = %s AND id = %s"
+UPDATE_QUARTO = b"UPDATE internacoes SET quarto = %s WHERE id = %s"
+PROBE_QUARTO = b"SELECT 1 FROM internacoes WHERE quarto = %s AND id = %s"
 UPDATE_INTERNACAO = b"UPDATE internacoes SET data_saida = %s WHERE id = %s"
 PROBE_INTERNACAO = b"SELECT 1 FROM internacoes WHERE data_saida = %s AND id = %s"
 
@@ -88,6 +93,7 @@ CONSULTA_DATA = _col("consultas", "data")
 TIPO_EXAME = _col("exames", "tipo_exame")
 EXAME_DATA = _col("exames", "data")
 ENTRADA = _col("internacoes", "data_entrada")
+QUARTO = _col("internacoes", "quarto")
 
 
 def _after(floor: dt.datetime, now: dt.datetime) -> dt.datetime:
@@ -204,6 +210,8 @@ class Operations:
             "update_consulta": self._update_consulta,
             "update_exame": self._update_exame,
             "update_internacao": self._update_internacao,
+            "collect_exame": self._collect_exame,
+            "transfer_internacao": self._transfer_internacao,
         }
 
     def plan(self, wanted: str) -> Event:
@@ -215,6 +223,10 @@ class Operations:
             if self._builders[op](event, now):
                 return event
             op = FALLBACK[op]
+
+    def arrival(self, op: str, event: Event) -> bool:
+        """Plan insert ``op`` into ``event``; False when it has no candidate row."""
+        return self._builders[op](event, self.clock())
 
     # -- inserts -----------------------------------------------------------------------
     def _add(self, event: Event, table: str, row: Row) -> None:
@@ -274,6 +286,8 @@ class Operations:
         self._add(event, "exames", row)
         self.pools.pending_exams.add(eid, str(row[TIPO_EXAME]))
         event.undo.append(lambda: self.pools.pending_exams.discard(eid))
+        self.pools.uncollected.add(eid, (str(row[TIPO_EXAME]), row[EXAME_DATA]))
+        event.undo.append(lambda: self.pools.uncollected.discard(eid))
         return True
 
     def _insert_internacao(self, event: Event, now: dt.datetime) -> bool:
@@ -292,7 +306,8 @@ class Operations:
             row[ENTRADA] = admitted
         self._add(event, "internacoes", tuple(row))
         self.pools.not_admitted.remove(pid)
-        self.pools.stays.add(sid, Stay(pid, admitted))
+        quarto = row[QUARTO]
+        self.pools.stays.add(sid, Stay(pid, admitted, quarto if isinstance(quarto, str) else None))
         event.undo.append(lambda: self.pools.stays.discard(sid))
         event.undo.append(lambda: self.pools.not_admitted.add(pid, patient))
         return True
@@ -345,36 +360,86 @@ class Operations:
         if picked is None:
             return False
         cid, when = picked
+        self.close_consulta(event, cid, when, self.rows.consulta_outcome(), now)
+        return True
+
+    def close_consulta(
+        self, event: Event, cid: int, when: dt.datetime, outcome: str, now: dt.datetime
+    ) -> None:
+        """Close appointment ``cid`` (booked for ``when``) as ``outcome``."""
         # A visit that happened (or was cancelled, or missed) is in the past: one still
         # scheduled for later is closed now.
         closed_at = min(when, now)
-        params = (self.rows.consulta_outcome(), closed_at, cid)
+        params = (outcome, closed_at, cid)
         self._update(event, UPDATE_CONSULTA, params, "consultas", PROBE_CONSULTA)
-        self.pools.scheduled.remove(cid)
-        event.undo.append(lambda: self.pools.scheduled.add(cid, when))
-        return True
+        if cid in self.pools.scheduled:
+            self.pools.scheduled.remove(cid)
+            event.undo.append(lambda: self.pools.scheduled.add(cid, when))
 
     def _update_exame(self, event: Event, now: dt.datetime) -> bool:
         picked = self.pools.pending_exams.pick()
         if picked is None:
             return False
-        eid, tipo = picked
+        self.result_exame(event, *picked)
+        return True
+
+    def result_exame(self, event: Event, eid: int, tipo: str) -> None:
+        """Set the result of pending exam ``eid`` of type ``tipo``."""
         params = (self.rows.exame_resultado(tipo), eid)
         self._update(event, UPDATE_EXAME, params, "exames", PROBE_EXAME)
-        self.pools.pending_exams.remove(eid)
-        event.undo.append(lambda: self.pools.pending_exams.add(eid, tipo))
+        if eid in self.pools.pending_exams:
+            self.pools.pending_exams.remove(eid)
+            event.undo.append(lambda: self.pools.pending_exams.add(eid, tipo))
+
+    def _collect_exame(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.uncollected.pick()
+        if picked is None:
+            return False
+        self.collect_exame(event, picked[0], picked[1][1], now)
         return True
+
+    def collect_exame(
+        self, event: Event, eid: int, requested: dt.datetime, now: dt.datetime
+    ) -> None:
+        """Record exam ``eid``'s sample as collected: its ``data`` moves from the request
+        to the collection, strictly later (so the probe tells the two apart)."""
+        collected = _after(requested, now)
+        self._update(event, UPDATE_COLETA, (collected, eid), "exames", PROBE_COLETA)
+        if eid in self.pools.uncollected:
+            value = self.pools.uncollected.remove(eid)
+            event.undo.append(lambda: self.pools.uncollected.add(eid, value))
+
+    def _transfer_internacao(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.stays.pick()
+        if picked is None:
+            return False
+        self.transfer(event, *picked)
+        return True
+
+    def transfer(self, event: Event, sid: int, stay: Stay) -> None:
+        """Move stay ``sid`` to another room (never the one it is in)."""
+        current = stay.quarto
+        quarto = self._different(lambda: pick_room(self.rng), current)
+        probe = PROBE_QUARTO if current not in (None, quarto) else None
+        self._update(event, UPDATE_QUARTO, (quarto, sid), "internacoes", probe)
+        stay.quarto = quarto
+        event.undo.append(functools.partial(setattr, stay, "quarto", current))
 
     def _update_internacao(self, event: Event, now: dt.datetime) -> bool:
         picked = self.pools.stays.pick()
         if picked is None:
             return False
-        sid, stay = picked
+        self.discharge(event, *picked, now)
+        return True
+
+    def discharge(self, event: Event, sid: int, stay: Stay, now: dt.datetime) -> None:
+        """Discharge stay ``sid``: the patient may be admitted again afterwards."""
         discharged = max(self.rows.discharge_time(stay.admitted, now), stay.admitted)
         params = (discharged, sid)
         self._update(event, UPDATE_INTERNACAO, params, "internacoes", PROBE_INTERNACAO)
-        self.pools.stays.remove(sid)
-        event.undo.append(lambda: self.pools.stays.add(sid, stay))
+        if sid in self.pools.stays:
+            self.pools.stays.remove(sid)
+            event.undo.append(lambda: self.pools.stays.add(sid, stay))
         patient = (
             self.pools.patients.get(stay.paciente_id)
             if stay.paciente_id in self.pools.patients
@@ -390,4 +455,3 @@ class Operations:
                 self.pools.not_admitted.discard(stay.paciente_id)
 
             event.undo.append(restore)
-        return True

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hospital_sim.config import Settings
+from hospital_sim.stream.hospital import default_beds
 from hospital_sim.stream.operations import Clock
 from hospital_sim.stream.pacing import IntervalPacing, Pacing, RatePacing, make_profile
 from hospital_sim.stream.session import Backoff
@@ -97,6 +98,9 @@ class RunPlan:
     duration: float | None
     clock: Clock = utc_now
     max_lag: float | None = None
+    model: str = "mix"
+    beds: int = 0  # the hospital model's beds over all shards and workers
+    occupancy: float = 0.8
 
     def budget(self, events: int | None, worker: int) -> int | None:
         """This worker's share of ``--events``."""
@@ -149,4 +153,7 @@ def make_plan(
         duration=duration,
         clock=clock,
         max_lag=settings.stream_max_lag_seconds,
+        model=settings.stream_model,
+        beds=settings.stream_beds or default_beds(settings.seed_internacoes),
+        occupancy=settings.stream_occupancy,
     )

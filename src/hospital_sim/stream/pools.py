@@ -43,6 +43,10 @@ class Pool(Generic[V]):
     def __contains__(self, key: int) -> bool:
         return key in self._pos
 
+    def ordered_keys(self) -> list[int]:
+        """The keys in ascending order (a copy)."""
+        return sorted(self._keys)
+
     def get(self, key: int) -> V:
         return self._values[key]
 
@@ -109,6 +113,7 @@ class Patient:
 class Stay:
     paciente_id: int
     admitted: dt.datetime
+    quarto: str | None = None  # the current room: a transfer always writes another one
 
 
 @dataclass
@@ -120,6 +125,8 @@ class WorkerPools:
     not_admitted: Pool[Patient] = field(init=False)
     scheduled: Pool[dt.datetime] = field(init=False)
     pending_exams: Pool[str] = field(init=False)
+    # Exams the stream requested whose sample is not collected yet: (tipo, requested at).
+    uncollected: Pool[tuple[str, dt.datetime]] = field(init=False)
     stays: Pool[Stay] = field(init=False)
     medicos: list[int] = field(default_factory=list)
     convenios: list[int] = field(default_factory=list)
@@ -129,6 +136,7 @@ class WorkerPools:
         self.not_admitted = Pool(self.rng)
         self.scheduled = Pool(self.rng)
         self.pending_exams = Pool(self.rng)
+        self.uncollected = Pool(self.rng)
         self.stays = Pool(self.rng)
 
     def sizes(self) -> dict[str, int]:
@@ -137,6 +145,7 @@ class WorkerPools:
             "not_admitted": len(self.not_admitted),
             "scheduled": len(self.scheduled),
             "pending_exams": len(self.pending_exams),
+            "uncollected": len(self.uncollected),
             "stays": len(self.stays),
         }
 
@@ -163,7 +172,7 @@ SELECT id, tipo_exame FROM exames
 WHERE resultado IS NULL AND paciente_id %% %(m)s = %(r)s ORDER BY id
 """
 _STAYS = """
-SELECT id, paciente_id, data_entrada FROM internacoes
+SELECT id, paciente_id, data_entrada, quarto FROM internacoes
 WHERE data_saida IS NULL AND paciente_id %% %(m)s = %(r)s ORDER BY id
 """
 
@@ -195,10 +204,10 @@ def load_pools(conn: Conn, part: Partition, rng: random.Random) -> WorkerPools:
     for eid, tipo in _rows(conn, _PENDING, part):
         assert isinstance(eid, int)
         pools.pending_exams.add(eid, str(tipo))
-    for sid, pid, admitted_at in _rows(conn, _STAYS, part):
+    for sid, pid, admitted_at, quarto in _rows(conn, _STAYS, part):
         assert isinstance(sid, int) and isinstance(pid, int)
         assert isinstance(admitted_at, dt.datetime)
-        pools.stays.add(sid, Stay(pid, admitted_at))
+        pools.stays.add(sid, Stay(pid, admitted_at, quarto if isinstance(quarto, str) else None))
     pools.medicos = [int(str(r[0])) for r in conn.execute("SELECT id FROM medicos ORDER BY id")]
     pools.convenios = [int(str(r[0])) for r in conn.execute("SELECT id FROM convenios ORDER BY id")]
     conn.rollback()

@@ -48,6 +48,7 @@ class StreamSummary:
     stopped_by: str = "end"
     max_lag: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    model: str = "mix"
 
     @property
     def snapshot(self) -> dict[str, Any]:
@@ -65,6 +66,7 @@ class StreamSummary:
         """The outcome for scripts: stable keys, JSON-ready (``--summary-json``)."""
         return {
             "seed": self.seed,
+            "model": self.model,
             "workers": self.workers,
             "rate_target": self.rate_target,
             "stopped_by": self.stopped_by,
@@ -92,11 +94,31 @@ class StreamSummary:
         for op in OPERATIONS:
             if op in by_op:
                 parts = ", ".join(f"{k} {v}" for k, v in sorted(by_op[op].items()))
-                out.append(f"    {op:<18} {parts}")
+                out.append(f"    {op:<19} {parts}")
         links = self.rows("pacientes_convenios", "INSERT")
         if links:
             out.append(f"    (plus {links} pacientes_convenios links made by insert_paciente)")
+        total = sum(sum(by_op[op].values()) for op in by_op)
+        if total:
+            mix = ", ".join(
+                f"{op} {100 * sum(by_op[op].values()) / total:.1f}%"
+                for op in OPERATIONS
+                if op in by_op
+            )
+            out.append(f"  achieved mix ({self.model} model): {mix}")
+        if self.model == "hospital":
+            occupancy = 100 * s.occupied / s.beds if s.beds else 0.0
+            out.append(
+                f"  beds {s.beds}: occupied {s.occupied} ({occupancy:.1f}%), peak "
+                f"{s.occupancy_peak}; admissions that waited for a bed: {s.deferred_admissions}"
+            )
         subs = ", ".join(f"{k} {v}" for k, v in snap["substitutions"].items()) or "none"
+        substituted = sum(s.substitutions.values())
+        if substituted and total:
+            subs += (
+                f" ({100 * substituted / total:.1f}% of events had no candidate row: the mix"
+                " admits faster than it discharges, see GUIDE.md 'Stream models')"
+            )
         doubt = ", ".join(f"{k} {v}" for k, v in snap["in_doubt"].items()) or "none"
         errors = ", ".join(f"class {k}: {v}" for k, v in snap["errors"].items()) or "none"
         retries = ", ".join(f"{k}: {v}" for k, v in snap["retries"].items()) or "none"
@@ -259,6 +281,7 @@ def _run_locked(
         failure=failure if failure is None or isinstance(failure, str) else describe(failure),
         stopped_by=reason[0],
         max_lag=plan.max_lag if plan.rate is not None else None,
+        model=plan.model,
     )
     if isinstance(failure, BaseException) and not isinstance(failure, Exception):
         raise failure

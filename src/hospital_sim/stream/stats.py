@@ -119,6 +119,12 @@ class Stats:
     inserts: int = 0  # committed INSERT events (the original log line's totals)
     updates: int = 0
     skipped: int = 0  # events not run: later than STREAM_MAX_LAG_SECONDS when due
+    # The hospital model's census (0 under the mix model): summed over workers, each
+    # worker's beds and peak are its own, so the summed peak bounds the real one.
+    beds: int = 0
+    occupied: int = 0
+    occupancy_peak: int = 0
+    deferred_admissions: int = 0
 
     def record_lag(self, lag: float) -> None:
         self.lag_last = lag
@@ -143,6 +149,10 @@ class Stats:
         self.lag_count += other.lag_count
         self.inserts += other.inserts
         self.updates += other.updates
+        self.beds += other.beds
+        self.occupied += other.occupied
+        self.occupancy_peak += other.occupancy_peak
+        self.deferred_admissions += other.deferred_admissions
 
 
 def merged(parts: Iterable[Stats]) -> Stats:
@@ -184,6 +194,10 @@ def snapshot(stats: Stats, *, elapsed: float) -> dict[str, Any]:
         "lag_last": stats.lag_last,
         "lag_max": stats.lag_max,
         "lag_mean": stats.lag_total / stats.lag_count if stats.lag_count else 0.0,
+        "beds": stats.beds,
+        "occupied": stats.occupied,
+        "occupancy_peak": stats.occupancy_peak,
+        "deferred_admissions": stats.deferred_admissions,
     }
 
 

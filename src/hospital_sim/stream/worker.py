@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from hospital_sim.stream.failures import ErrorLog, Flag
+from hospital_sim.stream.hospital import HospitalModel, beds_for
 from hospital_sim.stream.operations import Event, IdReserve, Operations
 from hospital_sim.stream.plan import Gate, RunPlan
 from hospital_sim.stream.pools import Partition, load_pools
@@ -89,6 +90,7 @@ class Worker:
         self.events_log: EventLog | None = None
         self.failure: BaseException | None = None
         self.pipeline = Pipeline()
+        self.model: HospitalModel | None = None
 
     def run(self, events: int | None) -> None:
         """Thread body: never raises; a fatal error stops the run and is reported."""
@@ -115,6 +117,20 @@ class Worker:
         ops = Operations(rng=self.rng, pools=pools, ids=ids, clock=plan.clock)
         picker = OperationPicker(plan.weights)
         start = self.gate.wait()  # every worker is loaded: the clock starts for all at once
+        model = (
+            HospitalModel(
+                ops=ops,
+                rng=self.rng,
+                beds=beds_for(plan.beds, part),
+                occupancy=plan.occupancy,
+                share=1 / part.modulus,
+                doctors=len(pools.medicos),
+                start_utc=plan.clock(),  # the rows' clock: a fixed one gives the same run
+            )
+            if plan.model == "hospital"
+            else None
+        )
+        self.model = model
         pacing = plan.pacing(
             self.index, random.Random(f"pacing:{plan.seed}:{self.index}"), start, self._skipped
         )
@@ -122,6 +138,8 @@ class Worker:
         ids.need = 2 * plan.txn_size  # a transaction and the next one, planned ahead
 
         def plan_events(n: int) -> list[Event]:
+            if model is not None:
+                return [model.plan() for _ in range(n)]
             return [ops.plan(picker.pick(self.rng)) for _ in range(n)]
 
         def may_plan_ahead(due: float | None, done: int) -> bool:
@@ -200,8 +218,12 @@ class Worker:
         stats = self.stats
         outcome = result.status
         if outcome is not Outcome.COMMITTED:
-            for event in events:
+            for event in reversed(events):  # undo in reverse order of planning
                 event.rollback_pools()
+        if self.model is not None:
+            census = self.model.census
+            stats.beds, stats.occupied = census.beds, census.occupied
+            stats.occupancy_peak, stats.deferred_admissions = census.peak, census.deferred
         if outcome is Outcome.COMMITTED:
             stats.transactions += 1
         i = 0

@@ -40,6 +40,8 @@ FALLBACK: dict[str, str] = {
     "update_consulta": "insert_consulta",
     "update_exame": "insert_exame",
     "update_internacao": "insert_internacao",
+    "collect_exame": "insert_exame",
+    "transfer_internacao": "insert_internacao",
     "update_paciente": "insert_paciente",
     "insert_internacao": "insert_consulta",
     "insert_consulta": "insert_paciente",

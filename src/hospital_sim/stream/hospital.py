@@ -1,0 +1,368 @@
+"""The hospital model (``--model hospital``): lifecycles, bed capacity and a steady state.
+
+Each worker runs a small discrete-event simulation of the patients it owns. Arrivals
+(registrations, bookings, exam requests, contact updates, admissions) come from Poisson
+processes shaped by the hospital-day curve; each arrival schedules the transitions of its
+lifecycle on the simulated clock:
+
+* appointment: agendada → realizada / faltou / cancelada after a booking lead time;
+* exam: requested → collected (``data`` moves to the collection time) → resulted
+  (``resultado`` set), with delays that depend on its type;
+* stay: admitted → moved to other rooms (``quarto``) → discharged (``data_saida``) after
+  a length of stay drawn per admission cause.
+
+The simulated clock is elastic: the next event is always the earliest arrival or due
+transition, however far ahead, so ``--rate`` is met by the pacing exactly as in the
+original mix and the shape stays that of a hospital at any speed. Rows keep the stream's
+wall-clock timestamps (the seed's coherence rules are about those). Admissions wait for a
+free bed: one is admitted only while occupancy is below the target, so occupancy settles
+just under the target and never exceeds the beds.
+
+Rows loaded from the database (the seed, earlier runs) join their lifecycles where they
+are: a pending exam of the seed is already collected, a current stay is part-way through.
+Current stays beyond the beds (a database the original mix filled) are discharged first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import math
+import random
+from dataclasses import dataclass, field
+
+from hospital_sim.stream.operations import Event, Operations
+from hospital_sim.stream.pacing import LOCAL_OFFSET, day_factor
+from hospital_sim.stream.pools import Partition, Stay
+
+DAY = 86_400.0
+HOUR = 3_600.0
+
+# -- figures (each with where it comes from) ---------------------------------------------
+# Mean length of stay, days, by admission cause. SIH/SUS (DATASUS, "média de permanência"
+# by ICD chapter/procedure, 2019-2023): about 2 days for deliveries, 5-8 for pneumonia and
+# heart failure, 7-10 for stroke and sepsis; about 5.5 days over all causes.
+LOS_DAYS: dict[str, float] = {
+    "Parto normal": 2.0, "Parto cesáreo": 2.5, "Aborto espontâneo": 1.0,
+    "Pneumonia": 6.5, "Bronquiolite": 4.5, "Crise asmática": 2.5, "DPOC exacerbada": 6.5,
+    "COVID-19": 8.0, "Insuficiência cardíaca descompensada": 7.5,
+    "Infarto agudo do miocárdio": 7.0, "Acidente vascular cerebral": 8.5,
+    "Crise hipertensiva": 2.5, "Colecistite aguda": 4.0, "Apendicite aguda": 3.0,
+    "Hérnia inguinal - cirurgia eletiva": 1.5, "Gastroenterite aguda": 3.0,
+    "Fratura de fêmur": 8.0, "Fratura de membro superior": 3.0,
+    "Traumatismo cranioencefálico": 9.0, "Infecção do trato urinário": 4.5,
+    "Pielonefrite": 5.0, "Sepse": 10.0, "Celulite infecciosa": 5.5, "Dengue grave": 4.0,
+    "Diabetes descompensado": 5.0, "Insuficiência renal aguda": 8.0,
+    "Neoplasia - quimioterapia": 4.0, "Neoplasia - cirurgia oncológica": 6.0,
+}  # fmt: skip
+LOS_DEFAULT_DAYS = 5.5
+LOS_SIGMA = 0.8  # log-normal spread: most stays near the mean, a long tail (SIH/SUS)
+MIN_STAY = 4 * HOUR
+
+# How booked appointments end. Absenteeism in Brazilian outpatient care is reported at
+# 15-35% (e.g. Bittar et al., BEPA 2016, SP specialty clinics; Izecksohn & Ferreira,
+# RBMFC 2014, primary care); private clinics report less. Cancellations ~8%.
+OUTCOMES: dict[str, float] = {"realizada": 0.72, "faltou": 0.20, "cancelada": 0.08}
+# Days between booking and the appointment: mean of about two weeks (exponential).
+LEAD_MEAN_DAYS = 14.0
+# Clinic slots per doctor per working day: 4-hour shifts of 15-20-minute visits (CFM
+# Resolução 2.217/2018 leaves it to the service; 12-16 is the usual SUS agenda).
+SLOTS_PER_DOCTOR_DAY = 12.0
+CLINIC_FILL = 0.85  # share of slots booked
+# Exam turnaround (collection → result), mean hours: routine lab the same day (SBPC/ML
+# and CAP turnaround benchmarks: most routine chemistry well under 24 h), imaging reports
+# in one to three days. Request → collection: a lab sample at the next collection round
+# (about an hour), an imaging slot the next day. Model choices within those ranges.
+LAB_COLLECT_HOURS = 1.0
+LAB_TURNAROUND_HOURS = 8.0
+IMAGING_COLLECT_HOURS = 24.0
+IMAGING_TURNAROUND_HOURS = 48.0
+# Room changes per stay: P(0), P(1), P(2). A model choice (no Brazilian source found):
+# most patients keep their bed; some move (ICU to ward, isolation, a ward bed freed).
+TRANSFERS = (0.6, 0.3, 0.1)
+IMAGING_WORDS = ("Raio", "Radiografia", "Ultrassonografia", "Tomografia", "Ressonância",
+                 "Mamografia", "Eletrocardiograma", "Ecocardiograma", "Endoscopia")  # fmt: skip
+EXAMS_PER_VISIT = 0.6  # exam requests per booked visit (SIA/SUS group 02 over visits)
+REGISTRATIONS_PER_VISIT = 0.10  # new patients per booked visit
+CONTACT_UPDATES_PER_VISIT = 0.05  # phone/address changes per booked visit
+OVERFLOW_DISCHARGE = HOUR  # a stay over the beds at the start leaves within the hour
+OVERBOOKING = 3.0  # admission requests over the target's flow: a waiting list keeps beds near it
+
+# The hospital-day curve averages to about this over a week: arrivals are divided by it
+# so the daily totals above hold.
+_MEAN_DAY_FACTOR = sum(
+    day_factor(dt.datetime(2024, 1, 1) + dt.timedelta(hours=h / 4)) for h in range(7 * 96)
+) / (7 * 96)
+
+CONSULTA, EXAME, STAY = "consulta", "exame", "stay"
+Steps = tuple[tuple[float, str], ...]
+"""An entity's lifecycle to come: (simulated time, operation), in time order."""
+Entry = tuple[float, int, str, int]  # (due, token, kind, key) on the heap
+Live = tuple[int, object, Steps]  # (token, payload, steps) of a live entity
+
+
+def beds_for(beds: int, part: Partition) -> int:
+    """This partition's beds: an even split, the remainder to the lowest residues."""
+    return beds // part.modulus + (1 if part.residue < beds % part.modulus else 0)
+
+
+def default_beds(seed_internacoes: int) -> int:
+    """Beds when none are set: the seed's stays over five (a stay's mean is ~5 days)."""
+    return max(20, seed_internacoes // 5)
+
+
+def los_seconds(rng: random.Random, motivo: str) -> float:
+    """A length of stay for ``motivo``: log-normal with the table's mean."""
+    mean = LOS_DAYS.get(motivo, LOS_DEFAULT_DAYS) * DAY
+    mu = math.log(mean) - LOS_SIGMA**2 / 2
+    return max(MIN_STAY, rng.lognormvariate(mu, LOS_SIGMA))
+
+
+def turnaround(rng: random.Random, tipo: str) -> tuple[float, float]:
+    """Seconds from request to collection, and from collection to result, for ``tipo``."""
+    imaging = any(word in tipo for word in IMAGING_WORDS)
+    collect = (IMAGING_COLLECT_HOURS if imaging else LAB_COLLECT_HOURS) * HOUR
+    result = (IMAGING_TURNAROUND_HOURS if imaging else LAB_TURNAROUND_HOURS) * HOUR
+    return rng.expovariate(1 / collect), rng.expovariate(1 / result)
+
+
+def draw_outcome(rng: random.Random) -> str:
+    x = rng.random()
+    for outcome, p in OUTCOMES.items():
+        x -= p
+        if x < 0:
+            return outcome
+    return "realizada"
+
+
+@dataclass
+class Census:
+    """What the model counts: beds, occupancy, admissions deferred for lack of a bed."""
+
+    beds: int
+    target: int
+    occupied: int = 0
+    peak: int = 0
+    deferred: int = 0
+    transitions: dict[str, int] = field(default_factory=dict)
+
+
+class HospitalModel:
+    """Plans one worker's events as the next step of its hospital's simulation."""
+
+    def __init__(
+        self,
+        *,
+        ops: Operations,
+        rng: random.Random,
+        beds: int,
+        occupancy: float,
+        share: float,
+        doctors: int,
+        start_utc: dt.datetime,
+    ) -> None:
+        self.ops = ops
+        self.rng = rng
+        target = max(1, min(beds, math.floor(occupancy * beds + 0.5))) if beds else 0
+        self.census = Census(beds=beds, target=target)
+        self.now = 0.0  # simulated seconds since the start
+        self._local0 = start_utc + LOCAL_OFFSET
+        self._seq = itertools.count()
+        self._live: dict[tuple[str, int], Live] = {}
+        self._due: list[Entry] = []
+        visits = max(1, doctors) * SLOTS_PER_DOCTOR_DAY * CLINIC_FILL * share / DAY
+        mean_los = LOS_DEFAULT_DAYS * DAY
+        self._rates = {
+            "insert_consulta": visits,
+            "insert_exame": visits * EXAMS_PER_VISIT,
+            "insert_paciente": visits * REGISTRATIONS_PER_VISIT,
+            "update_paciente": visits * CONTACT_UPDATES_PER_VISIT,
+            "insert_internacao": OVERBOOKING * target / mean_los,
+        }
+        # Clinic arrivals are thinned by the hospital-day curve (so their peak rate is
+        # divided by its mean); admissions come day and night, emergencies included.
+        self._clinic = {op: r / _MEAN_DAY_FACTOR for op, r in self._rates.items()}
+        del self._clinic["insert_internacao"]
+        self._names = [*self._clinic, "insert_internacao"]
+        self._cum = list(
+            itertools.accumulate([*self._clinic.values(), self._rates["insert_internacao"]])
+        )
+        self._total = self._cum[-1]
+        self._load()
+
+    # -- state ------------------------------------------------------------------------
+    def _load(self) -> None:
+        """Give the rows loaded from the database (seed or earlier runs) their futures."""
+        pools, rng = self.ops.pools, self.rng
+        wall = self.ops.clock()
+        for n, sid in enumerate(pools.stays.ordered_keys()):
+            stay = pools.stays.get(sid)
+            if n < self.census.beds:
+                # A current stay is somewhere in its course: what is left of a fresh draw.
+                steps = self._stay_steps(rng.random() * los_seconds(rng, ""))
+            else:  # more current stays than beds (e.g. after a mix run): discharged first
+                steps = ((rng.random() * OVERFLOW_DISCHARGE, "update_internacao"),)
+            self._schedule(STAY, sid, stay, steps)
+            self.census.occupied += 1
+        for cid in pools.scheduled.ordered_keys():
+            when = pools.scheduled.get(cid)
+            ahead = max(0.0, (when - wall).total_seconds())
+            lead = rng.expovariate(1 / (LEAD_MEAN_DAYS * DAY))
+            self._schedule(CONSULTA, cid, when, ((min(ahead, lead), "update_consulta"),))
+        for eid in pools.pending_exams.ordered_keys():
+            tipo = pools.pending_exams.get(eid)  # collected already (the seed's meaning)
+            self._schedule(EXAME, eid, (tipo, None), ((turnaround(rng, tipo)[1], "update_exame"),))
+        self.census.peak = self.census.occupied
+
+    def _stay_steps(self, los: float) -> Steps:
+        """Room changes at random moments of the stay, then the discharge."""
+        rng = self.rng
+        moves = sorted(rng.random() * los for _ in range(_transfers(rng)))
+        return (*((t, "transfer_internacao") for t in moves), (los, "update_internacao"))
+
+    def _schedule(self, kind: str, key: int, payload: object, steps: Steps) -> None:
+        """``steps``: (delay from now, operation) in time order, the lifecycle to come."""
+        now = self.now
+        self._push(kind, key, payload, tuple((now + d, op) for d, op in steps))
+
+    def _push(self, kind: str, key: int, payload: object, steps: Steps) -> None:
+        token = next(self._seq)
+        self._live[(kind, key)] = (token, payload, steps)
+        heapq.heappush(self._due, (steps[0][0], token, kind, key))
+
+    def _unschedule(self, kind: str, key: int) -> None:
+        self._live.pop((kind, key), None)
+
+    def live(self) -> int:
+        """Entities with a transition still to come (memory the model holds)."""
+        return len(self._live)
+
+    # -- planning ---------------------------------------------------------------------
+    def plan(self) -> Event:
+        """The next event of the simulation, planned on ``ops`` with undo recorded."""
+        rng = self.rng
+        while True:
+            next_arrival = self.now + rng.expovariate(self._total)
+            while self._due and self._due[0][0] <= next_arrival:
+                entry = heapq.heappop(self._due)
+                _due, token, kind, key = entry
+                live = self._live.get((kind, key))
+                if live is None or live[0] != token:
+                    continue  # undone or superseded
+                self.now = max(self.now, entry[0])
+                return self._transition(entry, live)
+            self.now = next_arrival
+            i = _bisect(self._cum, rng.random() * self._total)
+            op = self._names[min(i, len(self._names) - 1)]
+            if op != "insert_internacao":
+                local = self._local0 + dt.timedelta(seconds=self.now)
+                if rng.random() > day_factor(local):
+                    continue  # thinned: clinic arrivals follow the hospital day
+            event = self._arrival(op)
+            if event is not None:
+                return event
+
+    def _transition(self, entry: Entry, live: Live) -> Event:
+        _due, _token, kind, key = entry
+        _, payload, steps = live
+        op = steps[0][1]
+        event = Event(wanted=op, op=op)
+        now = self.ops.clock()
+        census, ops = self.census, self.ops
+        if op == "update_consulta":
+            assert isinstance(payload, dt.datetime)
+            ops.close_consulta(event, key, payload, draw_outcome(self.rng), now)
+        elif op in ("collect_exame", "update_exame"):
+            assert isinstance(payload, tuple)
+            tipo, requested = payload
+            if op == "update_exame":
+                ops.result_exame(event, key, tipo)
+            else:
+                ops.collect_exame(event, key, requested, now)
+        else:
+            assert isinstance(payload, Stay)
+            if op == "transfer_internacao":
+                ops.transfer(event, key, payload)
+            else:
+                ops.discharge(event, key, payload, now)
+                census.occupied -= 1
+        if len(steps) > 1:
+            self._push(kind, key, payload, steps[1:])
+        else:
+            del self._live[(kind, key)]
+
+        def undo() -> None:
+            self._live[(kind, key)] = live  # supersedes the next step pushed above
+            heapq.heappush(self._due, entry)
+            if op == "update_internacao":
+                census.occupied += 1
+            census.transitions[op] -= 1
+
+        event.undo.insert(0, undo)
+        census.transitions[op] = census.transitions.get(op, 0) + 1
+        return event
+
+    def _arrival(self, op: str) -> Event | None:
+        census = self.census
+        if op == "insert_internacao" and census.occupied >= census.target:
+            census.deferred += 1  # no free bed under the target: the admission waits
+            return None
+        event = Event(wanted=op, op=op)
+        if not self.ops.arrival(op, event):
+            return None  # nobody to admit or book (all patients in hospital): no event
+        if op not in ("insert_consulta", "insert_exame", "insert_internacao"):
+            return event  # patients: registration and contact updates have no lifecycle
+        row = event.statements[0].params
+        rng = self.rng
+        key = int(str(row[0]))
+        if op == "insert_consulta":
+            when = row[3]
+            assert isinstance(when, dt.datetime)
+            lead = rng.expovariate(1 / (LEAD_MEAN_DAYS * DAY))
+            self._schedule(CONSULTA, key, when, ((lead, "update_consulta"),))
+            kind = CONSULTA
+        elif op == "insert_exame":
+            tipo, requested = str(row[2]), row[3]
+            assert isinstance(requested, dt.datetime)
+            collect, result = turnaround(rng, tipo)
+            steps = ((collect, "collect_exame"), (collect + result, "update_exame"))
+            self._schedule(EXAME, key, (tipo, requested), steps)
+            kind = EXAME
+        else:
+            pools = self.ops.pools
+            admitted = row[2]
+            assert isinstance(admitted, dt.datetime)
+            stay = pools.stays.get(key) if key in pools.stays else Stay(int(str(row[1])), admitted)
+            self._schedule(STAY, key, stay, self._stay_steps(los_seconds(rng, str(row[4]))))
+            census.occupied += 1
+            census.peak = max(census.peak, census.occupied)
+            kind = STAY
+
+            def release() -> None:
+                census.occupied -= 1
+
+            event.undo.append(release)
+        event.undo.append(lambda: self._unschedule(kind, key))
+        return event
+
+
+def _transfers(rng: random.Random) -> int:
+    """Room changes in one stay (see TRANSFERS)."""
+    x = rng.random()
+    for n, p in enumerate(TRANSFERS):
+        x -= p
+        if x < 0:
+            return n
+    return 0
+
+
+def _bisect(cum: list[float], x: float) -> int:
+    lo, hi = 0, len(cum)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x < cum[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
