@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
 import pytest
@@ -13,12 +11,12 @@ import pytest
 from hospital_sim.cdc.capture.setup import setup_cdc, teardown_cdc
 from hospital_sim.db.lifecycle import init_database
 from tests.db.cdc_support import CdcDb
-from tests.db.support import run_cli
+from tests.db.support import JsonHandler, run_cli, serve_http
 
 pytestmark = pytest.mark.db
 
 
-class _FailingConnect(BaseHTTPRequestHandler):
+class _FailingConnect(JsonHandler):
     puts: ClassVar[list[dict[str, Any]]] = []
 
     def do_PUT(self) -> None:
@@ -32,26 +30,11 @@ class _FailingConnect(BaseHTTPRequestHandler):
         body = {"name": name, "connector": {"state": "RUNNING"}, "tasks": [{"id": 0, **failed}]}
         self._reply(200, body)
 
-    def _reply(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def failing_connect() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _FailingConnect)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(_FailingConnect) as url:
+        yield url
 
 
 def test_a_failed_task_is_an_error(cdc: CdcDb, failing_connect: str) -> None:

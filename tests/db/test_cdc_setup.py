@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +19,7 @@ from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
 from hospital_sim.errors import UserError
 from tests.db.cdc_support import CdcDb
-from tests.db.support import run_cli
+from tests.db.support import JsonHandler, run_cli, serve_http
 
 pytestmark = pytest.mark.db
 
@@ -121,7 +119,7 @@ def test_register_with_kafka_connect_unreachable_is_one_line_exit_2(cdc: CdcDb) 
     assert "cannot reach Kafka Connect at http://127.0.0.1:9" in errors[0]
 
 
-class _FakeConnect(BaseHTTPRequestHandler):
+class _FakeConnect(JsonHandler):
     configs: ClassVar[dict[str, Any]] = {}
     auth: ClassVar[list[str | None]] = []
 
@@ -137,26 +135,11 @@ class _FakeConnect(BaseHTTPRequestHandler):
         state = {"state": "RUNNING", "worker_id": "w:8083"}
         self._reply(200, {"name": name, "connector": state, "tasks": [{"id": 0, **state}]})
 
-    def _reply(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def kafka_connect() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _FakeConnect)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(_FakeConnect) as url:
+        yield url
 
 
 def test_register_puts_the_config_and_reports_the_state(
