@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -348,3 +350,51 @@ def test_phone_updates_keep_the_patients_area_code(fresh_db: FreshDb) -> None:
         changed = scalar(conn, "SELECT count(*) FROM pacientes WHERE updated_at > created_at")
         assert phone_area_mismatches(conn) == []
     assert int(str(changed)) > 50
+
+
+def test_several_workers_in_the_original_pacing_run_in_worker_processes(
+    fresh_db: FreshDb, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = seeded(fresh_db)
+    caplog.set_level(logging.DEBUG)
+    settings = db.settings(stream_interval_seconds=0, max_jitter_ms=0, stream_workers=3)
+    stop = threading.Event()
+    result: list[StreamSummary] = []
+    runner = threading.Thread(
+        target=lambda: result.append(run_stream(settings, stop=stop, seed=6)), daemon=True
+    )
+    runner.start()
+    query = (
+        "SELECT application_name, pid FROM pg_stat_activity"
+        " WHERE application_name LIKE 'hospital-sim stream %' AND datname = current_database()"
+    )
+    backends: dict[str, int] = {}
+
+    def three_workers_connected() -> bool:
+        with db.connect() as conn:
+            backends.update({str(name): int(str(pid)) for name, pid in conn.execute(query)})
+        return len(backends) == 3
+
+    try:
+        wait_until(three_workers_connected, timeout=30, what="three stream connections")
+        wait_until(committed_more_than(db, 300), timeout=30, what="300 committed changes")
+    finally:
+        stop.set()
+        runner.join(30)
+    assert sorted(backends) == [f"hospital-sim stream 0.{i}" for i in range(3)]
+    assert len(set(backends.values())) == 3
+    (summary,) = result
+    assert summary.failure is None and summary.workers == 3
+    assert_counters_equal_database(db, summary)
+    # The workers ran in child processes, not as threads of this one.
+    runs = [r for r in caplog.records if r.getMessage().startswith("worker process ")]
+    pids = {r.process for r in runs}
+    assert os.getpid() not in pids and len(pids) == min(3, len(os.sched_getaffinity(0)))
+    named = sorted(n for r in runs for n in r.getMessage().split(" runs ")[1].split(", "))
+    assert named == [f"worker 0.{i}" for i in range(3)]
+    # The original per-event line still numbers and totals the events of the whole run.
+    lines = [r.getMessage() for r in caplog.records if "| INSERT: " in r.getMessage()]
+    cycles = sorted(int(ln[1 : ln.index("]")]) for ln in lines)
+    total = summary.stats.inserts + summary.stats.updates
+    assert cycles == list(range(1, total + 1))
+    assert {r.process for r in caplog.records if "| INSERT: " in r.getMessage()} == pids

@@ -9,12 +9,17 @@ from typing import Protocol
 from hospital_sim.stream.failures import ErrorLog
 from hospital_sim.stream.plan import RunPlan, Start, ThreadGate
 from hospital_sim.stream.stats import Stats
-from hospital_sim.stream.worker import EventLog, Worker
+from hospital_sim.stream.worker import EventLog, Worker, WorkerTally
 
 
 def describe(failure: BaseException) -> str:
     """A worker's fatal error as the summary and the logs show it."""
     return f"{type(failure).__name__}: {failure}"
+
+
+def event_level(plan: RunPlan) -> int:
+    """The per-event line is the original pacing's INFO output; at a rate it is DEBUG."""
+    return logging.INFO if plan.rate is None else logging.DEBUG
 
 
 class Joinable(Protocol):
@@ -37,8 +42,7 @@ class Crew(Protocol):
 
 
 class ThreadCrew:
-    """Workers as threads sharing this process: the default, and the only choice in the
-    original pacing, whose per-event line counts events across all workers."""
+    """Workers as threads sharing this process: a run with one worker."""
 
     def __init__(self, plan: RunPlan, events: int | None, stop: threading.Event) -> None:
         self.stop = stop
@@ -47,9 +51,7 @@ class ThreadCrew:
         self.workers = [
             Worker(i, plan, stop=stop, errors=errors, gate=gate) for i in range(plan.workers)
         ]
-        event_log = EventLog(
-            self.workers, level=logging.INFO if plan.rate is None else logging.DEBUG
-        )
+        event_log = EventLog(WorkerTally(self.workers), level=event_level(plan))
         for w in self.workers:
             w.events_log = event_log
         self.threads = [

@@ -1,4 +1,4 @@
-"""Workers spread over child processes, for ``--workers N`` (N > 1) with ``--rate``.
+"""Workers spread over child processes, for ``--workers N`` (N > 1), in both pacings.
 
 A worker spends its time between the network and Python code (planning rows, adapting
 values, counting). Threads of one process take turns on one interpreter lock, so many
@@ -13,6 +13,10 @@ this process:
 * "ready" once its pools are loaded: when every child is ready the run's clock starts
   here and the children adopt that moment, so the schedule is shared as with threads;
 * its log records, written here by the run's own handlers (one writer per log file).
+
+The per-event line (INFO in the original interval pacing, DEBUG at a rate) numbers the
+events and totals the INSERTs and UPDATEs of the whole run, as with threads: the children
+count them in one shared array (:class:`SharedTally`) under its lock.
 
 Stopping is one shared flag: set here on SIGINT/SIGTERM or at the end, set by a child
 that fails, and by every child that finds its parent gone. Children are started with
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from hospital_sim.stream.crews import Joinable, describe
+from hospital_sim.stream.crews import Joinable, describe, event_level
 from hospital_sim.stream.failures import ErrorLog
 from hospital_sim.stream.plan import RunPlan, Start
 from hospital_sim.stream.stats import Stats, merged
@@ -58,6 +62,20 @@ def deal(workers: int, processes: int) -> list[list[int]]:
 
 REPORT_EVERY = 0.5  # seconds between a child's stats reports
 POLL = 0.1  # how often waits look at the stop flag
+
+
+class SharedTally:
+    """The run-wide event count in shared memory: (cycle, INSERTs, UPDATEs)."""
+
+    def __init__(self, counts: Any) -> None:
+        self.counts = counts  # a multiprocessing Array("q", 3), with its lock
+
+    def count(self, kind: str) -> tuple[int, int, int]:
+        counts = self.counts
+        with counts.get_lock():
+            counts[0] += 1
+            counts[1 if kind == "INSERT" else 2] += 1
+            return counts[0], counts[1], counts[2]
 
 
 @dataclass
@@ -87,6 +105,7 @@ class ProcessCrew:
         self.flag = CTX.Event()  # the run's stop flag, shared with every child
         self.go = CTX.Event()
         self.start_at = CTX.Array("d", 2)  # monotonic start, UTC start (epoch seconds)
+        self.tally = CTX.Array("q", 3)  # the per-event line's run-wide count
         self.reports: multiprocessing.Queue[Report] = CTX.Queue()
         self.logs: multiprocessing.Queue[logging.LogRecord] = CTX.Queue()
         self._stats = [Stats() for _ in range(plan.workers)]
@@ -108,6 +127,7 @@ class ProcessCrew:
                     self.flag,
                     self.go,
                     self.start_at,
+                    self.tally,
                     self.reports,
                     self.logs,
                     os.getpid(),
@@ -240,6 +260,7 @@ def child_main(
     flag: Any,
     go: Any,
     start_at: Any,
+    tally: Any,
     reports: Any,
     logs: Any,
     parent: int,
@@ -259,7 +280,10 @@ def child_main(
     for i in indexes:
         gate = _ChildGate(i, flag, go, start_at, reports)
         workers.append(Worker(i, plan, stop=flag, errors=errors, gate=gate))
-    event_log = EventLog(workers, level=logging.DEBUG)
+    event_log = EventLog(SharedTally(tally), level=event_level(plan))
+    logging.getLogger(__name__).debug(
+        "worker process %d runs %s", os.getpid(), ", ".join(w.name for w in workers)
+    )
     for w in workers:
         w.events_log = event_log
     threads = [threading.Thread(target=w.run, args=(events,), name=w.name) for w in workers]

@@ -2,8 +2,8 @@
 
 ``run_stream(settings)`` is the whole feature; the CLI only parses flags and prints the
 summary. Each worker has its own connection, seeded rng, pools of its own patients and
-stats, so workers share nothing on the hot path; they run as threads of this process
-(``crews``) or, with several workers at a ``--rate``, in child processes (``processes``).
+stats, so workers share nothing on the hot path. One worker runs as a thread of this
+process (``crews``); several run in child processes (``processes``), in either pacing.
 """
 
 from __future__ import annotations
@@ -207,13 +207,13 @@ def run_stream(
     With ``settings.metrics_port``, /metrics serves the stream's stats and whatever
     ``collectors(conninfo)`` returns (the CLI adds the replication slots' lag).
 
-    Several workers at a rate run in worker processes (``processes``), one at a time or
-    without a rate as threads of this process (``crews``). ``clock`` stamps the rows;
+    Several workers run in worker processes (``processes``), whatever the pacing; one
+    worker runs as a thread of this process (``crews``). ``clock`` stamps the rows;
     worker processes receive it pickled, so it must be picklable there (a
     :class:`~hospital_sim.stream.operations.FixedClock`, a module-level function): a
     lambda raises ValueError rather than silently changing how the workers run.
     """
-    in_processes = settings.stream_workers > 1 and settings.stream_rate is not None
+    in_processes = settings.stream_workers > 1
     if in_processes:
         _check_picklable(clock)
     seed = run_seed(settings, seed)
@@ -298,7 +298,7 @@ def _check_picklable(clock: Clock) -> None:
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
         raise ValueError(
             f"run_stream(clock={clock!r}) cannot reach the worker processes that "
-            "--workers > 1 with --rate uses: pass a picklable clock, such as "
+            "--workers > 1 uses: pass a picklable clock, such as "
             "FixedClock(moment) or a module-level function"
         ) from exc
 

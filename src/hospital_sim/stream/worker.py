@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from hospital_sim.stream.failures import ErrorLog, Flag
 from hospital_sim.stream.hospital import HospitalModel, beds_for
@@ -21,24 +22,43 @@ from hospital_sim.stream.workload import OPERATIONS, OperationPicker
 log = logging.getLogger(__name__)
 
 
+class Tally(Protocol):
+    """The run-wide count behind the per-event line, shared by every worker of a run."""
+
+    def count(self, kind: str) -> tuple[int, int, int]:
+        """Count one more event of ``kind``; return (cycle, INSERTs, UPDATEs) so far."""
+        ...
+
+
+class WorkerTally:
+    """The tally of workers that share this process: their own counters, summed."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+        self._cycle = itertools.count(1)
+
+    def count(self, kind: str) -> tuple[int, int, int]:
+        ins = sum(w.stats.inserts for w in self.workers)
+        upd = sum(w.stats.updates for w in self.workers)
+        return next(self._cycle), ins, upd
+
+
 class EventLog:
     """The per-event log line of the original, with run-wide cycle and totals."""
 
-    def __init__(self, workers: list[Worker], *, level: int) -> None:
-        self.workers = workers
+    def __init__(self, tally: Tally, *, level: int) -> None:
+        self.tally = tally
         self.level = level
-        self._cycle = itertools.count(1)
 
     def event(self, op: str) -> None:
         if not log.isEnabledFor(self.level):
             return
         spec = OPERATIONS[op]
-        ins = sum(w.stats.inserts for w in self.workers)
-        upd = sum(w.stats.updates for w in self.workers)
+        cycle, ins, upd = self.tally.count(spec.kind)
         log.log(
             self.level,
             "[%d] %s %s | INSERT: %d | UPDATE: %d",
-            next(self._cycle),
+            cycle,
             spec.kind,
             spec.table,
             ins,
