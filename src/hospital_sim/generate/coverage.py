@@ -37,16 +37,23 @@ def enrolment_blocks(
     than one. Plan ids run 1..plans, the lower ids being the most popular.
     """
     per_patient, extra = divmod(n, patients) if patients else (0, 0)
-    with_extra = np.zeros(patients, dtype=np.int64)
-    with_extra[setup.choice(patients, size=extra, replace=False)] = 1
     popularity = 1.0 / np.arange(1, plans + 1, dtype=np.float64) ** PLAN_POPULARITY_EXPONENT
     plan_cum = np.cumsum(popularity) / popularity.sum()
     month = np.datetime64(anchor.date(), "M")
     patients_per_block = max(1, block_rows // (per_patient + 1))
+    starts = range(0, patients, patients_per_block)
+    # How many of each block's patients have one plan more: ``extra`` patients in all,
+    # spread like a draw without replacement, decided before any block is generated.
+    sizes = np.array([min(patients_per_block, patients - s) for s in starts], dtype=np.int64)
+    extras = (
+        setup.multivariate_hypergeometric(sizes, extra, method="marginals") if sizes.size else sizes
+    )
     next_id = first_id
-    for block, start in enumerate(range(0, patients, patients_per_block)):
+    for block, start in enumerate(starts):
         rng = streams(block)
-        counts = per_patient + with_extra[start : start + patients_per_block]
+        with_extra = np.zeros(int(sizes[block]), dtype=np.int64)
+        with_extra[rng.choice(with_extra.size, size=int(extras[block]), replace=False)] = 1
+        counts = per_patient + with_extra
         patient = np.repeat(np.arange(start, start + counts.size, dtype=np.int64), counts)
         if patient.size:
             plan = _distinct_plans(rng, patient, plan_cum)

@@ -75,7 +75,7 @@ def consulta_blocks(
         t = np.concatenate([t_past, t_future])
         status = np.full(size, "agendada", dtype=object)
         status[:n_past] = _STATUS[pick(_STATUS_CUM, rng.random(n_past), 2)]
-        female, age = cohort.female[patient], cohort.age_years(patient, t)
+        female, age = cohort.is_female(patient), cohort.age_years(patient, t)
         doctor = staff.book(rng, female, age)
         yield list(
             zip(
@@ -136,7 +136,7 @@ def exame_blocks(
         )
         patient = cohort.draw_registered_before(rng, t)
         tipo = EXAMES.sample(
-            rng, size, female=cohort.female[patient], age=cohort.age_years(patient, t)
+            rng, size, female=cohort.is_female(patient), age=cohort.age_years(patient, t)
         )
         result = flat_results[tipo * RESULT_POOL_SIZE + rng.integers(0, RESULT_POOL_SIZE, size)]
         result[n_done:] = None

@@ -1,12 +1,14 @@
 """Hospital stays: admissions in time order, never overlapping for a patient.
 
-Patients are admitted in admission-time order; each patient remembers when they may be
-admitted again (after discharge, or never while still in hospital), so a patient has at
-most one current stay and it is their last.
+Patients are admitted in admission-time order; a patient in hospital is remembered with
+the time they may be admitted again (after discharge, or never while still in hospital),
+so a patient has at most one current stay and it is their last. Only the patients in
+hospital are remembered (:class:`Ward`), so memory follows the beds, not the patients.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Callable, Iterator
 
@@ -74,12 +76,39 @@ class BedsFull(ValueError):
     """Every registered patient is already in hospital when another admission is due."""
 
 
+class Ward:
+    """When each patient in hospital may be admitted again; everyone else may be now.
+
+    Admissions come in time order, so whoever is free at one admission stays free at the
+    next: they are forgotten as time passes.
+    """
+
+    def __init__(self) -> None:
+        self.free_from: dict[int, int] = {}
+        self._leaving: list[tuple[int, int]] = []  # (free_from, patient), a heap
+
+    def admit(self, patient: int, free_from: int) -> None:
+        self.free_from[patient] = free_from
+        heapq.heappush(self._leaving, (free_from, patient))
+
+    def now(self, t: int) -> None:
+        """Forget the patients free before ``t``."""
+        leaving = self._leaving
+        while leaving and leaving[0][0] < t:
+            free_from, patient = heapq.heappop(leaving)
+            if self.free_from.get(patient) == free_from:
+                del self.free_from[patient]
+
+    def busy(self, patient: int, t: int) -> bool:
+        return self.free_from.get(patient, -1) >= t
+
+
 def stay_blocks(
     streams: Streams, cohort: Cohort, horizon: Horizon, n: int, first_id: int, block_rows: int
 ) -> Iterator[list[Row]]:
     """Rows of internacoes in admission order."""
     admissions = cohort.event_times(n, cohort.first_event_day, horizon.past_last_day, ADMISSION)
-    free_from = [-1] * cohort.size  # second after which each patient may be admitted
+    ward = Ward()
     latest_admission = (horizon.past_last_day + 1) * DAY - MINUTE
     done, block = 0, 0
     while done < n:
@@ -87,10 +116,8 @@ def stay_blocks(
         size = min(block_rows, n - done)
         entrada = admissions.take(rng, size)
         saida = _discharges(rng, entrada)
-        patient = _admit(
-            rng, cohort, free_from, entrada, saida, horizon.past_limit, latest_admission
-        )
-        female, age = cohort.female[patient], cohort.age_years(patient, entrada)
+        patient = _admit(rng, cohort, ward, entrada, saida, horizon.past_limit, latest_admission)
+        female, age = cohort.is_female(patient), cohort.age_years(patient, entrada)
         motivo = MOTIVOS_INTERNACAO.sample(rng, size, female=female, age=age)
         entrada_day = entrada // DAY
         capped = (entrada_day + _CAP_DAYS[motivo]) * DAY + DISCHARGE.random_slots(rng, size)
@@ -128,13 +155,13 @@ def _discharges(rng: np.random.Generator, entrada: Seconds) -> Seconds:
 def _admit(
     rng: np.random.Generator,
     cohort: Cohort,
-    free_from: list[int],
+    ward: Ward,
     entrada: Seconds,
     saida: Seconds,
     past_limit: int,
     latest_admission: int,
 ) -> npt.NDArray[np.intp]:
-    """Pick, in admission order, a patient who is not in hospital; update free_from.
+    """Pick, in admission order, a patient who is not in hospital; update the ward.
 
     ``entrada``/``saida`` are moved later in the rare case that nobody is free.
     """
@@ -143,30 +170,35 @@ def _admit(
     ends = saida.tolist()
     never = 2**62
     for i, (t, p) in enumerate(zip(entrada.tolist(), first_choice, strict=True)):
-        if free_from[p] >= t:
+        ward.now(t)
+        if ward.busy(p, t):
             others = cohort.draw_registered_before(rng, np.full(CANDIDATES, t)).tolist()
-            free = [q for q in others if free_from[q] < t]
+            free = [q for q in others if not ward.busy(q, t)]
             if free:
                 p = free[0]
             else:
-                p, moved = _first_free(cohort, free_from, t, latest_admission)
+                p, moved = _first_free(cohort, ward, t, latest_admission)
                 entrada[i] += moved - t
                 saida[i] += moved - t
                 ends[i] += moved - t
         chosen.append(p)
-        free_from[p] = ends[i] + READMISSION_GAP if ends[i] <= past_limit else never
+        ward.admit(p, ends[i] + READMISSION_GAP if ends[i] <= past_limit else never)
     return np.array(chosen, dtype=np.intp)
 
 
-def _first_free(cohort: Cohort, free_from: list[int], t: int, latest: int) -> tuple[int, int]:
-    registered = int(np.searchsorted(cohort.registered, t, side="left"))
-    free = np.array(free_from[:registered], dtype=np.int64)
-    ready = np.flatnonzero(free < t)
-    if ready.size:
-        return int(ready[0]), t
-    soonest = int(free.argmin())
-    if free[soonest] + MINUTE <= latest:
-        return soonest, int(free[soonest]) + MINUTE
+def _first_free(cohort: Cohort, ward: Ward, t: int, latest: int) -> tuple[int, int]:
+    """The first registered patient free at ``t``, or the soonest free, moving ``t``."""
+    registered = int(cohort.registered_before(np.array([t], dtype=np.int64))[0])
+    first = next(p for p in range(registered + 1) if p == registered or not ward.busy(p, t))
+    if first < registered:
+        return first, t
+    soonest, free_from = min(
+        ((p, f) for p, f in ward.free_from.items() if p < registered),
+        key=lambda pf: (pf[1], pf[0]),
+        default=(0, 2**62),
+    )
+    if free_from + MINUTE <= latest:
+        return soonest, free_from + MINUTE
     raise BedsFull(
         f"all {registered} patients registered by {np.datetime64(t, 's')} are in hospital, "
         "so another stay would overlap one of theirs: raise pacientes or lower internacoes"
