@@ -57,15 +57,29 @@ class Staff:
     _pools: dict[tuple[bool, int], tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = field(
         default_factory=dict
     )
+    _rosters: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]] = field(default_factory=list)
 
     @property
     def size(self) -> int:
         return int(self.specialty.size)
 
+    def _roster(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+        """The doctors grouped by specialty, and where each specialty's group starts."""
+        if not self._rosters:
+            order = np.argsort(self.specialty, kind="stable").astype(np.intp)
+            counts = np.bincount(self.specialty, minlength=len(ESPECIALIDADES))
+            self._rosters.append((order, np.concatenate([[0], np.cumsum(counts)])))
+        return self._rosters[0]
+
     def _pool(
         self, female: bool, age_class: int
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
-        """Doctors who see this kind of patient, with cumulative booking weights."""
+        """Specialties that see this kind of patient, with cumulative booking weights.
+
+        A doctor's weight is their specialty's clinic share, so a specialty weighs that
+        share times its doctors: drawing a specialty, then one of its doctors evenly, is
+        a weighted draw over the doctors without a table as long as the staff.
+        """
         key = (female, age_class)
         if key not in self._pools:
             age = _AGE_EDGES[age_class - 1] if age_class > 0 else 0.0
@@ -75,12 +89,14 @@ class Staff:
                     for s in ESPECIALIDADES
                 ]
             )
-            load = _CLINIC_SHARE[self.specialty]
-            weight = np.where(fits[self.specialty], load, 0.0)
+            _, starts = self._roster()
+            doctors = np.diff(starts).astype(np.float64)
+            load = _CLINIC_SHARE * doctors
+            weight = np.where(fits, load, 0.0)
             if weight.sum() == 0:  # tiny staff: nobody fits, book whoever holds a clinic
                 weight = load
             if weight.sum() == 0:
-                weight = np.ones(self.size)
+                weight = doctors
             pool = np.flatnonzero(weight)
             self._pools[key] = (pool, np.cumsum(weight[pool]) / weight[pool].sum())
         return self._pools[key]
@@ -94,12 +110,16 @@ class Staff:
         """A doctor for each patient, whose specialty sees patients of that sex and age,
         in proportion to the time the specialty spends in the clinic."""
         age_class = np.searchsorted(_AGE_EDGES, age, side="right")
+        order, starts = self._roster()
         doctor = np.empty(age.size, dtype=np.intp)
         for sex in (True, False):
             for cls in np.unique(age_class[female == sex]).tolist():
                 rows = np.flatnonzero((female == sex) & (age_class == cls))
                 pool, cum = self._pool(sex, cls)
-                doctor[rows] = pool[pick(cum, rng.random(rows.size), pool.size - 1)]
+                specialty = pool[pick(cum, rng.random(rows.size), pool.size - 1)]
+                first, count = starts[specialty], starts[specialty + 1] - starts[specialty]
+                nth = np.minimum((rng.random(rows.size) * count).astype(np.int64), count - 1)
+                doctor[rows] = order[first + nth]
         return doctor
 
 
