@@ -166,8 +166,11 @@ class Cohort:
         return SortedTimes(n, first_day, weights, profile)
 
     # -- weighted draws ----------------------------------------------------------------
+    def draw_below(self, rng: np.random.Generator, eligible: Indexes) -> Indexes:
+        """For each count, one of the first ``count`` patients, frequent visitors favoured."""
+        return self._draw(rng.random(eligible.size), eligible)
+
     def _draw(self, u: npt.NDArray[np.float64], eligible: Indexes) -> Indexes:
-        """For each ``u``, a patient below ``eligible``, frequent visitors favoured."""
         if u.size == 0:
             return np.zeros(0, dtype=np.intp)
         last = eligible - 1
@@ -188,7 +191,7 @@ class Cohort:
 
         Callers only pass times after the first registration.
         """
-        return self._draw(rng.random(t.size), self.registered_before(t))
+        return self.draw_below(rng, self.registered_before(t))
 
     def draw_any(self, rng: np.random.Generator, n: int) -> Indexes:
         """Patients, frequent visitors favoured."""

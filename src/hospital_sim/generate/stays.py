@@ -165,19 +165,21 @@ def _admit(
 
     ``entrada``/``saida`` are moved later in the rare case that nobody is free.
     """
-    first_choice = cohort.draw_registered_before(rng, entrada).tolist()
+    eligible = cohort.registered_before(entrada)
+    first_choice = cohort.draw_below(rng, eligible).tolist()
+    registered = eligible.tolist()
     chosen: list[int] = []
     ends = saida.tolist()
     never = 2**62
     for i, (t, p) in enumerate(zip(entrada.tolist(), first_choice, strict=True)):
         ward.now(t)
         if ward.busy(p, t):
-            others = cohort.draw_registered_before(rng, np.full(CANDIDATES, t)).tolist()
+            others = cohort.draw_below(rng, np.full(CANDIDATES, registered[i])).tolist()
             free = [q for q in others if not ward.busy(q, t)]
             if free:
                 p = free[0]
             else:
-                p, moved = _first_free(cohort, ward, t, latest_admission)
+                p, moved = _first_free(ward, registered[i], t, latest_admission)
                 entrada[i] += moved - t
                 saida[i] += moved - t
                 ends[i] += moved - t
@@ -186,9 +188,9 @@ def _admit(
     return np.array(chosen, dtype=np.intp)
 
 
-def _first_free(cohort: Cohort, ward: Ward, t: int, latest: int) -> tuple[int, int]:
-    """The first registered patient free at ``t``, or the soonest free, moving ``t``."""
-    registered = int(cohort.registered_before(np.array([t], dtype=np.int64))[0])
+def _first_free(ward: Ward, registered: int, t: int, latest: int) -> tuple[int, int]:
+    """The first of the ``registered`` patients free at ``t``, or the soonest free, moving
+    ``t``."""
     first = next(p for p in range(registered + 1) if p == registered or not ward.busy(p, t))
     if first < registered:
         return first, t
