@@ -5,7 +5,7 @@ registration time, birth date, sex and how often they come follow from the seed 
 patient's index alone, through a counter-based hash (:func:`units`), and from the head
 count of each registration day. Later tables recompute them for the patients they draw.
 The one thing kept that grows with the patients is the running total of visit
-propensity at every ``GROUP``-th patient (half a byte a patient), which weighted draws
+propensity at every ``GROUP``-th patient (one byte a patient), which weighted draws
 need to find a patient without summing everyone before them.
 """
 
@@ -40,7 +40,7 @@ from hospital_sim.generate.timeline import (
 from hospital_sim.tables import Row
 
 HISTORY_DAYS = round(5 * DAYS_PER_YEAR)  # registrations spread over the last five years
-GROUP = 16  # patients per running propensity total
+GROUP = 8  # patients per running propensity total
 Indexes = npt.NDArray[np.intp]
 
 # Which uniform of a patient each attribute uses (see units).
