@@ -18,7 +18,7 @@ from hospital_sim.stream.operations import (
     IdReserve,
     Operations,
 )
-from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
+from hospital_sim.stream.pools import Booking, Partition, Patient, Stay, WorkerPools
 from hospital_sim.stream.workload import FALLBACK, OPERATIONS
 
 NOW = dt.datetime(2026, 11, 2, 10, 30)
@@ -39,14 +39,20 @@ def operations(
     rng = random.Random(seed)
     pools = WorkerPools(rng)
     for pid in range(1, patients + 1):
-        patient = Patient(REGISTERED, uf="SP", telefone="(11) 3333-4444", endereco=SP_ADDRESS)
+        patient = Patient(
+            REGISTERED,
+            uf="SP",
+            telefone="(11) 3333-4444",
+            endereco=SP_ADDRESS,
+            plans=((500 + pid, 1),),
+        )
         pools.patients.add(pid, patient)
         if pid > stays:
             pools.not_admitted.add(pid, patient)
     for sid in range(1, stays + 1):
         pools.stays.add(100 + sid, Stay(sid, NOW - dt.timedelta(days=3), "Enf-301"))
     for cid in range(1, scheduled + 1):
-        pools.scheduled.add(200 + cid, NOW + dt.timedelta(days=cid))
+        pools.scheduled.add(200 + cid, Booking(NOW + dt.timedelta(days=cid), 1))
     for eid in range(1, pending + 1):
         pools.pending_exams.add(300 + eid, "Hemograma completo")
         pools.uncollected.add(300 + eid, ("Hemograma completo", NOW - dt.timedelta(hours=1)))

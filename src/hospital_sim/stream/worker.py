@@ -126,6 +126,8 @@ class Worker:
                 share=1 / part.modulus,
                 doctors=len(pools.medicos),
                 start_utc=plan.clock(),  # the rows' clock: a fixed one gives the same run
+                slots=plan.clinic_slots,
+                part=part,
             )
             if plan.model == "hospital"
             else None
@@ -224,6 +226,7 @@ class Worker:
             census = self.model.census
             stats.beds, stats.occupied = census.beds, census.occupied
             stats.occupancy_peak, stats.deferred_admissions = census.peak, census.deferred
+            stats.unbooked = census.unbooked
         if outcome is Outcome.COMMITTED:
             stats.transactions += 1
         i = 0
