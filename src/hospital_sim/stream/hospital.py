@@ -48,9 +48,10 @@ DAY = 86_400.0
 HOUR = 3_600.0
 
 # -- figures (each with where it comes from) ---------------------------------------------
-# Mean length of stay, days, by admission cause. SIH/SUS (DATASUS, "média de permanência"
-# by ICD chapter/procedure, 2019-2023): about 2 days for deliveries, 5-8 for pneumonia and
-# heart failure, 7-10 for stroke and sepsis; about 5.5 days over all causes.
+# Mean length of stay, days, by admission cause. Checked against SIH/SUS: 5.7-9.7 days for
+# COVID-19 and 5.3-9.4 for pneumonia or influenza in the northern states in 2020 (Santos et
+# al., Rev Saúde Pública 2021;55:52, table 3). The other causes and the overall 5.5 days
+# are model choices of the same order (assumptions, not checked figures).
 LOS_DAYS: dict[str, float] = {
     "Parto normal": 2.0, "Parto cesáreo": 2.5, "Aborto espontâneo": 1.0,
     "Pneumonia": 6.5, "Bronquiolite": 4.5, "Crise asmática": 2.5, "DPOC exacerbada": 6.5,
@@ -68,9 +69,9 @@ LOS_DEFAULT_DAYS = 5.5
 LOS_SIGMA = 0.8  # log-normal spread: most stays near the mean, a long tail (SIH/SUS)
 MIN_STAY = 4 * HOUR
 
-# How booked appointments end. Absenteeism in Brazilian outpatient care is reported at
-# 15-35% (e.g. Bittar et al., BEPA 2016, SP specialty clinics; Izecksohn & Ferreira,
-# RBMFC 2014, primary care); private clinics report less. Cancellations ~8%.
+# How booked appointments end. No-shows: 19.2% in a primary care unit of Pelotas (Silveira
+# et al.), 38.6% for regulated specialist visits in Espírito Santo, 2014-2016 (Beltrame et
+# al., Saúde em Debate 2019); the model keeps near the first. Cancellations: an assumption.
 OUTCOMES: dict[str, float] = {"realizada": 0.72, "faltou": 0.20, "cancelada": 0.08}
 # Days between booking and the appointment: mean of about two weeks (exponential).
 LEAD_MEAN_DAYS = 14.0
@@ -86,10 +87,10 @@ MIN_ACTIVE_PATIENTS = 200
 # Health-plan changes per enrolled patient per year. A model choice (an assumption: no
 # published Brazilian rate found): jobs change, employer plans with them.
 PLAN_CHANGES_PER_YEAR = 0.10
-# Exam turnaround (collection → result), mean hours: routine lab the same day (SBPC/ML
-# and CAP turnaround benchmarks: most routine chemistry well under 24 h), imaging reports
-# in one to three days. Request → collection: a lab sample at the next collection round
-# (about an hour), an imaging slot the next day. Model choices within those ranges.
+# Exam turnaround (collection → result), mean hours: routine lab the same day, imaging
+# reports in one to three days. Request → collection: a lab sample at the next collection
+# round (about an hour), an imaging slot the next day. Assumptions: no published
+# reference values were checked.
 LAB_COLLECT_HOURS = 1.0
 LAB_TURNAROUND_HOURS = 8.0
 IMAGING_COLLECT_HOURS = 24.0
