@@ -483,17 +483,11 @@ class Operations:
         """Move one of the patient's enrolments to a plan they are not in yet, with a new
         card (number and validity); False when the patient has no enrolment or is in
         every plan already."""
-        convenios = self.pools.convenios
-        if not patient.plans or not convenios:
-            return False
         held = {plan for _link, plan in patient.plans}
-        plan = self.rng.choice(convenios)
-        for _ in range(8):
-            if plan not in held:
-                break
-            plan = self.rng.choice(convenios)
-        else:
+        others = [c for c in self.pools.convenios if c not in held]  # rare: a list is fine
+        if not held or not others:
             return False
+        plan = self.rng.choice(others)
         n = self.rng.randrange(len(patient.plans))
         link = patient.plans[n][0]
         # The new card's number is that of a fresh enrolment id (the sequence skips it).
