@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
@@ -204,9 +205,17 @@ def _rows(conn: Conn, query: str, part: Partition) -> Iterable[tuple[object, ...
         yield from cur
 
 
-def load_pools(conn: Conn, part: Partition, rng: random.Random) -> WorkerPools:
-    """Read the partition's candidates (one query per pool) and the global lookups."""
+def load_pools(
+    conn: Conn, part: Partition, rng: random.Random, *, every_booking: bool = False
+) -> WorkerPools:
+    """Read the partition's candidates (one query per pool) and the global lookups.
+
+    ``every_booking``: all the partition's appointments still booked, not a sample of
+    ``POOL_CAP`` (the hospital model closes each one, and counts them in the agendas).
+    """
     pools = WorkerPools(rng)
+    if every_booking:
+        pools.scheduled = Pool(rng, cap=sys.maxsize)
     for pid, registered, admitted, last, uf, phone, address, links, plans in _rows(
         conn, _PATIENTS, part
     ):

@@ -111,7 +111,10 @@ class Worker:
         part = Partition.of(
             shard=plan.shard, shards=plan.shards, worker=self.index, workers=plan.workers
         )
-        pools = self.session.call(lambda conn: load_pools(conn, part, self.rng))
+        every = plan.model == "hospital"
+        pools = self.session.call(
+            lambda conn: load_pools(conn, part, self.rng, every_booking=every)
+        )
         log.debug("%s pools: %s", self.name, pools.sizes())
         ids = IdReserve(part, block=plan.id_batch)
         ops = Operations(rng=self.rng, pools=pools, ids=ids, clock=plan.clock)
