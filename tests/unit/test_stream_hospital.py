@@ -19,15 +19,22 @@ from hospital_sim.stream.agenda import slots_for
 from hospital_sim.stream.hospital import DAY, HOUR, HospitalModel, beds_for
 from hospital_sim.stream.operations import INSERT_SQL, FixedClock, IdReserve, Operations
 from hospital_sim.stream.pacing import LOCAL_OFFSET
-from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
+from hospital_sim.stream.pools import Booking, Partition, Patient, Stay, WorkerPools
 
 NOW = dt.datetime(2026, 11, 2, 10, 30)
 START = dt.datetime(2026, 11, 2, 13, 0)  # a Monday, 10:00 in Brasília
 REGISTERED = dt.datetime(2020, 5, 1, 9, 0)
+BOOKED_DAY = dt.datetime(2026, 11, 5, 9, 0)  # the Thursday after NOW
 
 
 def model(
-    *, beds: int = 40, occupancy: float = 0.8, seed: int = 3, doctors: int = 4, slots: int = 16
+    *,
+    beds: int = 40,
+    occupancy: float = 0.8,
+    seed: int = 3,
+    doctors: int = 4,
+    slots: int = 16,
+    booked: int = 0,
 ) -> HospitalModel:
     rng = random.Random(seed)
     pools = WorkerPools(rng)
@@ -44,6 +51,8 @@ def model(
             pools.not_admitted.add(pid, patient)
     for sid in range(1, 11):  # ten patients already in hospital
         pools.stays.add(100 + sid, Stay(sid, NOW - dt.timedelta(days=2)))
+    for cid in range(1, booked + 1):  # appointments already booked with doctor 1
+        pools.scheduled.add(900 + cid, Booking(BOOKED_DAY, 1))
     pools.medicos = list(range(1, doctors + 1))
     pools.convenios = [1, 2, 3, 4, 5]
     ids = IdReserve(Partition(residue=0, modulus=1))
@@ -294,3 +303,15 @@ def test_patients_change_plans_rarely_and_never_into_a_plan_they_hold(
              for p in [m.ops.pools.patients.get(pid)]]  # fmt: skip
     assert all(len({plan for _link, plan in held}) == len(held) for held in plans)
     assert any(held != ((5000 + i + 1, 1 + (i + 1) % 3),) for i, held in enumerate(plans))
+
+
+def test_appointments_already_booked_count_in_the_agenda() -> None:
+    m = model(slots=3, booked=3)  # doctor 1's Thursday is full before the run starts
+    day = BOOKED_DAY.date()
+    assert m.agenda.booked()[(1, day)] == 3 and not m.agenda.free(1, day)
+    assert m.footprint()["scheduled"] == 0  # moved to the model, not kept twice
+    peak = 0
+    for _ in range(3000):
+        m.plan()
+        peak = max(peak, m.agenda.booked().get((1, day), 0))
+    assert peak == 3  # never a fourth, though its appointments close and free slots
