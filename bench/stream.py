@@ -16,7 +16,8 @@ Run: ``make bench`` or ``.venv/bin/python bench/stream.py [--quick]``.
 5. The hospital model (``--model hospital``): max throughput vs the original mix, 1 worker,
    alternated: target >= 0.8x; and its rate accuracy at 1000 events/s (within +-1%).
 6. The hospital model's memory: RSS after 10 minutes at max rate within 10% of RSS after
-   1 minute (its lifecycles in flight level off, like the pools).
+   1 minute (appointments booked weeks ahead wait in a compact calendar, the patients it
+   draws from stay at their number at the start).
 
 ``--quick`` shortens every phase (and seeds 100,000 patients instead of 1,000,000) for a
 smoke run. The server is a dedicated embedded PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.

@@ -270,6 +270,13 @@ class Settings(BaseSettings):
         validation_alias=_env("STREAM_OCCUPANCY", "stream_occupancy"),
         description="Bed occupancy the hospital model settles around (0..1).",
     )
+    stream_clinic_slots: int = Field(
+        16,
+        ge=1,
+        le=200,
+        validation_alias=_env("STREAM_CLINIC_SLOTS", "stream_clinic_slots"),
+        description=("Appointments per doctor per day the hospital model books at most (1..200)."),
+    )
     stream_ramp_seconds: float = Field(
         60.0,
         gt=0,

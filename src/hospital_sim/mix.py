@@ -35,10 +35,12 @@ CATALOGUE: tuple[Operation, ...] = (
     # Lifecycle steps the hospital model runs; the original mix gives them no weight.
     Operation("collect_exame", "UPDATE", "exames", 0),
     Operation("transfer_internacao", "UPDATE", "internacoes", 0),
+    Operation("change_convenio", "UPDATE", "pacientes_convenios", 0),
 )
-"""The original design's operations and weights (70% INSERT / 30% UPDATE), and two
-lifecycle steps of weight 0: an exam's sample collected (its ``data`` moves to the
-collection time) and a patient moved to another room (``quarto``)."""
+"""The original design's operations and weights (70% INSERT / 30% UPDATE), and three
+steps of weight 0 that the hospital model runs: an exam's sample collected (its ``data``
+moves to the collection time), a patient moved to another room (``quarto``), and a
+patient's enrolment moved to another health plan (``convenio_id``, a new card)."""
 
 OPERATIONS: dict[str, Operation] = {op.name: op for op in CATALOGUE}
 DEFAULT_WEIGHTS: dict[str, float] = {op.name: op.weight for op in CATALOGUE}

@@ -36,10 +36,18 @@ EVENTS = int(os.environ.get("HOSPITAL_SIM_TEST_HOSPITAL_EVENTS", "80000"))
 BEDS, TARGET = 240, 0.8  # the default beds of the default seed (1200 stays / 5)
 FAST = {"stream_rate": 1_000_000.0, "stream_interval_seconds": 0, "max_jitter_ms": 0}
 CURRENT_STAYS = "SELECT count(*) FROM internacoes WHERE data_saida IS NULL"
+SLOTS = 16  # the default STREAM_CLINIC_SLOTS
+# The fullest doctor's day: appointments still booked per (doctor, date).
+FULLEST_DAY = (
+    "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM consultas"
+    " WHERE status = 'agendada' GROUP BY medico_id, data::date) t"
+)
 
 
 @pytest.fixture(scope="module")
-def hospital_run(server_dsn: str) -> Iterator[tuple[FreshDb, list[StreamSummary], list[int]]]:
+def hospital_run(
+    server_dsn: str,
+) -> Iterator[tuple[FreshDb, list[StreamSummary], list[int], list[int]]]:
     db = create_database(server_dsn)
     settings = db.settings()  # default volumes: 2000 patients, 200 doctors, 1200 stays
     init_database(settings)
@@ -49,18 +57,20 @@ def hospital_run(server_dsn: str) -> Iterator[tuple[FreshDb, list[StreamSummary]
     run = db.settings(**FAST, stream_model="hospital", stream_txn_size=10)
     legs: list[StreamSummary] = []
     census: list[int] = []
+    fullest: list[int] = []
     for leg in range(4):
         legs.append(run_stream(run, events=EVENTS // 4, seed=20 + leg))
         with db.connect() as conn:
             census.append(int(str(scalar(conn, CURRENT_STAYS))))
-    yield db, legs, census
+            fullest.append(int(str(scalar(conn, FULLEST_DAY))))
+    yield db, legs, census, fullest
     drop_database(server_dsn, db.name)
 
 
 def test_occupancy_stays_under_the_beds_and_near_the_target(
-    hospital_run: tuple[FreshDb, list[StreamSummary], list[int]],
+    hospital_run: tuple[FreshDb, list[StreamSummary], list[int], list[int]],
 ) -> None:
-    _db, legs, census = hospital_run
+    _db, legs, census, _ = hospital_run
     assert all(leg.stats.beds == BEDS for leg in legs)
     assert all(leg.stats.occupancy_peak <= BEDS for leg in legs)
     assert max(census) <= BEDS
@@ -69,9 +79,9 @@ def test_occupancy_stays_under_the_beds_and_near_the_target(
 
 
 def test_every_event_ran_as_asked(
-    hospital_run: tuple[FreshDb, list[StreamSummary], list[int]],
+    hospital_run: tuple[FreshDb, list[StreamSummary], list[int], list[int]],
 ) -> None:
-    _db, legs, _ = hospital_run
+    _db, legs, _, _ = hospital_run
     total = merged(leg.stats for leg in legs)
     events = total.inserts + total.updates
     assert events == EVENTS // 4 * 4
@@ -81,17 +91,47 @@ def test_every_event_ran_as_asked(
     assert {"update_consulta", "update_exame", "update_internacao"} <= ran
 
 
-def test_the_seed_coherence_rules_hold(
-    hospital_run: tuple[FreshDb, list[StreamSummary], list[int]],
+def test_no_doctors_day_is_booked_past_its_clinic_slots(
+    hospital_run: tuple[FreshDb, list[StreamSummary], list[int], list[int]],
 ) -> None:
-    db, _, _ = hospital_run
+    db, legs, _, fullest = hospital_run
+    assert max(fullest) <= SLOTS, fullest
+    with db.connect() as conn:
+        # Doctors' days are busy, not empty: the agendas are used, up to the cap.
+        assert int(str(scalar(conn, FULLEST_DAY))) >= SLOTS // 2
+    assert sum(leg.stats.unbooked for leg in legs) < 0.005 * EVENTS
+
+
+def test_patients_change_plans_and_stay_in_each_plan_once(
+    hospital_run: tuple[FreshDb, list[StreamSummary], list[int], list[int]],
+) -> None:
+    db, legs, _, _ = hospital_run
+    changes = merged(leg.stats for leg in legs).events
+    changed = sum(n for (op, _t, outcome), n in changes.items()
+                  if op == "change_convenio" and outcome == "committed")  # fmt: skip
+    assert 0 < changed < 0.001 * EVENTS  # rare: about 0.1 a year per enrolled patient
+    with db.connect() as conn:
+        # The changed enrolments carry their new card, valid about a year or more (one
+        # enrolment may have changed twice).
+        renewed = scalar(
+            conn,
+            "SELECT count(*) FROM pacientes_convenios"
+            " WHERE updated_at > created_at AND validade >= current_date + 330",
+        )
+        assert 1 <= int(str(renewed)) <= changed
+
+
+def test_the_seed_coherence_rules_hold(
+    hospital_run: tuple[FreshDb, list[StreamSummary], list[int], list[int]],
+) -> None:
+    db, _, _, _ = hospital_run
     assert_coherent(db)
 
 
 def test_counters_equal_the_database(
-    hospital_run: tuple[FreshDb, list[StreamSummary], list[int]],
+    hospital_run: tuple[FreshDb, list[StreamSummary], list[int], list[int]],
 ) -> None:
-    db, legs, _ = hospital_run
+    db, legs, _, _ = hospital_run
     total: dict[tuple[str, str], int] = {}
     for leg in legs:
         for key, n in counted(leg).items():

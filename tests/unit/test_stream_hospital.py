@@ -15,35 +15,60 @@ from dataclasses import dataclass, field
 import pytest
 
 from hospital_sim.stream import hospital
+from hospital_sim.stream.agenda import slots_for
 from hospital_sim.stream.hospital import DAY, HOUR, HospitalModel, beds_for
 from hospital_sim.stream.operations import INSERT_SQL, FixedClock, IdReserve, Operations
 from hospital_sim.stream.pacing import LOCAL_OFFSET
-from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
+from hospital_sim.stream.pools import Booking, Partition, Patient, Stay, WorkerPools
 
 NOW = dt.datetime(2026, 11, 2, 10, 30)
 START = dt.datetime(2026, 11, 2, 13, 0)  # a Monday, 10:00 in Brasília
 REGISTERED = dt.datetime(2020, 5, 1, 9, 0)
+BOOKED_DAY = dt.datetime(2026, 11, 5, 9, 0)  # the Thursday after NOW
 
 
-def model(*, beds: int = 40, occupancy: float = 0.8, seed: int = 3) -> HospitalModel:
+def model(
+    *,
+    beds: int = 40,
+    occupancy: float = 0.8,
+    seed: int = 3,
+    doctors: int = 4,
+    slots: int = 16,
+    booked: int = 0,
+) -> HospitalModel:
     rng = random.Random(seed)
     pools = WorkerPools(rng)
     for pid in range(1, 401):
-        patient = Patient(REGISTERED, uf="SP", telefone="(11) 3333-4444", endereco="Rua A, 1")
+        patient = Patient(
+            REGISTERED,
+            uf="SP",
+            telefone="(11) 3333-4444",
+            endereco="Rua A, 1",
+            plans=((5000 + pid, 1 + pid % 3),),  # each patient in one of three plans
+        )
         pools.patients.add(pid, patient)
         if pid > 10:
             pools.not_admitted.add(pid, patient)
     for sid in range(1, 11):  # ten patients already in hospital
         pools.stays.add(100 + sid, Stay(sid, NOW - dt.timedelta(days=2)))
-    pools.medicos = [1, 2, 3, 4]
-    pools.convenios = [1, 2]
+    for cid in range(1, booked + 1):  # appointments already booked with doctor 1
+        pools.scheduled.add(900 + cid, Booking(BOOKED_DAY, 1))
+    pools.medicos = list(range(1, doctors + 1))
+    pools.convenios = [1, 2, 3, 4, 5]
     ids = IdReserve(Partition(residue=0, modulus=1))
     for n, table in enumerate(INSERT_SQL):
         base = 1_000_000 * (n + 1)
         ids.add(table, list(range(base, base + 200_000)))
     ops = Operations(rng=rng, pools=pools, ids=ids, clock=FixedClock(NOW))
     return HospitalModel(
-        ops=ops, rng=rng, beds=beds, occupancy=occupancy, share=1.0, doctors=4, start_utc=START
+        ops=ops,
+        rng=rng,
+        beds=beds,
+        occupancy=occupancy,
+        share=1.0,
+        doctors=doctors,
+        start_utc=START,
+        slots=slots,
     )
 
 
@@ -146,6 +171,7 @@ def test_lifecycles_balance_so_nothing_drifts(long_run: tuple[HospitalModel, Run
     moves = sum(n * p for n, p in enumerate(hospital.TRANSFERS))  # per stay
     assert ops["transfer_internacao"] / ops["update_internacao"] == pytest.approx(moves, rel=0.15)
     assert set(ops) == {
+        "change_convenio",
         "collect_exame",
         "transfer_internacao",
         "insert_paciente",
@@ -213,3 +239,79 @@ def test_stays_beyond_the_beds_at_the_start_are_discharged_first() -> None:
     run = drive(m, 400)
     assert max(run.occupancy[200:]) <= 5
     assert run.ops["update_internacao"] >= 5
+
+
+def test_memory_stops_growing_once_the_hospital_is_in_its_steady_state() -> None:
+    # Lead times run to weeks: the appointments in flight keep growing for about a month
+    # and a half. What the model holds as Python objects must not follow them: they wait
+    # for their day in the compact calendar.
+    m = model(doctors=20, beds=40)
+    held: dict[int, dict[str, int]] = {}
+    for day in (28, 56):  # both Mondays: clinic days look alike
+        while m.now < day * DAY:
+            m.plan()
+        held[day] = m.footprint()
+    early, late = held[28], held[56]
+    assert late["calendar"] > 5 * late["lifecycles"]  # most appointments wait in it
+    objects = ("lifecycles", "heap", "patients", "not_admitted", "scheduled", "stays")
+    for name in objects:
+        assert late[name] <= max(1.15 * early[name], early[name] + 50), (name, early, late)
+    assert late["patients"] == early["patients"] == 400  # newcomers replace, not add
+    assert late["scheduled"] == 0  # the mix's candidate pool is not duplicated
+    assert late["calendar"] <= 1.15 * early["calendar"]  # settling, 32 bytes each
+    assert late["agenda_days"] <= 92  # today and the 90 days appointments are booked in
+
+
+def test_a_doctors_day_is_never_booked_past_its_slots() -> None:
+    m = model(doctors=3, slots=2)  # few slots: agendas fill and bookings must look elsewhere
+    booked: Counter[tuple[str, dt.date]] = Counter()
+    of: dict[int, tuple[str, dt.date]] = {}
+    peak = 0
+    for _ in range(20_000):
+        event = m.plan()
+        st = event.statements[0]
+        if event.op == "insert_consulta":
+            when = st.params[3]
+            assert isinstance(when, dt.datetime)
+            slot = of[int(str(st.params[0]))] = (str(st.params[2]), when.date())
+            booked[slot] += 1
+            peak = max(peak, booked[slot])
+        elif event.op == "update_consulta" and int(str(st.params[-1])) in of:
+            booked[of.pop(int(str(st.params[-1])))] -= 1  # closed: off the agenda
+    assert peak == 2  # full days were reached, and never passed
+    assert max(m.agenda.booked().values()) <= 2
+
+
+def test_slots_split_over_partitions_add_up_for_every_doctor() -> None:
+    for modulus in (1, 3, 16, 40):
+        parts = [Partition(residue=r, modulus=modulus) for r in range(modulus)]
+        for medico in range(1, 30):
+            assert sum(slots_for(16, medico, p) for p in parts) == 16
+
+
+def test_patients_change_plans_rarely_and_never_into_a_plan_they_hold(
+    long_run: tuple[HospitalModel, Run],
+) -> None:
+    m, run = long_run
+    years = m.now / (365 * DAY)
+    # Per enrolled patient: newcomers without a plan (40%) take the place of enrolled
+    # ones over the year, so fewer changes happen than if all 400 stayed enrolled.
+    expected = hospital.PLAN_CHANGES_PER_YEAR * 400 * years
+    assert 0.5 * expected <= run.ops["change_convenio"] <= 1.2 * expected
+    assert run.ops["change_convenio"] < 0.005 * sum(run.ops.values())  # a rare event
+    plans = [p.plans for pid in range(1, 401) if pid in m.ops.pools.patients
+             for p in [m.ops.pools.patients.get(pid)]]  # fmt: skip
+    assert all(len({plan for _link, plan in held}) == len(held) for held in plans)
+    assert any(held != ((5000 + i + 1, 1 + (i + 1) % 3),) for i, held in enumerate(plans))
+
+
+def test_appointments_already_booked_count_in_the_agenda() -> None:
+    m = model(slots=3, booked=3)  # doctor 1's Thursday is full before the run starts
+    day = BOOKED_DAY.date()
+    assert m.agenda.booked()[(1, day)] == 3 and not m.agenda.free(1, day)
+    assert m.footprint()["scheduled"] == 0  # moved to the model, not kept twice
+    peak = 0
+    for _ in range(3000):
+        m.plan()
+        peak = max(peak, m.agenda.booked().get((1, day), 0))
+    assert peak == 3  # never a fourth, though its appointments close and free slots

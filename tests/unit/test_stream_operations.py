@@ -18,7 +18,7 @@ from hospital_sim.stream.operations import (
     IdReserve,
     Operations,
 )
-from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
+from hospital_sim.stream.pools import Booking, Partition, Patient, Stay, WorkerPools
 from hospital_sim.stream.workload import FALLBACK, OPERATIONS
 
 NOW = dt.datetime(2026, 11, 2, 10, 30)
@@ -39,14 +39,20 @@ def operations(
     rng = random.Random(seed)
     pools = WorkerPools(rng)
     for pid in range(1, patients + 1):
-        patient = Patient(REGISTERED, uf="SP", telefone="(11) 3333-4444", endereco=SP_ADDRESS)
+        patient = Patient(
+            REGISTERED,
+            uf="SP",
+            telefone="(11) 3333-4444",
+            endereco=SP_ADDRESS,
+            plans=((500 + pid, 1),),
+        )
         pools.patients.add(pid, patient)
         if pid > stays:
             pools.not_admitted.add(pid, patient)
     for sid in range(1, stays + 1):
         pools.stays.add(100 + sid, Stay(sid, NOW - dt.timedelta(days=3), "Enf-301"))
     for cid in range(1, scheduled + 1):
-        pools.scheduled.add(200 + cid, NOW + dt.timedelta(days=cid))
+        pools.scheduled.add(200 + cid, Booking(NOW + dt.timedelta(days=cid), 1))
     for eid in range(1, pending + 1):
         pools.pending_exams.add(300 + eid, "Hemograma completo")
         pools.uncollected.add(300 + eid, ("Hemograma completo", NOW - dt.timedelta(hours=1)))
@@ -180,3 +186,20 @@ def test_the_same_seed_plans_the_same_statements() -> None:
         return [ops.plan(op).statements[0].params for op in sorted(OPERATIONS) * 3]
 
     assert planned(4) == planned(4) != planned(5)
+
+
+def test_a_plan_change_moves_an_enrolment_to_a_plan_the_patient_is_not_in() -> None:
+    ops = operations(patients=1, stays=0)
+    ops.pools.convenios = [1, 2, 3]
+    patient = ops.pools.patients.get(1)
+    patient.plans = ((501, 1), (502, 2))  # in plans 1 and 2: only 3 is left
+    event = ops.plan("change_convenio")
+    (st,) = event.statements
+    plan, card, validade, link = st.params
+    assert plan == 3 and link in (501, 502)
+    assert isinstance(card, str) and len(card.replace(" ", "")) == 16  # a new member card
+    assert isinstance(validade, dt.date) and validade > NOW.date() + dt.timedelta(days=300)
+    other, kept = (502, 2) if link == 501 else (501, 1)  # the enrolment that did not move
+    assert dict(patient.plans) == {link: 3, other: kept}
+    patient.plans = ((501, 1), (502, 2), (503, 3))  # in every plan: nothing to change to
+    assert ops.plan("change_convenio").op == "update_paciente"

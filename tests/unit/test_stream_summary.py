@@ -27,9 +27,11 @@ def test_the_mix_model_says_why_events_were_substituted() -> None:
 def test_the_hospital_model_reports_beds_and_occupancy() -> None:
     s = summary("hospital", insert_internacao=10, update_internacao=10)
     s.stats.beds, s.stats.occupied, s.stats.occupancy_peak = 240, 192, 192
-    s.stats.deferred_admissions = 7
+    s.stats.deferred_admissions, s.stats.unbooked = 7, 3
     text = "\n".join(s.lines())
     assert "beds 240: occupied 192 (80.0%), peak 192; admissions that waited for a bed: 7" in text
+    assert "bookings given up (no free clinic slot): 3" in text
+    assert s.as_dict()["unbooked"] == 3
     assert "substitutions: none" in text
     assert s.as_dict()["model"] == "hospital"
     assert s.as_dict()["occupied"] == 192

@@ -32,6 +32,7 @@ def test_defaults_are_the_original_mix() -> None:
         "update_internacao": 5,
         "collect_exame": 0,  # lifecycle steps of the hospital model: not in the mix
         "transfer_internacao": 0,
+        "change_convenio": 0,
     }
     inserts = sum(w for n, w in DEFAULT_WEIGHTS.items() if OPERATIONS[n].kind == "INSERT")
     assert inserts / sum(DEFAULT_WEIGHTS.values()) == 0.7

@@ -25,6 +25,7 @@ FLAG_OF = {
     "stream_model": "model",
     "stream_beds": "beds",
     "stream_occupancy": "occupancy",
+    "stream_clinic_slots": "clinic-slots",
     "stream_weights": "weights",
     "stream_shard_index": "shard-index",
     "stream_shard_count": "shard-count",

@@ -84,6 +84,14 @@ def stream(
         float | None,
         _opt("occupancy", "STREAM_OCCUPANCY", "Target bed occupancy of the hospital model."),
     ] = None,
+    clinic_slots: Annotated[
+        int | None,
+        _opt(
+            "clinic-slots",
+            "STREAM_CLINIC_SLOTS",
+            "Hospital model: appointments per doctor per day, at most.",
+        ),
+    ] = None,
     weights: Annotated[
         str | None,
         _opt(
@@ -147,6 +155,7 @@ def stream(
         "stream_model": model,
         "stream_beds": beds,
         "stream_occupancy": occupancy,
+        "stream_clinic_slots": clinic_slots,
         "random_seed": seed,
         "stream_shard_index": shard_index,
         "stream_shard_count": shard_count,

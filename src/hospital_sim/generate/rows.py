@@ -78,30 +78,38 @@ class RowFactory:
         self, id: int, paciente_id: int, convenio_id: int, now: dt.datetime
     ) -> Row:
         """(id, paciente_id, convenio_id, numero_carteira, validade: end of a future month)."""
+        return (id, paciente_id, convenio_id, carteira_for_id(id), self.card_validity(now))
+
+    def card_validity(self, now: dt.datetime) -> dt.date:
+        """Until when a member card issued ``now`` is valid: the end of a month one to
+        three years ahead."""
         months = now.month - 1 + self.rng.randint(*CARD_MONTHS) + 1
         first_of_next = dt.date(now.year + months // 12, months % 12 + 1, 1)
-        return (
-            id,
-            paciente_id,
-            convenio_id,
-            carteira_for_id(id),
-            first_of_next - dt.timedelta(days=1),
-        )
+        return first_of_next - dt.timedelta(days=1)
 
     def consulta(
         self, id: int, paciente_id: int, medico_id: int, registered: dt.datetime, now: dt.datetime
     ) -> Row:
         """(id, paciente_id, medico_id, data, motivo, 'agendada'), data in a clinic slot
         between now + 5 minutes and now + 90 days (and after the patient registered)."""
-        low = max(now, registered) + BOOKING_MIN
-        high = max(now + BOOKING_MAX, low)
-        return (id, paciente_id, medico_id, self._slot(low, high),
-                MOTIVOS_CONSULTA_GERAL.pick(self.rng), "agendada")  # fmt: skip
+        return self.consulta_at(id, paciente_id, medico_id, self.slot(registered, now))
 
-    def _slot(self, low: dt.datetime, high: dt.datetime) -> dt.datetime:
+    def consulta_at(self, id: int, paciente_id: int, medico_id: int, when: dt.datetime) -> Row:
+        """(id, paciente_id, medico_id, data=when, motivo, 'agendada')."""
+        return (id, paciente_id, medico_id, when, MOTIVOS_CONSULTA_GERAL.pick(self.rng), "agendada")
+
+    def slot(
+        self, registered: dt.datetime, now: dt.datetime, lead_days: float = BOOKING_LEAD_DAYS
+    ) -> dt.datetime:
+        """A clinic slot between now + 5 minutes and now + 90 days (and after the patient
+        registered), ``lead_days`` ahead on average, mostly on weekdays."""
+        low = max(now, registered) + BOOKING_MIN
+        return self._slot(low, max(now + BOOKING_MAX, low), lead_days)
+
+    def _slot(self, low: dt.datetime, high: dt.datetime, lead_days: float) -> dt.datetime:
         rng = self.rng
         for _ in range(20):
-            lead = min(int(rng.expovariate(1 / BOOKING_LEAD_DAYS)), BOOKING_MAX.days)
+            lead = min(int(rng.expovariate(1 / lead_days)), BOOKING_MAX.days)
             day = dt.datetime.combine(low.date() + dt.timedelta(days=lead), dt.time())
             if rng.random() < 0.9 and day.weekday() >= 5:
                 continue  # clinics are mostly closed at weekends

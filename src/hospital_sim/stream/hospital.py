@@ -5,7 +5,8 @@ Each worker runs a small discrete-event simulation of the patients it owns. Arri
 processes shaped by the hospital-day curve; each arrival schedules the transitions of its
 lifecycle on the simulated clock:
 
-* appointment: agendada → realizada / faltou / cancelada after a booking lead time;
+* appointment: booked in a free slot of a doctor's agenda (at most ``--clinic-slots`` a
+  day), then agendada → realizada / faltou / cancelada after its lead time;
 * exam: requested → collected (``data`` moves to the collection time) → resulted
   (``resultado`` set), with delays that depend on its type;
 * stay: admitted → moved to other rooms (``quarto``) → discharged (``data_saida``) after
@@ -21,6 +22,12 @@ just under the target and never exceeds the beds.
 Rows loaded from the database (the seed, earlier runs) join their lifecycles where they
 are: a pending exam of the seed is already collected, a current stay is part-way through.
 Current stays beyond the beds (a database the original mix filled) are discharged first.
+
+Memory is bounded by the steady state, not by the run's length: lifecycles due on later
+simulated days wait in a compact :class:`~hospital_sim.stream.agenda.Calendar`, closed
+entities are dropped, and the patients the model draws from are held at their number at
+the start (a newcomer takes a random one's place), so a run of days holds what a run of
+minutes does.
 """
 
 from __future__ import annotations
@@ -32,17 +39,19 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from hospital_sim.stream.agenda import Agenda, Calendar, slots_for
 from hospital_sim.stream.operations import Event, Operations
 from hospital_sim.stream.pacing import LOCAL_OFFSET, day_factor
-from hospital_sim.stream.pools import Partition, Stay
+from hospital_sim.stream.pools import Booking, Partition, Pool, Stay
 
 DAY = 86_400.0
 HOUR = 3_600.0
 
 # -- figures (each with where it comes from) ---------------------------------------------
-# Mean length of stay, days, by admission cause. SIH/SUS (DATASUS, "média de permanência"
-# by ICD chapter/procedure, 2019-2023): about 2 days for deliveries, 5-8 for pneumonia and
-# heart failure, 7-10 for stroke and sepsis; about 5.5 days over all causes.
+# Mean length of stay, days, by admission cause. Checked against SIH/SUS: 5.7-9.7 days for
+# COVID-19 and 5.3-9.4 for pneumonia or influenza in the northern states in 2020 (Santos et
+# al., Rev Saúde Pública 2021;55:52, table 3). The other causes and the overall 5.5 days
+# are model choices of the same order (assumptions, not checked figures).
 LOS_DAYS: dict[str, float] = {
     "Parto normal": 2.0, "Parto cesáreo": 2.5, "Aborto espontâneo": 1.0,
     "Pneumonia": 6.5, "Bronquiolite": 4.5, "Crise asmática": 2.5, "DPOC exacerbada": 6.5,
@@ -60,20 +69,28 @@ LOS_DEFAULT_DAYS = 5.5
 LOS_SIGMA = 0.8  # log-normal spread: most stays near the mean, a long tail (SIH/SUS)
 MIN_STAY = 4 * HOUR
 
-# How booked appointments end. Absenteeism in Brazilian outpatient care is reported at
-# 15-35% (e.g. Bittar et al., BEPA 2016, SP specialty clinics; Izecksohn & Ferreira,
-# RBMFC 2014, primary care); private clinics report less. Cancellations ~8%.
+# How booked appointments end. No-shows: 19.2% in a primary care unit of Pelotas (Silveira
+# et al.), 38.6% for regulated specialist visits in Espírito Santo, 2014-2016 (Beltrame et
+# al., Saúde em Debate 2019); the model keeps near the first. Cancellations: an assumption.
 OUTCOMES: dict[str, float] = {"realizada": 0.72, "faltou": 0.20, "cancelada": 0.08}
 # Days between booking and the appointment: mean of about two weeks (exponential).
 LEAD_MEAN_DAYS = 14.0
-# Clinic slots per doctor per working day: 4-hour shifts of 15-20-minute visits (CFM
-# Resolução 2.217/2018 leaves it to the service; 12-16 is the usual SUS agenda).
-SLOTS_PER_DOCTOR_DAY = 12.0
+# Clinic slots per doctor per day (the default of --clinic-slots): a 4-hour shift of
+# 15-minute visits. A model choice: no Brazilian rule fixes it (the service sets it).
+SLOTS_PER_DOCTOR_DAY = 16
 CLINIC_FILL = 0.85  # share of slots booked
-# Exam turnaround (collection → result), mean hours: routine lab the same day (SBPC/ML
-# and CAP turnaround benchmarks: most routine chemistry well under 24 h), imaging reports
-# in one to three days. Request → collection: a lab sample at the next collection round
-# (about an hour), an imaging slot the next day. Model choices within those ranges.
+WORKING_DAYS = 5 / 7  # clinics open on weekdays (a few weekend slots, see rows.slot)
+BOOKING_TRIES = 20  # (doctor, day) draws before a booking gives up: agendas are full
+# The patients the model draws from (bookings, exams, admissions, updates) stay at their
+# number at the start, and at least this many per worker.
+MIN_ACTIVE_PATIENTS = 200
+# Health-plan changes per enrolled patient per year. A model choice (an assumption: no
+# published Brazilian rate found): jobs change, employer plans with them.
+PLAN_CHANGES_PER_YEAR = 0.10
+# Exam turnaround (collection → result), mean hours: routine lab the same day, imaging
+# reports in one to three days. Request → collection: a lab sample at the next collection
+# round (about an hour), an imaging slot the next day. Assumptions: no published
+# reference values were checked.
 LAB_COLLECT_HOURS = 1.0
 LAB_TURNAROUND_HOURS = 8.0
 IMAGING_COLLECT_HOURS = 24.0
@@ -96,6 +113,7 @@ _MEAN_DAY_FACTOR = sum(
 ) / (7 * 96)
 
 CONSULTA, EXAME, STAY = "consulta", "exame", "stay"
+ARRIVALS = ("insert_consulta", "insert_exame", "insert_internacao")  # with a lifecycle
 Steps = tuple[tuple[float, str], ...]
 """An entity's lifecycle to come: (simulated time, operation), in time order."""
 Entry = tuple[float, int, str, int]  # (due, token, kind, key) on the heap
@@ -145,6 +163,7 @@ class Census:
     occupied: int = 0
     peak: int = 0
     deferred: int = 0
+    unbooked: int = 0  # bookings given up: no free slot in BOOKING_TRIES draws
     transitions: dict[str, int] = field(default_factory=dict)
 
 
@@ -161,6 +180,8 @@ class HospitalModel:
         share: float,
         doctors: int,
         start_utc: dt.datetime,
+        slots: int = SLOTS_PER_DOCTOR_DAY,
+        part: Partition = Partition(0, 1),
     ) -> None:
         self.ops = ops
         self.rng = rng
@@ -171,13 +192,18 @@ class HospitalModel:
         self._seq = itertools.count()
         self._live: dict[tuple[str, int], Live] = {}
         self._due: list[Entry] = []
-        visits = max(1, doctors) * SLOTS_PER_DOCTOR_DAY * CLINIC_FILL * share / DAY
+        self._calendar = Calendar(DAY)
+        self._horizon = DAY  # lifecycle steps due before this are on the heap
+        medicos = ops.pools.medicos
+        self.agenda = Agenda(medicos, [slots_for(slots, m, part) for m in medicos])
+        visits = max(1, doctors) * slots * CLINIC_FILL * WORKING_DAYS * share / DAY
         mean_los = LOS_DEFAULT_DAYS * DAY
         self._rates = {
             "insert_consulta": visits,
             "insert_exame": visits * EXAMS_PER_VISIT,
             "insert_paciente": visits * REGISTRATIONS_PER_VISIT,
             "update_paciente": visits * CONTACT_UPDATES_PER_VISIT,
+            "change_convenio": len(ops.pools.patients) * PLAN_CHANGES_PER_YEAR / (365 * DAY),
             "insert_internacao": OVERBOOKING * target / mean_los,
         }
         # Clinic arrivals are thinned by the hospital-day curve (so their peak rate is
@@ -206,10 +232,15 @@ class HospitalModel:
             self._schedule(STAY, sid, stay, steps)
             self.census.occupied += 1
         for cid in pools.scheduled.ordered_keys():
-            when = pools.scheduled.get(cid)
-            ahead = max(0.0, (when - wall).total_seconds())
+            booking = pools.scheduled.get(cid)
+            ahead = max(0.0, (booking.when - wall).total_seconds())
             lead = rng.expovariate(1 / (LEAD_MEAN_DAYS * DAY))
-            self._schedule(CONSULTA, cid, when, ((min(ahead, lead), "update_consulta"),))
+            self.agenda.book(booking.medico_id, booking.when.date())
+            self._book(cid, booking, min(ahead, lead))
+        pools.scheduled = Pool(rng)  # the model keeps its appointments itself
+        active = max(len(pools.patients), MIN_ACTIVE_PATIENTS)
+        pools.patients.limit(active)
+        pools.not_admitted.limit(active)
         for eid in pools.pending_exams.ordered_keys():
             tipo = pools.pending_exams.get(eid)  # collected already (the seed's meaning)
             self._schedule(EXAME, eid, (tipo, None), ((turnaround(rng, tipo)[1], "update_exame"),))
@@ -232,11 +263,40 @@ class HospitalModel:
         heapq.heappush(self._due, (steps[0][0], token, kind, key))
 
     def _unschedule(self, kind: str, key: int) -> None:
-        self._live.pop((kind, key), None)
+        if self._live.pop((kind, key), None) is None and kind == CONSULTA:
+            self._calendar.cancel(key)  # still waiting for its day in the calendar
+
+    def _book(self, cid: int, booking: Booking, lead: float) -> None:
+        """Appointment ``cid`` closes ``lead`` seconds from now: on the heap if that is
+        before the horizon, in the calendar otherwise."""
+        due = self.now + lead
+        if due < self._horizon:
+            self._push(CONSULTA, cid, booking, ((due, "update_consulta"),))
+        else:
+            self._calendar.add(due, cid, booking.medico_id, booking.when)
+
+    def _advance(self, until: float) -> None:
+        """Move the calendar's appointments due before ``until`` onto the heap."""
+        while self._horizon <= until:
+            day = int(self._horizon // DAY)
+            for due, cid, medico, when in self._calendar.take(day):
+                self._push(CONSULTA, cid, Booking(when, medico), ((due, "update_consulta"),))
+            self._horizon += DAY
 
     def live(self) -> int:
-        """Entities with a transition still to come (memory the model holds)."""
-        return len(self._live)
+        """Entities with a transition still to come (in memory or in the calendar)."""
+        return len(self._live) + len(self._calendar)
+
+    def footprint(self) -> dict[str, int]:
+        """What the model holds, by structure: Python objects, and calendar entries."""
+        pools = self.ops.pools
+        return {
+            "lifecycles": len(self._live),
+            "heap": len(self._due),
+            "calendar": len(self._calendar),
+            "agenda_days": self.agenda.days(),
+            **pools.sizes(),
+        }
 
     # -- planning ---------------------------------------------------------------------
     def plan(self) -> Event:
@@ -244,6 +304,7 @@ class HospitalModel:
         rng = self.rng
         while True:
             next_arrival = self.now + rng.expovariate(self._total)
+            self._advance(next_arrival)
             while self._due and self._due[0][0] <= next_arrival:
                 entry = heapq.heappop(self._due)
                 _due, token, kind, key = entry
@@ -271,8 +332,11 @@ class HospitalModel:
         now = self.ops.clock()
         census, ops = self.census, self.ops
         if op == "update_consulta":
-            assert isinstance(payload, dt.datetime)
-            ops.close_consulta(event, key, payload, draw_outcome(self.rng), now)
+            assert isinstance(payload, Booking)
+            ops.close_consulta(event, key, payload.when, draw_outcome(self.rng), now)
+            agenda, medico, day = self.agenda, payload.medico_id, payload.when.date()
+            agenda.release(medico, day)
+            event.undo.append(lambda: agenda.book(medico, day))
         elif op in ("collect_exame", "update_exame"):
             assert isinstance(payload, tuple)
             tipo, requested = payload
@@ -309,20 +373,16 @@ class HospitalModel:
             census.deferred += 1  # no free bed under the target: the admission waits
             return None
         event = Event(wanted=op, op=op)
+        if op == "insert_consulta":
+            return self._booking(event)
         if not self.ops.arrival(op, event):
-            return None  # nobody to admit or book (all patients in hospital): no event
-        if op not in ("insert_consulta", "insert_exame", "insert_internacao"):
-            return event  # patients: registration and contact updates have no lifecycle
+            return None  # nobody to admit (all patients in hospital) or to change: no event
+        if op not in ARRIVALS:
+            return event  # patients: registration, contact and plan changes, no lifecycle
         row = event.statements[0].params
         rng = self.rng
         key = int(str(row[0]))
-        if op == "insert_consulta":
-            when = row[3]
-            assert isinstance(when, dt.datetime)
-            lead = rng.expovariate(1 / (LEAD_MEAN_DAYS * DAY))
-            self._schedule(CONSULTA, key, when, ((lead, "update_consulta"),))
-            kind = CONSULTA
-        elif op == "insert_exame":
+        if op == "insert_exame":
             tipo, requested = str(row[2]), row[3]
             assert isinstance(requested, dt.datetime)
             collect, result = turnaround(rng, tipo)
@@ -344,6 +404,35 @@ class HospitalModel:
 
             event.undo.append(release)
         event.undo.append(lambda: self._unschedule(kind, key))
+        return event
+
+    def _booking(self, event: Event) -> Event | None:
+        """A patient books the first free (doctor, day) of a few draws, or gives up."""
+        ops, rng, agenda = self.ops, self.rng, self.agenda
+        picked = ops.pools.patients.pick()
+        if picked is None or not ops.pools.medicos:
+            return None
+        pid, patient = picked
+        wall = ops.clock()
+        agenda.forget_before(wall.date())
+        for _ in range(BOOKING_TRIES):
+            medico = rng.choice(ops.pools.medicos)
+            when = ops.rows.slot(patient.registered, wall, LEAD_MEAN_DAYS)
+            if agenda.free(medico, when.date()):
+                break
+        else:
+            self.census.unbooked += 1
+            return None
+        cid = ops.book_consulta(event, pid, medico, when)
+        agenda.book(medico, when.date())
+        # The appointment happens as far ahead on the simulated clock as its row says.
+        self._book(cid, Booking(when, medico), (when - wall).total_seconds())
+
+        def undo() -> None:
+            agenda.release(medico, when.date())
+            self._unschedule(CONSULTA, cid)
+
+        event.undo.append(undo)
         return event
 
 

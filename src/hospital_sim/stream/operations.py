@@ -19,8 +19,9 @@ from psycopg import sql
 
 from hospital_sim.generate import TABLE_COLUMNS, RowFactory
 from hospital_sim.generate.addresses import address_uf
+from hospital_sim.generate.documents import carteira_for_id
 from hospital_sim.generate.stays import pick_room
-from hospital_sim.stream.pools import Partition, Patient, Stay, WorkerPools
+from hospital_sim.stream.pools import Booking, Partition, Patient, Stay, WorkerPools
 from hospital_sim.stream.prepared import PreparedConnection
 from hospital_sim.stream.workload import FALLBACK, Kind
 from hospital_sim.tables import Row
@@ -80,6 +81,14 @@ UPDATE_QUARTO = b"UPDATE internacoes SET quarto = %s WHERE id = %s"
 PROBE_QUARTO = b"SELECT 1 FROM internacoes WHERE quarto = %s AND id = %s"
 UPDATE_INTERNACAO = b"UPDATE internacoes SET data_saida = %s WHERE id = %s"
 PROBE_INTERNACAO = b"SELECT 1 FROM internacoes WHERE data_saida = %s AND id = %s"
+UPDATE_PLANO = (
+    b"UPDATE pacientes_convenios SET convenio_id = %s, numero_carteira = %s, validade = %s"
+    b" WHERE id = %s"
+)
+PROBE_PLANO = (
+    b"SELECT 1 FROM pacientes_convenios WHERE convenio_id = %s AND numero_carteira = %s"
+    b" AND validade = %s AND id = %s"
+)
 
 
 def _col(table: str, name: str) -> int:
@@ -212,6 +221,7 @@ class Operations:
             "update_internacao": self._update_internacao,
             "collect_exame": self._collect_exame,
             "transfer_internacao": self._transfer_internacao,
+            "change_convenio": self._change_convenio,
         }
 
     def plan(self, wanted: str) -> Event:
@@ -253,6 +263,7 @@ class Operations:
             self._add(
                 event, "pacientes_convenios", self.rows.paciente_convenio(link, pid, plan, now)
             )
+            patient.plans = ((link, plan),)
         return True
 
     def _insert_consulta(self, event: Event, now: dt.datetime) -> bool:
@@ -266,9 +277,16 @@ class Operations:
         self._add(event, "consultas", row)
         when = row[CONSULTA_DATA]
         assert isinstance(when, dt.datetime)
-        self.pools.scheduled.add(cid, when)
+        self.pools.scheduled.add(cid, Booking(when, medico))
         event.undo.append(lambda: self.pools.scheduled.discard(cid))
         return True
+
+    def book_consulta(self, event: Event, pid: int, medico: int, when: dt.datetime) -> int:
+        """Book patient ``pid`` with ``medico`` at ``when`` (the caller keeps track of
+        it: the candidate pool of the mix is left alone); returns the appointment's id."""
+        cid = self.ids.take("consultas")
+        self._add(event, "consultas", self.rows.consulta_at(cid, pid, medico, when))
+        return cid
 
     def _insert_exame(self, event: Event, now: dt.datetime) -> bool:
         picked = self.pools.patients.pick()
@@ -359,8 +377,8 @@ class Operations:
         picked = self.pools.scheduled.pick()
         if picked is None:
             return False
-        cid, when = picked
-        self.close_consulta(event, cid, when, self.rows.consulta_outcome(), now)
+        cid, booking = picked
+        self.close_consulta(event, cid, booking.when, self.rows.consulta_outcome(), now)
         return True
 
     def close_consulta(
@@ -373,8 +391,8 @@ class Operations:
         params = (outcome, closed_at, cid)
         self._update(event, UPDATE_CONSULTA, params, "consultas", PROBE_CONSULTA)
         if cid in self.pools.scheduled:
-            self.pools.scheduled.remove(cid)
-            event.undo.append(lambda: self.pools.scheduled.add(cid, when))
+            booking = self.pools.scheduled.remove(cid)
+            event.undo.append(lambda: self.pools.scheduled.add(cid, booking))
 
     def _update_exame(self, event: Event, now: dt.datetime) -> bool:
         picked = self.pools.pending_exams.pick()
@@ -455,3 +473,28 @@ class Operations:
                 self.pools.not_admitted.discard(stay.paciente_id)
 
             event.undo.append(restore)
+
+    # -- plans -------------------------------------------------------------------------
+    def _change_convenio(self, event: Event, now: dt.datetime) -> bool:
+        picked = self.pools.patients.pick()
+        return picked is not None and self.change_plan(event, *picked, now)
+
+    def change_plan(self, event: Event, pid: int, patient: Patient, now: dt.datetime) -> bool:
+        """Move one of the patient's enrolments to a plan they are not in yet, with a new
+        card (number and validity); False when the patient has no enrolment or is in
+        every plan already."""
+        held = {plan for _link, plan in patient.plans}
+        others = [c for c in self.pools.convenios if c not in held]  # rare: a list is fine
+        if not held or not others:
+            return False
+        plan = self.rng.choice(others)
+        n = self.rng.randrange(len(patient.plans))
+        link = patient.plans[n][0]
+        # The new card's number is that of a fresh enrolment id (the sequence skips it).
+        card = carteira_for_id(self.ids.take("pacientes_convenios"))
+        params = (plan, card, self.rows.card_validity(now), link)
+        self._update(event, UPDATE_PLANO, params, "pacientes_convenios", PROBE_PLANO)
+        previous = patient.plans
+        patient.plans = (*previous[:n], (link, plan), *previous[n + 1 :])
+        event.undo.append(functools.partial(setattr, patient, "plans", previous))
+        return True

@@ -101,6 +101,7 @@ class RunPlan:
     model: str = "mix"
     beds: int = 0  # the hospital model's beds over all shards and workers
     occupancy: float = 0.8
+    clinic_slots: int = 16  # the hospital model's appointments per doctor per day, at most
 
     def budget(self, events: int | None, worker: int) -> int | None:
         """This worker's share of ``--events``."""
@@ -156,4 +157,5 @@ def make_plan(
         model=settings.stream_model,
         beds=settings.stream_beds or default_beds(settings.seed_internacoes),
         occupancy=settings.stream_occupancy,
+        clinic_slots=settings.stream_clinic_slots,
     )

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from hospital_sim.db.connect import Conn
 from hospital_sim.generate.addresses import ADDRESS_UF
@@ -39,6 +40,12 @@ class Pool(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def limit(self, cap: int) -> None:
+        """Hold at most ``cap`` entries from now on (random ones leave when over it)."""
+        self._cap = max(1, cap)
+        while len(self._keys) > self._cap:
+            self.remove(self._keys[self._rng.randrange(len(self._keys))])
 
     def __contains__(self, key: int) -> bool:
         return key in self._pos
@@ -107,6 +114,16 @@ class Patient:
     # it committed can be read back from the row.
     telefone: str | None = None
     endereco: str | None = None
+    # The patient's plan enrolments (pacientes_convenios id, convenio id): a change of
+    # plan moves one to a plan the patient is not in yet, so each pair stays unique.
+    plans: tuple[tuple[int, int], ...] = ()
+
+
+class Booking(NamedTuple):
+    """An appointment still to happen: when, and with which doctor."""
+
+    when: dt.datetime
+    medico_id: int
 
 
 @dataclass(slots=True)
@@ -123,7 +140,7 @@ class WorkerPools:
     rng: random.Random
     patients: Pool[Patient] = field(init=False)
     not_admitted: Pool[Patient] = field(init=False)
-    scheduled: Pool[dt.datetime] = field(init=False)
+    scheduled: Pool[Booking] = field(init=False)
     pending_exams: Pool[str] = field(init=False)
     # Exams the stream requested whose sample is not collected yet: (tipo, requested at).
     uncollected: Pool[tuple[str, dt.datetime]] = field(init=False)
@@ -154,17 +171,22 @@ class WorkerPools:
 # the seeded sequence of picks) the same on every run.
 _PATIENTS = """
 SELECT p.id, p.data_cadastro, coalesce(s.admitted, false), s.last_discharge,
-       substring(p.endereco FROM %(uf)s::text), p.telefone, p.endereco
+       substring(p.endereco FROM %(uf)s::text), p.telefone, p.endereco, c.links, c.plans
 FROM pacientes p
 LEFT JOIN (
     SELECT paciente_id, bool_or(data_saida IS NULL) AS admitted,
            max(data_saida) AS last_discharge
     FROM internacoes WHERE paciente_id %% %(m)s = %(r)s GROUP BY paciente_id
 ) s ON s.paciente_id = p.id
+LEFT JOIN (
+    SELECT paciente_id, array_agg(id ORDER BY id) AS links,
+           array_agg(convenio_id ORDER BY id) AS plans
+    FROM pacientes_convenios WHERE paciente_id %% %(m)s = %(r)s GROUP BY paciente_id
+) c ON c.paciente_id = p.id
 WHERE p.id %% %(m)s = %(r)s ORDER BY p.id
 """
 _SCHEDULED = """
-SELECT id, data FROM consultas
+SELECT id, data, medico_id FROM consultas
 WHERE status = 'agendada' AND paciente_id %% %(m)s = %(r)s ORDER BY id
 """
 _PENDING = """
@@ -183,10 +205,20 @@ def _rows(conn: Conn, query: str, part: Partition) -> Iterable[tuple[object, ...
         yield from cur
 
 
-def load_pools(conn: Conn, part: Partition, rng: random.Random) -> WorkerPools:
-    """Read the partition's candidates (one query per pool) and the global lookups."""
+def load_pools(
+    conn: Conn, part: Partition, rng: random.Random, *, every_booking: bool = False
+) -> WorkerPools:
+    """Read the partition's candidates (one query per pool) and the global lookups.
+
+    ``every_booking``: all the partition's appointments still booked, not a sample of
+    ``POOL_CAP`` (the hospital model closes each one, and counts them in the agendas).
+    """
     pools = WorkerPools(rng)
-    for pid, registered, admitted, last, uf, phone, address in _rows(conn, _PATIENTS, part):
+    if every_booking:
+        pools.scheduled = Pool(rng, cap=sys.maxsize)
+    for pid, registered, admitted, last, uf, phone, address, links, plans in _rows(
+        conn, _PATIENTS, part
+    ):
         assert isinstance(pid, int) and isinstance(registered, dt.datetime)
         patient = Patient(
             registered,
@@ -194,13 +226,17 @@ def load_pools(conn: Conn, part: Partition, rng: random.Random) -> WorkerPools:
             uf if isinstance(uf, str) else None,
             phone if isinstance(phone, str) else None,
             address if isinstance(address, str) else None,
+            tuple(zip(links, plans, strict=True))
+            if isinstance(links, list) and isinstance(plans, list)
+            else (),
         )
         pools.patients.add(pid, patient)
         if not admitted:
             pools.not_admitted.add(pid, patient)
-    for cid, data in _rows(conn, _SCHEDULED, part):
+    for cid, data, medico in _rows(conn, _SCHEDULED, part):
         assert isinstance(cid, int) and isinstance(data, dt.datetime)
-        pools.scheduled.add(cid, data)
+        assert isinstance(medico, int)
+        pools.scheduled.add(cid, Booking(data, medico))
     for eid, tipo in _rows(conn, _PENDING, part):
         assert isinstance(eid, int)
         pools.pending_exams.add(eid, str(tipo))

@@ -112,6 +112,7 @@ class StreamSummary:
                 f"  beds {s.beds}: occupied {s.occupied} ({occupancy:.1f}%), peak "
                 f"{s.occupancy_peak}; admissions that waited for a bed: {s.deferred_admissions}"
             )
+            out.append(f"  bookings given up (no free clinic slot): {s.unbooked}")
         subs = ", ".join(f"{k} {v}" for k, v in snap["substitutions"].items()) or "none"
         substituted = sum(s.substitutions.values())
         if substituted and total:

@@ -125,6 +125,7 @@ class Stats:
     occupied: int = 0
     occupancy_peak: int = 0
     deferred_admissions: int = 0
+    unbooked: int = 0  # bookings given up: no free slot in the doctors' agendas
 
     def record_lag(self, lag: float) -> None:
         self.lag_last = lag
@@ -153,6 +154,7 @@ class Stats:
         self.occupied += other.occupied
         self.occupancy_peak += other.occupancy_peak
         self.deferred_admissions += other.deferred_admissions
+        self.unbooked += other.unbooked
 
 
 def merged(parts: Iterable[Stats]) -> Stats:
@@ -198,6 +200,7 @@ def snapshot(stats: Stats, *, elapsed: float) -> dict[str, Any]:
         "occupied": stats.occupied,
         "occupancy_peak": stats.occupancy_peak,
         "deferred_admissions": stats.deferred_admissions,
+        "unbooked": stats.unbooked,
     }
 
 

@@ -131,7 +131,10 @@ class Worker:
         part = Partition.of(
             shard=plan.shard, shards=plan.shards, worker=self.index, workers=plan.workers
         )
-        pools = self.session.call(lambda conn: load_pools(conn, part, self.rng))
+        every = plan.model == "hospital"
+        pools = self.session.call(
+            lambda conn: load_pools(conn, part, self.rng, every_booking=every)
+        )
         log.debug("%s pools: %s", self.name, pools.sizes())
         ids = IdReserve(part, block=plan.id_batch)
         ops = Operations(rng=self.rng, pools=pools, ids=ids, clock=plan.clock)
@@ -146,6 +149,8 @@ class Worker:
                 share=1 / part.modulus,
                 doctors=len(pools.medicos),
                 start_utc=plan.clock(),  # the rows' clock: a fixed one gives the same run
+                slots=plan.clinic_slots,
+                part=part,
             )
             if plan.model == "hospital"
             else None
@@ -244,6 +249,7 @@ class Worker:
             census = self.model.census
             stats.beds, stats.occupied = census.beds, census.occupied
             stats.occupancy_peak, stats.deferred_admissions = census.peak, census.deferred
+            stats.unbooked = census.unbooked
         if outcome is Outcome.COMMITTED:
             stats.transactions += 1
         i = 0

@@ -43,6 +43,7 @@ FALLBACK: dict[str, str] = {
     "collect_exame": "insert_exame",
     "transfer_internacao": "insert_internacao",
     "update_paciente": "insert_paciente",
+    "change_convenio": "update_paciente",
     "insert_internacao": "insert_consulta",
     "insert_consulta": "insert_paciente",
     "insert_exame": "insert_paciente",
