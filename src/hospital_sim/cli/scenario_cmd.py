@@ -66,11 +66,21 @@ def run(
         typer.Option("--seed", help="Seed for the choices and values; random when unset."),
     ] = None,
     times: Annotated[int, typer.Option("--times", help="Occurrences to run.", min=1)] = 1,
+    hold: Annotated[
+        str | None,
+        typer.Option(
+            "--hold",
+            help="long-report: how long its transaction stays open: 180, 90s, 3m "
+            "(env SCENARIO_HOLD_SECONDS, default 180 s).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run one scenario on its own against the database (its DDL first, if any)."""
     from hospital_sim.scenarios.run import run_scenario
 
-    result = run_scenario(settings(ctx), name, seed=seed, times=times)
+    s = settings(ctx, scenario_hold_seconds=hold)
+    result = run_scenario(s, name, seed=seed, times=times)
     for line in result.lines():
         typer.echo(line)
 

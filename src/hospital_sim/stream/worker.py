@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from hospital_sim.stream.failures import ErrorLog, Flag
 from hospital_sim.stream.hospital import HospitalModel, beds_for
+from hospital_sim.stream.mixing import Interludes
 from hospital_sim.stream.operations import Event, IdReserve, Operations
 from hospital_sim.stream.plan import Gate, RunPlan
 from hospital_sim.stream.pools import Partition, load_pools
@@ -91,6 +92,7 @@ class Worker:
         self.failure: BaseException | None = None
         self.pipeline = Pipeline()
         self.model: HospitalModel | None = None
+        self.interludes: Interludes | None = None
 
     def run(self, events: int | None) -> None:
         """Thread body: never raises; a fatal error stops the run and is reported."""
@@ -104,6 +106,8 @@ class Worker:
             self.gate.abort()
         finally:
             self._count_committed()
+            if self.interludes is not None:
+                self.interludes.close()
             self.session.close()
 
     def _run(self, budget: int | None) -> None:
@@ -131,6 +135,17 @@ class Worker:
             else None
         )
         self.model = model
+        if plan.mix is not None:
+            self.interludes = Interludes(
+                plan.mix,
+                conninfo=plan.conninfo,
+                rng=self.rng,
+                stats=self.stats,
+                stop=self.stop,
+                errors=self.session.errors,
+                backoff=plan.backoff,
+                name=f"scenarios {plan.shard}.{self.index}",
+            )
         pacing = plan.pacing(
             self.index, random.Random(f"pacing:{plan.seed}:{self.index}"), start, self._skipped
         )
@@ -160,6 +175,8 @@ class Worker:
             if line.planned is None:
                 if self._over(budget, done, due, deadline):
                     break
+                if self.interludes is not None:
+                    self.interludes.maybe()  # its own transactions, on its own connection
                 if ids.short():
                     self.session.call(lambda conn: ids.ensure(self.session.wire(conn)))
                 events = plan_events(self._size(budget, done))
