@@ -18,7 +18,7 @@ from hospital_sim.db.connect import Conn
 from hospital_sim.scenarios import configured, expand, get_scenario
 from hospital_sim.scenarios.base import Changes
 from hospital_sim.stream.failures import Flag
-from hospital_sim.stream.mixing import Occurred
+from hospital_sim.stream.mixing import Occurred, Scope
 
 __all__ = ["ScenarioMix", "scenario_mix"]
 
@@ -41,9 +41,11 @@ class ScenarioMix:
     def background(self, name: str) -> bool:
         return get_scenario(name).background
 
-    def occur(self, name: str, conn: Conn, rng: random.Random, stop: Flag) -> Occurred:
+    def occur(
+        self, name: str, conn: Conn, rng: random.Random, stop: Flag, scope: Scope | None
+    ) -> Occurred:
         scenario = configured(name, hold=self.hold, wait=stop.wait)
-        changes = Changes()
+        changes = Changes(scope=scope)
         error: psycopg.Error | None = None
         try:
             scenario.apply(conn, rng, changes)
@@ -53,7 +55,7 @@ class ScenarioMix:
         if changes.doubt is not None:
             xid, staged = changes.doubt
             doubt = (xid, staged.rows, staged.transactions)
-        return Occurred(changes.rows, changes.transactions, doubt, error)
+        return Occurred(changes.rows, changes.transactions, doubt, error, changes.gone)
 
 
 def scenario_mix(settings: Settings) -> ScenarioMix | None:

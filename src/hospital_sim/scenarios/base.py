@@ -41,6 +41,11 @@ class Changes:
 
     rows: Counter[tuple[str, str]] = field(default_factory=Counter)
     transactions: int = 0
+    scope: tuple[int, int] | None = None
+    """(modulus, residue): patients are picked only among ``id % modulus == residue``, the
+    stream worker's own partition (None: any patient)."""
+    gone: set[int] = field(default_factory=set)
+    """Patients the occurrence deleted or renumbered: a stream worker forgets them."""
     doubt: tuple[str, Changes] | None = None
     _staged: Changes | None = field(default=None, repr=False)
 
@@ -122,11 +127,17 @@ class Scenario:
 
 
 def pick_id(
-    conn: Conn, rng: random.Random, table: str, where: LiteralString = "TRUE"
+    conn: Conn,
+    rng: random.Random,
+    table: str,
+    where: LiteralString = "TRUE",
+    *,
+    scope: tuple[int, int] | None = None,
 ) -> int | None:
     """A row id of ``table`` matching ``where``: the first at or after a drawn id.
 
     Uses the primary key index (no scan, no ORDER BY random()); None when no row matches.
+    ``scope`` (modulus, residue) keeps to ids with ``id % modulus == residue``.
     """
     ident = sql.Identifier(table)
     row = conn.execute(sql.SQL("SELECT min(id), max(id) FROM {}").format(ident)).fetchone()
@@ -134,7 +145,11 @@ def pick_id(
         return None
     low, high = int(str(row[0])), int(str(row[1]))
     start = rng.randint(low, high)
-    cond = sql.SQL(where)
+    cond: sql.Composable = sql.SQL(where)
+    if scope is not None:
+        cond = sql.SQL("({}) AND id %% {} = {}").format(
+            cond, sql.Literal(scope[0]), sql.Literal(scope[1])
+        )
     for bound, order in ((sql.SQL(">="), sql.SQL("")), (sql.SQL("<"), sql.SQL("DESC"))):
         found = conn.execute(
             sql.SQL("SELECT id FROM {} WHERE id {} %s AND ({}) ORDER BY id {} LIMIT 1").format(

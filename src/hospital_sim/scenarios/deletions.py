@@ -16,7 +16,7 @@ _ATTEMPTS = 5
 
 def _erase(conn: Conn, rng: random.Random, changes: Changes) -> None:
     for _ in range(_ATTEMPTS):
-        patient = pick_id(conn, rng, "pacientes")
+        patient = pick_id(conn, rng, "pacientes", scope=changes.scope)
         if patient is None:
             return
         try:
@@ -30,6 +30,7 @@ def _erase(conn: Conn, rng: random.Random, changes: Changes) -> None:
                         (patient,),
                     )
                     changes.add(table, "delete", cur.rowcount)
+                changes.gone.add(patient)
         except psycopg.errors.ForeignKeyViolation:
             # A writer added a child row meanwhile: the request is served for someone else.
             continue
@@ -50,7 +51,7 @@ LGPD_ERASURE = Scenario(
 
 
 def _cancel(conn: Conn, rng: random.Random, changes: Changes) -> None:
-    patient = pick_id(conn, rng, "pacientes", "data_cadastro < localtimestamp")
+    patient = pick_id(conn, rng, "pacientes", "data_cadastro < localtimestamp", scope=changes.scope)
     if patient is None:
         return
     tests = rng.sample([t.text for t in EXAMES.terms if t.unrestricted], rng.randint(1, 3))

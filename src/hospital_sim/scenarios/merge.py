@@ -78,13 +78,19 @@ def _merge(conn: Conn, survivor: int, duplicate: int, changes: Changes) -> None:
 
 
 def _patient_merge(conn: Conn, rng: random.Random, changes: Changes) -> None:
-    survivor = pick_id(conn, rng, "pacientes", "data_cadastro < localtimestamp - interval '2 days'")
+    survivor = pick_id(
+        conn,
+        rng,
+        "pacientes",
+        "data_cadastro < localtimestamp - interval '2 days'",
+        scope=changes.scope,
+    )
     if survivor is None:
         return
     duplicate = _register_duplicate(conn, rng, survivor, changes)
     _merge(conn, survivor, duplicate, changes)
 
-    corrected = pick_id(conn, rng, "pacientes")
+    corrected = pick_id(conn, rng, "pacientes", scope=changes.scope)
     if corrected is not None:
         with transaction(conn, changes):
             cur = conn.execute(
@@ -92,7 +98,7 @@ def _patient_merge(conn: Conn, rng: random.Random, changes: Changes) -> None:
             )
             changes.add("pacientes", "update", cur.rowcount)
 
-    moved = pick_id(conn, rng, "pacientes")
+    moved = pick_id(conn, rng, "pacientes", scope=changes.scope)
     if moved is not None:
         # A new key for the record (e.g. renumbered on a migration between systems); the
         # children follow through ON UPDATE CASCADE.
@@ -110,6 +116,7 @@ def _patient_merge(conn: Conn, rng: random.Random, changes: Changes) -> None:
                 " WHERE id = %s",
                 (moved,),
             )
+            changes.gone.add(moved)
             if cur.rowcount:
                 changes.add("pacientes", "update", cur.rowcount)
                 for table, n in children.items():

@@ -16,7 +16,7 @@ def _migrate(conn: Conn, rng: random.Random, changes: Changes) -> None:
         conn.execute(f"ALTER TABLE exames ADD COLUMN IF NOT EXISTS {AMOUNT_COLUMN} NUMERIC")
         conn.execute("ALTER TABLE pacientes ALTER COLUMN telefone TYPE VARCHAR(30)")
     for _ in range(rng.randint(3, 8)):  # then the application uses them
-        patient = pick_id(conn, rng, "pacientes")
+        patient = pick_id(conn, rng, "pacientes", scope=changes.scope)
         if patient is None:
             return
         with transaction(conn, changes):

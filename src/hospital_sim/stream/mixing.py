@@ -15,7 +15,7 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,6 +45,12 @@ class Occurred:
     doubt: tuple[str, Mapping[tuple[str, str], int], int] | None = None
     """(xid, rows, transactions) of the transaction whose commit's answer was lost."""
     error: psycopg.Error | None = None
+    gone: set[int] = field(default_factory=set)
+    """Patients it deleted or renumbered (in the worker's partition)."""
+
+
+Scope = tuple[int, int]
+"""(modulus, residue): the worker's partition of the patients."""
 
 
 class Mix(Protocol):
@@ -63,8 +69,11 @@ class Mix(Protocol):
     def background(self, name: str) -> bool:
         """Whether ``name`` runs beside the worker (on its own connection and thread)."""
 
-    def occur(self, name: str, conn: Conn, rng: random.Random, stop: Flag) -> Occurred:
-        """One occurrence on ``conn`` (autocommit); never raises a database error."""
+    def occur(
+        self, name: str, conn: Conn, rng: random.Random, stop: Flag, scope: Scope | None
+    ) -> Occurred:
+        """One occurrence on ``conn`` (autocommit), picking patients in ``scope`` only;
+        never raises a database error."""
 
 
 class Interludes:
@@ -81,8 +90,12 @@ class Interludes:
         errors: ErrorLog,
         backoff: Backoff,
         name: str,
+        scope: Scope,
+        forget: Callable[[int], None],
     ) -> None:
         self.mix = mix
+        self.scope = scope
+        self.forget = forget
         self.rng = rng
         self.stats = stats
         self.stop = stop
@@ -114,7 +127,9 @@ class Interludes:
         if self.mix.background(name):
             self._start_background(name)
             return
-        run(self.mix, name, self.session, self.rng, self.stats, self.errors)
+        gone = run(self.mix, name, self.session, self.rng, self.stats, self.errors, self.scope)
+        for patient in gone:  # deleted or renumbered: no longer a candidate of this worker
+            self.forget(patient)
 
     def _start_background(self, name: str) -> None:
         if self._background is not None:
@@ -166,7 +181,7 @@ class Background(threading.Thread):
         try:
             flag = EitherFlag(self.owner.stop, self.ending)
             run(self.owner.mix, self.scenario, self.session, self.rng, self.stats,
-                self.owner.errors, stop=flag)  # fmt: skip
+                self.owner.errors, self.owner.scope, stop=flag)  # fmt: skip
         finally:
             self.session.close()
 
@@ -203,25 +218,27 @@ def run(
     rng: random.Random,
     stats: Stats,
     errors: ErrorLog,
+    scope: Scope | None,
     *,
     stop: Flag | None = None,
-) -> None:
-    """Run one occurrence of ``name`` on ``session``'s connection and count it in ``stats``."""
+) -> set[int]:
+    """Run one occurrence of ``name`` on ``session``'s connection and count it in
+    ``stats``; returns the patients it deleted or renumbered."""
     try:
         conn = session.connection()
     except Stopped:
-        return
+        return set()
     serial = mix.serial(name) or mix.background(name)
     try:
         if serial and not _try_lock(conn, 1 if mix.background(name) else 0):
             stats.scenarios_skipped[name] += 1  # another one runs: this draw is skipped
-            return
+            return set()
         conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
     except psycopg.Error as exc:
         _failed(name, exc, session, stats, errors)
-        return
+        return set()
     try:
-        occurred = mix.occur(name, conn, rng, stop or session.stop)
+        occurred = mix.occur(name, conn, rng, stop or session.stop, scope)
     finally:
         if serial:
             _unlock(conn, 1 if mix.background(name) else 0)
@@ -237,12 +254,13 @@ def run(
         stats.scenarios[name] += 1
     else:
         _failed(name, occurred.error, session, stats, errors)
+    return occurred.gone
 
 
 def _failed(
     name: str, exc: psycopg.Error, session: Session, stats: Stats, errors: ErrorLog
 ) -> None:
-    stats.scenarios_failed[f"{name} {exc.sqlstate or 'connection'}"] += 1
+    stats.scenarios_failed[f"{name} {exc.sqlstate or type(exc).__name__}"] += 1
     if session.conn is not None and session.conn.broken:
         session.drop()
     errors.report(

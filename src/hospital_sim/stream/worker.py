@@ -145,6 +145,8 @@ class Worker:
                 errors=self.session.errors,
                 backoff=plan.backoff,
                 name=f"scenarios {plan.shard}.{self.index}",
+                scope=(part.modulus, part.residue),
+                forget=pools.forget,
             )
         pacing = plan.pacing(
             self.index, random.Random(f"pacing:{plan.seed}:{self.index}"), start, self._skipped
