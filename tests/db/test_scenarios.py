@@ -54,7 +54,7 @@ def _fingerprint(db: FreshDb) -> dict[str, object]:
 
 
 def _all_scenarios(db: FreshDb) -> tuple[dict[str, int], list[ScenarioResult]]:
-    settings = db.settings(**VOLUMES)
+    settings = db.settings(**VOLUMES, scenario_hold_seconds=0.2)
     init_database(settings)
     seed_database(settings, seed=42)
     before = _counts(db)

@@ -118,12 +118,18 @@ class Interludes:
             autocommit=True,
         )
 
-    def maybe(self) -> None:
-        """Before a stream transaction: draw whether a scenario occurs now, and run it."""
+    def draw(self) -> str | None:
+        """Before planning a stream transaction: the scenario to run first, if one occurs.
+
+        One draw per transaction, from the worker's rng, so a seed repeats the sequence.
+        """
         self.reap()
         if self.rng.random() >= self._chance:
-            return
-        name = self.mix.names[self.rng.randrange(len(self.mix.names))]
+            return None
+        return self.mix.names[self.rng.randrange(len(self.mix.names))]
+
+    def occur(self, name: str) -> None:
+        """Run one occurrence of ``name`` (nothing of the worker's is in flight)."""
         if self.mix.background(name):
             self._start_background(name)
             return
@@ -132,10 +138,11 @@ class Interludes:
             self.forget(patient)
 
     def _start_background(self, name: str) -> None:
+        # Drawn whether or not it starts: the worker's sequence must not depend on timing.
+        rng = random.Random(self.rng.getrandbits(64))
         if self._background is not None:
             self.stats.scenarios_skipped[name] += 1  # this worker's report is still open
             return
-        rng = random.Random(self.rng.getrandbits(64))
         stats = Stats()
         session = self._session(stats, f"{self.name} {name}")
         self._background = Background(self, name, session, rng, stats)

@@ -171,6 +171,7 @@ class Worker:
             )
 
         done = 0
+        drawn: str | None = None  # a scenario drawn while planning ahead, run next
         line = self.pipeline
         due = pacing.next_due(time.monotonic())
         while True:
@@ -178,7 +179,11 @@ class Worker:
                 if self._over(budget, done, due, deadline):
                     break
                 if self.interludes is not None:
-                    self.interludes.maybe()  # its own transactions, on its own connection
+                    # Drawn for this transaction now, unless drawn when it was due early.
+                    scene = drawn if drawn is not None else self.interludes.draw()
+                    drawn = None
+                    if scene is not None:  # its own transactions, on its own connection
+                        self.interludes.occur(scene)
                 if ids.short():
                     self.session.call(lambda conn: ids.ensure(self.session.wire(conn)))
                 events = plan_events(self._size(budget, done))
@@ -194,7 +199,11 @@ class Worker:
             if flight.waiting:  # the server works: count the last one, plan the next one
                 self._count_committed()
                 if may_plan_ahead(upcoming, done + len(events)):
-                    line.planned = plan_events(self._size(budget, done + len(events)))
+                    # A scenario drawn for the next transaction runs first, once this one
+                    # is done: the next is then planned after it, on what it left.
+                    drawn = None if self.interludes is None else self.interludes.draw()
+                    if drawn is None:
+                        line.planned = plan_events(self._size(budget, done + len(events)))
             result = self.session.finish(flight)
             if line.planned is not None and result.status is not Outcome.COMMITTED:
                 for event in reversed(line.planned):  # undo in reverse order of planning

@@ -1,0 +1,146 @@
+"""`stream --scenarios`: occurrences mixed into the stream are counted exactly (an audit
+trigger counts every row change, deletes and truncates included), keep the seed's rules,
+and repeat under a seed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+
+from hospital_sim.cli.scenario_mix import ScenarioMix
+from hospital_sim.db.schema import TABLES
+from hospital_sim.scenarios import SCENARIOS, get_scenario
+from hospital_sim.stream.operations import FixedClock
+from hospital_sim.stream.run import StreamSummary, run_stream
+from tests.db.checks import assert_coherent, counted, fingerprint, scalar, seeded
+from tests.db.support import FreshDb, run_cli
+
+pytestmark = pytest.mark.db
+
+FAST = {"stream_rate": 1_000_000.0, "stream_interval_seconds": 0, "max_jitter_ms": 0}
+EXTRA = ("fila_integracao", "relatorios_mensais")
+
+# Test-only instrumentation: every row change and every TRUNCATE, counted by the server.
+AUDIT = """
+CREATE TABLE scenario_audit (tbl text, op text);
+CREATE FUNCTION scenario_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO scenario_audit VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$;
+"""
+
+
+def _audit(db: FreshDb, mix: ScenarioMix) -> None:
+    with db.connect() as conn:
+        mix.prepare(conn)  # the scenarios' own tables exist before the triggers go on
+        conn.execute(AUDIT.encode())
+        for table in (*TABLES, *EXTRA):
+            conn.execute(
+                f"CREATE TRIGGER audit_{table} AFTER INSERT OR UPDATE OR DELETE ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION scenario_audit()"
+            )
+            conn.execute(
+                f"CREATE TRIGGER audit_t_{table} AFTER TRUNCATE ON {table}"
+                " FOR EACH STATEMENT EXECUTE FUNCTION scenario_audit()"
+            )
+
+
+def _audited(db: FreshDb) -> dict[tuple[str, str], int]:
+    with db.connect() as conn:
+        rows = conn.execute("SELECT tbl, op, count(*) FROM scenario_audit GROUP BY 1, 2")
+        return {(str(t), str(op)): int(str(n)) for t, op, n in rows.fetchall()}
+
+
+def _summary_counts(summary: StreamSummary) -> dict[tuple[str, str], int]:
+    """The stream's events and the scenarios' rows, as (table, INSERT/UPDATE/...)."""
+    total = counted(summary)
+    for (table, op), n in summary.stats.scenario_rows.items():
+        total[(table, op.upper())] = total.get((table, op.upper()), 0) + n
+    return total
+
+
+@pytest.mark.parametrize("rate", [None, 1_000_000.0], ids=["threads", "processes"])
+def test_counters_equal_the_database_with_every_scenario_mixed_in(
+    fresh_db: FreshDb, rate: float | None
+) -> None:
+    db = seeded(fresh_db, audit=False)
+    mix = ScenarioMix(names=tuple(SCENARIOS), every=4, hold=0.5)
+    _audit(db, mix)
+    settings = db.settings(**{**FAST, "stream_rate": rate}, stream_workers=2, stream_txn_size=3)
+    summary = run_stream(settings, events=1200, seed=8, scenarios=mix)
+
+    assert summary.failure is None
+    assert summary.snapshot["errors"] == {}  # no stream write hit a row a scenario removed
+    # Every event committed; an UPDATE of a row a scenario had just deleted found nothing
+    # (stale), as when any other writer deletes it.
+    assert {str(outcome) for _, _, outcome in summary.stats.events} <= {"committed", "stale"}
+    stale = sum(n for (_, _, o), n in summary.stats.events.items() if o == "stale")
+    assert summary.stats.inserts + summary.stats.updates + stale == 1200
+    assert _summary_counts(summary) == _audited(db)
+    ops = {op for _, op in summary.stats.scenario_rows}
+    assert ops == {"insert", "update", "delete", "truncate"}
+    assert sum(summary.stats.scenarios.values()) >= 20
+    assert_coherent(db)
+    text = "\n".join(summary.lines())
+    assert "scenarios (lgpd-erasure, " in text and "one per 4 transactions" in text
+    queued = summary.stats.scenario_rows[("fila_integracao", "insert")]
+    assert f"fila_integracao      insert {queued}, truncate " in text
+    data = summary.as_dict()
+    assert data["scenario_rows"]["pacientes|delete"] == _audited(db)[("pacientes", "DELETE")]
+    assert sum(data["scenario_occurrences"].values()) == sum(summary.stats.scenarios.values())
+
+
+def test_same_seed_and_scenarios_give_the_same_rows(make_db: Callable[[], FreshDb]) -> None:
+    moment = dt.datetime(2026, 11, 2, 10, 30)
+    # The long report's row holds what it read and when: left out of this comparison.
+    names = tuple(n for n in SCENARIOS if n != "long-report")
+
+    def streamed_with(seed: int) -> tuple[dict[str, object], StreamSummary]:
+        db = seeded(make_db(), seed=3, audit=False, now=moment)
+        summary = run_stream(
+            db.settings(**FAST, stream_txn_size=2),
+            events=300,
+            seed=seed,
+            clock=FixedClock(moment),
+            scenarios=ScenarioMix(names=names, every=3, hold=0.1),
+        )
+        return fingerprint(db), summary
+
+    (first, a), (second, b) = streamed_with(4), streamed_with(4)
+    other, _ = streamed_with(5)
+    assert a.stats.scenarios == b.stats.scenarios and sum(a.stats.scenarios.values()) >= 10
+    assert a.stats.scenario_rows == b.stats.scenario_rows
+    assert first == second
+    assert first != other
+
+
+def test_the_long_report_runs_beside_the_workers_and_ends_with_the_stream(
+    fresh_db: FreshDb,
+) -> None:
+    db = seeded(fresh_db, audit=False)
+    mix = ScenarioMix(names=("long-report",), every=1, hold=600)
+    summary = run_stream(db.settings(**FAST), events=200, seed=2, scenarios=mix)
+    # One report at a time, on its own connection: the workers went on, and the report,
+    # asked to end with the stream, still stored its row.
+    assert summary.stats.inserts + summary.stats.updates == 200
+    assert summary.stats.scenarios["long-report"] == 1
+    assert summary.stats.scenarios_skipped["long-report"] >= 100
+    with db.connect() as conn:
+        assert scalar(conn, "SELECT count(*) FROM relatorios_mensais") == 1
+        assert '"conferencia": true' in str(scalar(conn, "SELECT conteudo FROM relatorios_mensais"))
+
+
+def test_cli_rejects_an_unknown_scenario_in_one_line(fresh_db: FreshDb) -> None:
+    env = fresh_db.env()
+    for args, says in (
+        (("stream", "--scenarios", "lgpd-erasure,month-end-biling"), "did you mean month-end-"),
+        (("run", "--scenarios", "nope", "--no-stream"), "unknown scenario 'nope'"),
+    ):
+        out = run_cli(*args, env=env)
+        assert out.returncode == 2, out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and says in lines[0], out.stderr
+        assert "accepted: lgpd-erasure, cancelled-orders" in lines[0]
+    with fresh_db.connect() as conn:  # nothing was created
+        assert scalar(conn, "SELECT to_regclass('pacientes')") is None
+    assert get_scenario("long-report").background
