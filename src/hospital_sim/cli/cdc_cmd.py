@@ -130,7 +130,7 @@ def teardown(
     typer.echo(f"publication: {'dropped' if result.publication_dropped else 'not there'}")
     made = ", ".join(result.connector_publications)
     typer.echo(
-        f"publications the Debezium connector created: {made and 'dropped ' + made or 'none'}"
+        f"publications the Debezium connector created: {'dropped ' + made if made else 'none'}"
     )
     typer.echo(f"role: {'dropped' if result.role_dropped else 'not there'}")
 
