@@ -10,11 +10,20 @@ from hospital_sim.scenarios.edge import AMOUNT_COLUMN
 _SOCIAL_NAMES = ("Alex", "Bia", "Dandara", "Léo", "Nicolas", "Valentina", "Kaio", "Luna")
 
 
+_MIGRATED = (
+    "SELECT count(*) = 3 FROM information_schema.columns WHERE table_schema = current_schema()"
+    " AND ((table_name, column_name) IN (('pacientes', 'nome_social'), ('exames', %s))"
+    " OR (table_name, column_name, character_maximum_length) = ('pacientes', 'telefone', 30))"
+)
+
+
 def _migrate(conn: Conn, rng: random.Random, changes: Changes) -> None:
-    with transaction(conn, changes):  # the migration: two new columns, one wider type
-        conn.execute("ALTER TABLE pacientes ADD COLUMN IF NOT EXISTS nome_social VARCHAR(150)")
-        conn.execute(f"ALTER TABLE exames ADD COLUMN IF NOT EXISTS {AMOUNT_COLUMN} NUMERIC")
-        conn.execute("ALTER TABLE pacientes ALTER COLUMN telefone TYPE VARCHAR(30)")
+    row = conn.execute(_MIGRATED, (AMOUNT_COLUMN,)).fetchone()
+    if not (row and row[0]):  # a release is migrated once; later occurrences only use it
+        with transaction(conn, changes):  # the migration: two new columns, one wider type
+            conn.execute("ALTER TABLE pacientes ADD COLUMN IF NOT EXISTS nome_social VARCHAR(150)")
+            conn.execute(f"ALTER TABLE exames ADD COLUMN IF NOT EXISTS {AMOUNT_COLUMN} NUMERIC")
+            conn.execute("ALTER TABLE pacientes ALTER COLUMN telefone TYPE VARCHAR(30)")
     for _ in range(rng.randint(3, 8)):  # then the application uses them
         patient = pick_id(conn, rng, "pacientes", scope=changes.scope)
         if patient is None:
@@ -49,8 +58,8 @@ SCHEMA_MIGRATION = Scenario(
     event="A release adds the social name (nome social, a right under Decreto 8.727/2016) to "
     "registration and the billed amount to exams, and widens the phone column.",
     data=f"ALTER TABLE: pacientes.nome_social VARCHAR(150), exames.{AMOUNT_COLUMN} NUMERIC "
-    "(if missing), pacientes.telefone VARCHAR(20) -> VARCHAR(30); then updates 3-8 patients "
-    "and inserts a patient and an exam using the new columns.",
+    "(if missing), pacientes.telefone VARCHAR(20) -> VARCHAR(30), unless already migrated; "
+    "then updates 3-8 patients and inserts a patient and an exam using the new columns.",
     cdc="Relation changes mid-stream: new columns appear in the events of the same table, and "
     "a type change; a sink must evolve its schema (or fail loudly), not drop the new fields.",
     settings="Debezium: column.include.list/exclude; a schema registry's compatibility mode; "
