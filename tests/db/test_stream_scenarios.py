@@ -218,3 +218,31 @@ def test_killed_scenario_connections_keep_the_counts_exact(fresh_db: FreshDb) ->
     assert set(summary.stats.in_doubt) <= {"committed", "aborted"}
     assert _summary_counts(summary) == _audited(db)
     assert_coherent(db)
+
+
+def test_two_shards_with_scenarios_keep_to_their_own_patients(fresh_db: FreshDb) -> None:
+    db = seeded(fresh_db, audit=False)
+    names = ("lgpd-erasure", "patient-merge", "cancelled-orders", "nightly-cleanup")
+    mix = ScenarioMix(names=names, every=3, hold=1)
+    _audit(db, mix)
+    summaries: list[StreamSummary] = []
+
+    def shard(i: int) -> None:
+        settings = db.settings(**FAST, stream_shard_index=i, stream_shard_count=2,
+                               stream_workers=2, stream_txn_size=2)  # fmt: skip
+        summaries.append(run_stream(settings, events=400, seed=30 + i, scenarios=mix))
+
+    threads = [threading.Thread(target=shard, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(summaries) == 2
+    total: dict[tuple[str, str], int] = {}
+    for s in summaries:
+        assert s.failure is None and s.snapshot["errors"] == {}
+        assert sum(s.stats.scenarios.values()) > 0
+        for key, n in _summary_counts(s).items():
+            total[key] = total.get(key, 0) + n
+    assert total == _audited(db)
+    assert_coherent(db)
