@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import random
 import threading
+from pathlib import Path
 
 import pytest
 
 from hospital_sim.cli.scenario_mix import ScenarioMix, scenario_mix
-from hospital_sim.config import load_settings
+from hospital_sim.config import Settings, load_settings
 from hospital_sim.errors import ConfigError, UserError
 from hospital_sim.scenarios import SCENARIOS
 from hospital_sim.stream.failures import ErrorLog
@@ -19,9 +20,7 @@ from hospital_sim.stream.session import Backoff
 from hospital_sim.stream.stats import Stats
 
 
-def _settings(**env: str):  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
+def _settings(**env: str) -> Settings:
     return load_settings(config_dir=Path("/nonexistent"), environ=env).settings
 
 
