@@ -5,9 +5,11 @@ and repeat under a seed."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,14 @@ from hospital_sim.db.schema import TABLES
 from hospital_sim.scenarios import SCENARIOS, get_scenario
 from hospital_sim.stream.operations import FixedClock
 from hospital_sim.stream.run import StreamSummary, run_stream
-from tests.db.checks import assert_coherent, counted, fingerprint, scalar, seeded
+from tests.db.checks import (
+    STREAM_VOLUMES,
+    assert_coherent,
+    counted,
+    fingerprint,
+    scalar,
+    seeded,
+)
 from tests.db.support import FreshDb, run_cli
 
 pytestmark = pytest.mark.db
@@ -246,3 +255,33 @@ def test_two_shards_with_scenarios_keep_to_their_own_patients(fresh_db: FreshDb)
             total[key] = total.get(key, 0) + n
     assert total == _audited(db)
     assert_coherent(db)
+
+
+def test_cli_streams_with_scenarios_and_runs_the_report_for_its_hold(
+    fresh_db: FreshDb, tmp_path: Path
+) -> None:
+    db = seeded(fresh_db, audit=False)
+    env = db.env({k.upper(): str(v) for k, v in STREAM_VOLUMES.items()})
+    out = tmp_path / "summary.json"
+    args = ("--scenarios", "cancelled-orders,edge-values", "--scenario-every", "2")
+    fast = ("--interval", "0", "--jitter-ms", "0", "--seed", "4", "--summary-json", str(out))
+    proc = run_cli("stream", *args, "--events", "30", *fast, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "scenarios (cancelled-orders, edge-values; one per 2 transactions on average): "
+        "occurrences cancelled-orders " in proc.stdout
+    )
+    data = json.loads(out.read_text())
+    assert data["events_committed"] == 30
+    assert data["scenario_rows"]["exames|delete"] > 0
+    assert data["scenario_rows"]["pacientes|insert"] == data["scenario_occurrences"]["edge-values"]
+
+    report = run_cli("scenario", "run", "long-report", "--hold", "1s", env=env)
+    assert report.returncode == 0, report.stderr
+    assert "relatorios_mensais insert: 1" in report.stdout
+    bad = run_cli("scenario", "run", "long-report", "--hold", "3 weeks", env=env)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "error: --scenario-hold=3 weeks (from flag) is not accepted; it must be seconds, or a "
+        "number with s, m or h"
+    )

@@ -90,6 +90,7 @@ def run(
         str | None,
         typer.Option(
             "--hold",
+            "--scenario-hold",
             help="long-report: how long its transaction stays open: 180, 90s, 3m "
             "(env SCENARIO_HOLD_SECONDS, default 180 s).",
             show_default=False,
