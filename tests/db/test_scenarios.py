@@ -159,3 +159,17 @@ def test_long_report_holds_its_xmin_while_it_runs_and_releases_it_after(
         assert conn.execute(held).fetchone() is None  # committed: the horizon moves on
         stored = str(_scalar(conn, "SELECT conteudo FROM relatorios_mensais"))
         assert '"conferencia": true' in stored and '"exames_pendentes"' in stored
+
+
+def test_schema_migration_migrates_once_and_later_occurrences_only_use_it(
+    fresh_db: FreshDb,
+) -> None:
+    settings = fresh_db.settings(**VOLUMES)
+    init_database(settings)
+    seed_database(settings, seed=5)
+    first = run_scenario(settings, "schema-migration", seed=1).changes
+    again = run_scenario(settings, "schema-migration", seed=2).changes
+    # The DDL is a transaction of its own, with no row in it; then one per update, one insert.
+    updates = [c.rows[("pacientes", "update")] for c in (first, again)]
+    assert first.transactions == updates[0] + 2
+    assert again.transactions == updates[1] + 1

@@ -47,7 +47,7 @@ class Changes:
     gone: set[int] = field(default_factory=set)
     """Patients the occurrence deleted or renumbered: a stream worker forgets them."""
     doubt: tuple[str, Changes] | None = None
-    _staged: Changes | None = field(default=None, repr=False)
+    _staged: Changes | None = field(default=None, init=False, repr=False)
 
     def add(self, table: str, op: str, n: int = 1) -> None:
         if self._staged is not None:

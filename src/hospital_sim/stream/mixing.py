@@ -133,7 +133,9 @@ class Interludes:
         if self.mix.background(name):
             self._start_background(name)
             return
-        gone = run(self.mix, name, self.session, self.rng, self.stats, self.errors, self.scope)
+        gone = run_occurrence(
+            self.mix, name, self.session, self.rng, self.stats, self.errors, self.scope
+        )
         for patient in gone:  # deleted or renumbered: no longer a candidate of this worker
             self.forget(patient)
 
@@ -187,7 +189,7 @@ class Background(threading.Thread):
     def run(self) -> None:
         try:
             flag = EitherFlag(self.owner.stop, self.ending)
-            run(self.owner.mix, self.scenario, self.session, self.rng, self.stats,
+            run_occurrence(self.owner.mix, self.scenario, self.session, self.rng, self.stats,
                 self.owner.errors, self.owner.scope, stop=flag)  # fmt: skip
         finally:
             self.session.close()
@@ -218,7 +220,7 @@ class EitherFlag:
         return True
 
 
-def run(
+def run_occurrence(
     mix: Mix,
     name: str,
     session: Session,
