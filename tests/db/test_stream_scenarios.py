@@ -16,6 +16,7 @@ import pytest
 from hospital_sim.cli.scenario_mix import ScenarioMix
 from hospital_sim.db.schema import TABLES
 from hospital_sim.scenarios import SCENARIOS, get_scenario
+from hospital_sim.stream.mixing import prepare
 from hospital_sim.stream.operations import FixedClock
 from hospital_sim.stream.run import StreamSummary, run_stream
 from tests.db.checks import (
@@ -285,3 +286,25 @@ def test_cli_streams_with_scenarios_and_runs_the_report_for_its_hold(
         "error: --scenario-hold=3 weeks (from flag) is not accepted; it must be seconds, or a "
         "number with s, m or h"
     )
+
+
+def test_two_streams_starting_together_prepare_the_scenarios_once(fresh_db: FreshDb) -> None:
+    db = seeded(fresh_db, audit=False)
+    mix = ScenarioMix(names=tuple(SCENARIOS), every=100, hold=1)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            with db.connect() as conn:
+                prepare(mix, conn)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []  # without the lock, CREATE TABLE IF NOT EXISTS races itself
+    with db.connect() as conn:
+        assert scalar(conn, "SELECT count(*) FROM fila_integracao") == 0

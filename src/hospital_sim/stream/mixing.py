@@ -28,7 +28,7 @@ from hospital_sim.stream.stats import Resolution, Stats
 
 log = logging.getLogger(__name__)
 
-# Advisory lock class of "a serial scenario runs"; object 0 serial ones, 1 the report.
+# Advisory lock class of the scenarios: object 0 serial ones run, 1 the report, 2 the DDL.
 SCENARIO_LOCK = 0x48535343  # "HSSC"
 LOCK_TIMEOUT = "1s"
 """A scenario's wait for a lock: DDL queued behind a long transaction would otherwise
@@ -74,6 +74,14 @@ class Mix(Protocol):
     ) -> Occurred:
         """One occurrence on ``conn`` (autocommit), picking patients in ``scope`` only;
         never raises a database error."""
+
+
+def prepare(mix: Mix, conn: Conn) -> None:
+    """The scenarios' DDL, once, before a stream starts; two streams starting together
+    (shards) take turns, so neither trips on the table the other is creating."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (SCENARIO_LOCK, 2))
+        mix.prepare(conn)
 
 
 class Interludes:

@@ -24,7 +24,7 @@ from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
 from hospital_sim.stream.crews import Crew, ThreadCrew, describe
-from hospital_sim.stream.mixing import Mix
+from hospital_sim.stream.mixing import Mix, prepare
 from hospital_sim.stream.operations import Clock
 from hospital_sim.stream.plan import RunPlan, make_plan, utc_now
 from hospital_sim.stream.stats import Outcome, Stats, fmt_seconds, merged, snapshot
@@ -254,7 +254,7 @@ def run_stream(
         plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
         if scenarios is not None:
             with connection(prepare_target(settings), deadline=settings.connect_timeout) as c:
-                scenarios.prepare(c)
+                prepare(scenarios, c)
             plan = replace(plan, mix=scenarios)
         return _run_locked(
             settings,
