@@ -290,12 +290,14 @@ def test_cli_streams_with_scenarios_and_runs_the_report_for_its_hold(
 
 def test_two_streams_starting_together_prepare_the_scenarios_once(fresh_db: FreshDb) -> None:
     db = seeded(fresh_db, audit=False)
-    mix = ScenarioMix(names=tuple(SCENARIOS), every=100, hold=1)
+    mix = ScenarioMix(names=("nightly-cleanup", "long-report"), every=100, hold=1)
     failures: list[BaseException] = []
+    together = threading.Barrier(4)
 
     def start() -> None:
         try:
             with db.connect() as conn:
+                together.wait(30)
                 prepare(mix, conn)
         except BaseException as exc:  # reported below
             failures.append(exc)
