@@ -18,6 +18,10 @@ Run: ``make bench`` or ``.venv/bin/python bench/stream.py [--quick]``.
 6. The hospital model's memory: RSS after 10 minutes at max rate within 10% of RSS after
    1 minute (appointments booked weeks ahead wait in a compact calendar, the patients it
    draws from stay at their number at the start).
+7. Scenarios mixed in: max throughput with every scenario on (``--scenarios all``, one
+   occurrence per 100 transactions, the long report held for the whole run) vs the default
+   mix, 1 and 4 workers, alternated; the stream's events/s, plus the scenarios' own row
+   changes per second. No target: it tells what the edge cases cost.
 
 ``--quick`` shortens every phase (and seeds 100,000 patients instead of 1,000,000) for a
 smoke run. The server is a dedicated embedded PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.
@@ -56,6 +60,7 @@ MAX_RATE = 1e6  # the highest STREAM_RATE: the open-loop schedule is always due
 CHILD = """
 import json, sys, threading, time
 from pathlib import Path
+from hospital_sim.cli.scenario_mix import scenario_mix
 from hospital_sim.config import load_settings
 from hospital_sim.stream.run import run_stream
 args = json.loads(sys.stdin.read())  # not argv: the DSN holds a password
@@ -69,7 +74,7 @@ def sample():
             if line.startswith('VmRSS:'):
                 rss[str(at)] = int(line.split()[1]) / 1024
 threading.Thread(target=sample, daemon=True).start()
-summary = run_stream(s, duration=args['duration'], seed=1)
+summary = run_stream(s, duration=args['duration'], seed=1, scenarios=scenario_mix(s))
 snap = summary.snapshot
 snap['rss_mb'] = rss
 print(json.dumps(snap))
@@ -98,7 +103,8 @@ def fresh_database(server_dsn: str, name: str, volumes: dict[str, int]) -> str:
 
 
 def ours(dsn: str, *, duration: float, workers: int = 1, rate: float | None = MAX_RATE,
-         rss_at: list[float] | None = None, model: str = "mix") -> dict[str, Any]:  # fmt: skip
+         rss_at: list[float] | None = None, model: str = "mix",
+         scenarios: str = "", every: float = 100) -> dict[str, Any]:  # fmt: skip
     args = {
         "settings": {
             "database_url": dsn,
@@ -109,6 +115,9 @@ def ours(dsn: str, *, duration: float, workers: int = 1, rate: float | None = MA
             "max_jitter_ms": 0,
             "stream_workers": workers,
             "stream_model": model,
+            "stream_scenarios": scenarios,
+            "stream_scenario_every": every,
+            "scenario_hold_seconds": 3600,  # the report stays open until the run ends
         },
         "duration": duration,
         "rss_at": rss_at or [],
@@ -280,11 +289,29 @@ def memory(dsn: str, early: float, late: float, *, model: str = "mix") -> None:
     )
 
 
+def with_scenarios(dsn: str, duration: float, rounds: int, every: float = 100) -> None:
+    for workers in (1, 4):
+        plain, mixed, rows, occurred = [], [], [], []
+        for _ in range(rounds):  # alternate: drift hits both sides alike
+            plain.append(ours(dsn, duration=duration, workers=workers)["rate"])
+            snap = ours(dsn, duration=duration, workers=workers, scenarios="all", every=every)
+            mixed.append(snap["rate"])
+            rows.append(sum(snap["scenario_rows"].values()) / snap["elapsed_seconds"])
+            occurred.append(sum(snap["scenario_occurrences"].values()))
+        p, m = statistics.median(plain), statistics.median(mixed)
+        print(
+            f"[7] max throughput, {workers} worker(s): every scenario on (one per {every:g} "
+            f"transactions) {m:,.0f} events/s, plus {statistics.median(rows):,.0f} scenario "
+            f"row changes/s ({statistics.median(occurred):,.0f} occurrences in {duration:g} s); "
+            f"default mix {p:,.0f} events/s -> ratio {m / p:.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument(
-        "--only", default="123456", help="phases to run, e.g. --only 13 (default: all)"
+        "--only", default="1234567", help="phases to run, e.g. --only 13 (default: all)"
     )
     args = parser.parse_args()
     quick = args.quick
@@ -304,6 +331,8 @@ def main() -> None:
         if "6" in args.only:
             early, late = (10.0, 60.0) if quick else (60.0, 600.0)
             memory(dsn, early, late, model="hospital")
+        if "7" in args.only:
+            with_scenarios(dsn, duration=5 if quick else 15, rounds=1 if quick else 3)
 
 
 if __name__ == "__main__":

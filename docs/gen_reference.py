@@ -213,6 +213,8 @@ def setting_type(field: FieldInfo) -> str:
         word = "secret text"
     elif typing.get_origin(annotation) is dict:
         word = "name=value pairs"
+    elif typing.get_origin(annotation) is tuple:
+        word = "comma-separated names"
     else:
         word = _type_word(annotation)
     bounds: dict[str, Any] = {}
@@ -245,7 +247,7 @@ def setting_default(field: FieldInfo) -> Any:
 def _shown(value: Any) -> str:
     if value is None:
         return "unset"
-    if isinstance(value, dict) and not value:
+    if isinstance(value, dict | tuple) and not value:
         return "empty"
     return str(value)
 
@@ -294,13 +296,15 @@ def _toml_value(value: Any, field: FieldInfo) -> str:
         return f'"{value}"'
     if isinstance(value, dict):
         return "{}"  # an inline table, empty by default
+    if isinstance(value, tuple):
+        return '""'  # names separated by commas, none by default
     annotation, _ = _optional(field.annotation)
     placeholder = {int: "<integer>", float: "<number>"}.get(annotation)
     return placeholder or '"<text>"'
 
 
 def _env_value(value: Any) -> str:
-    if value is None or (isinstance(value, dict) and not value):
+    if value is None or (isinstance(value, dict | tuple) and not value):
         return ""
     return str(value)
 

@@ -43,6 +43,7 @@ DEFAULT_CONFIG_DIR = Path("config")
 
 # Upper bounds that keep every figure finite and every schedule within reach.
 DAY = 86_400
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_ROWS = 100_000_000
 
 
@@ -277,6 +278,28 @@ class Settings(BaseSettings):
         validation_alias=_env("STREAM_CLINIC_SLOTS", "stream_clinic_slots"),
         description=("Appointments per doctor per day the hospital model books at most (1..200)."),
     )
+    stream_scenarios: tuple[str, ...] = Field(
+        (),
+        validation_alias=_env("STREAM_SCENARIOS", "stream_scenarios"),
+        description="Scenarios mixed into the stream, e.g. lgpd-erasure,clinical-notes "
+        "(or all; see scenario list); empty: the plain INSERT/UPDATE mix.",
+    )
+    stream_scenario_every: float = Field(
+        100.0,
+        ge=1,
+        le=1_000_000_000,
+        validation_alias=_env("STREAM_SCENARIO_EVERY", "stream_scenario_every"),
+        description="With STREAM_SCENARIOS: one scenario occurrence per N stream "
+        "transactions on average, drawn from the run's seed.",
+    )
+    scenario_hold_seconds: float = Field(
+        180.0,
+        gt=0,
+        le=DAY,
+        validation_alias=_env("SCENARIO_HOLD_SECONDS", "scenario_hold_seconds"),
+        description="How long the long-report scenario keeps its transaction open "
+        "(seconds, or with a unit: 90s, 3m, 1h).",
+    )
     stream_ramp_seconds: float = Field(
         60.0,
         gt=0,
@@ -412,6 +435,24 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("stream_scenarios", mode="before")
+    @classmethod
+    def _scenarios(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("scenario_hold_seconds", mode="before")
+    @classmethod
+    def _hold(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip()[-1:] in _UNITS:
+            text = value.strip()
+            try:
+                return float(text[:-1]) * _UNITS[text[-1]]
+            except ValueError:
+                raise ValueError("it must be seconds, or a number with s, m or h") from None
+        return value
 
     @field_validator("stream_weights", mode="before")
     @classmethod

@@ -283,3 +283,29 @@ def test_debezium_log_proven_against_a_reference_taken_at_the_same_time_with_fau
     [example] = proof.examples["altered"]
     assert [c[0] for c in example.columns] == [column] and example.columns[0][2] == "ALTERED"
     assert state.identical, state.render_table()
+
+
+def test_teardown_drops_the_publications_the_connector_created(cdc: CdcDb) -> None:
+    s = cdc.settings()
+    init_database(s)
+    made = []
+    for props in ({}, {"publication.name": f"{cdc.slot}_reports"}):  # default name, and own
+        capture = DebeziumCapture(s, props={"slot.drop.on.stop": "true", **props})
+        running = Background(capture.run)
+        assert capture.ready.wait(60)
+        capture.stop()
+        running.join(120)
+        made.append(props.get("publication.name", f"{capture.slot}_pub"))
+    with cdc.connect() as conn:
+        conn.execute("CREATE PUBLICATION someone_elses FOR TABLE pacientes")
+        names = {str(r[0]) for r in conn.execute("SELECT pubname FROM pg_publication")}
+    assert set(made) <= names  # the connector leaves them behind when it stops
+
+    out = run_cli("cdc", "teardown", "--yes", env=cdc.env())
+    assert out.returncode == 0, out.stderr
+    assert f"publications the Debezium connector created: dropped {', '.join(sorted(made))}" in (
+        out.stdout
+    )
+    with cdc.connect() as conn:
+        left = {str(r[0]) for r in conn.execute("SELECT pubname FROM pg_publication")}
+    assert left == {"someone_elses"}

@@ -54,7 +54,7 @@ def _fingerprint(db: FreshDb) -> dict[str, object]:
 
 
 def _all_scenarios(db: FreshDb) -> tuple[dict[str, int], list[ScenarioResult]]:
-    settings = db.settings(**VOLUMES)
+    settings = db.settings(**VOLUMES, scenario_hold_seconds=0.2)
     init_database(settings)
     seed_database(settings, seed=42)
     before = _counts(db)
@@ -127,3 +127,49 @@ def test_cli_scenario_run_reports_its_seed_and_rejects_an_unknown_name(fresh_db:
         + ", ".join(SCENARIOS)
         + ")"
     ]
+
+
+def test_long_report_holds_its_xmin_while_it_runs_and_releases_it_after(
+    fresh_db: FreshDb,
+) -> None:
+    import threading
+
+    from tests.db.support import wait_until
+
+    settings = fresh_db.settings(**VOLUMES, scenario_hold_seconds=3)
+    init_database(settings)
+    seed_database(settings, seed=2)
+    done: list[ScenarioResult] = []
+    runner = threading.Thread(target=lambda: done.append(run_scenario(settings, "long-report")))
+    held = (
+        "SELECT backend_xmin::text FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
+        " AND backend_xmin IS NOT NULL"
+    )
+    with fresh_db.connect() as conn:
+        runner.start()
+        wait_until(lambda: conn.execute(held).fetchone() is not None, timeout=10,
+                   what="the report's open snapshot")  # fmt: skip
+        xmin = conn.execute(held).fetchone()
+        for _ in range(3):  # the hospital goes on writing; the report's xmin stays put
+            conn.execute("UPDATE pacientes SET telefone = telefone WHERE id = 1")
+        assert conn.execute(held).fetchone() == xmin
+        runner.join(30)
+        assert done and done[0].changes.rows == {("relatorios_mensais", "insert"): 1}
+        assert conn.execute(held).fetchone() is None  # committed: the horizon moves on
+        stored = str(_scalar(conn, "SELECT conteudo FROM relatorios_mensais"))
+        assert '"conferencia": true' in stored and '"exames_pendentes"' in stored
+
+
+def test_schema_migration_migrates_once_and_later_occurrences_only_use_it(
+    fresh_db: FreshDb,
+) -> None:
+    settings = fresh_db.settings(**VOLUMES)
+    init_database(settings)
+    seed_database(settings, seed=5)
+    first = run_scenario(settings, "schema-migration", seed=1).changes
+    again = run_scenario(settings, "schema-migration", seed=2).changes
+    # The DDL is a transaction of its own, with no row in it; then one per update, one insert.
+    updates = [c.rows[("pacientes", "update")] for c in (first, again)]
+    assert first.transactions == updates[0] + 2
+    assert again.transactions == updates[1] + 1

@@ -27,12 +27,19 @@ def test_scenario_list_describes_each_scenario() -> None:
     listed = {s["name"]: s for s in json.loads(proc.stdout)}
     assert list(listed) == [
         "lgpd-erasure", "cancelled-orders", "clinical-notes", "patient-merge",
-        "schema-migration", "nightly-cleanup", "month-end-billing", "edge-values",
+        "schema-migration", "nightly-cleanup", "month-end-billing", "long-report",
+        "edge-values",
     ]  # fmt: skip
     for s in listed.values():
         assert all(len(s[k]) > 30 for k in ("event", "data", "cdc", "settings")), s["name"]
     assert "skipped.operations=none" in listed["nightly-cleanup"]["settings"]
     assert "__debezium_unavailable_value" in listed["clinical-notes"]["cdc"]
+    assert "backend_xmin" in listed["long-report"]["cdc"]
+    # How a stream runs each one: the heavy ones one at a time, the report beside it.
+    for name in ("month-end-billing", "nightly-cleanup", "schema-migration"):
+        assert listed[name]["in_stream"].startswith("serialized: one at a time"), name
+    assert "connection of its own" in listed["long-report"]["in_stream"]
+    assert listed["lgpd-erasure"]["in_stream"].startswith("on the drawing worker's second")
     text = _cli("scenario", "list").stdout
     assert all(f"\n{name}\n" in f"\n{text}" for name in SCENARIOS)
 

@@ -178,9 +178,20 @@ TABLE_SCHEMAS: Final[Mapping[str, TableSchema]] = MappingProxyType(
 TABLE_NAMES: Final[tuple[str, ...]] = tuple(TABLE_SCHEMAS)
 
 # Tables a scenario creates next to the hospital's (hospital_sim.scenarios), so that a log
-# carrying them can be verified too: nightly-cleanup's work queue, emptied by TRUNCATE.
+# carrying them can be verified too: nightly-cleanup's work queue, emptied by TRUNCATE, and
+# long-report's stored reports.
 SCENARIO_TABLE_SCHEMAS: Final[Mapping[str, TableSchema]] = MappingProxyType(
     {
+        "relatorios_mensais": TableSchema(
+            "relatorios_mensais",
+            (
+                Column("id", _B, nullable=False),
+                Column("mes", _D, nullable=False),
+                Column("conteudo", _V, nullable=False),
+                Column("aberto_em", _T, nullable=False),
+                Column("gerado_em", _T, nullable=False),
+            ),
+        ),
         "fila_integracao": TableSchema(
             "fila_integracao",
             (

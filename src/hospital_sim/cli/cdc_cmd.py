@@ -114,7 +114,8 @@ def teardown(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Drop the slots (named CDC_SLOT*), the publication and the CDC role."""
+    """Drop the slots (named CDC_SLOT*), the publication (and those the Debezium connector
+    created for our slots) and the CDC role."""
     from hospital_sim.cdc.capture.setup import teardown_cdc
 
     s = settings(ctx)
@@ -127,6 +128,10 @@ def teardown(
     result = teardown_cdc(s)
     typer.echo(f"slots dropped: {', '.join(result.slots) or 'none'}")
     typer.echo(f"publication: {'dropped' if result.publication_dropped else 'not there'}")
+    made = ", ".join(result.connector_publications)
+    typer.echo(
+        f"publications the Debezium connector created: {'dropped ' + made if made else 'none'}"
+    )
     typer.echo(f"role: {'dropped' if result.role_dropped else 'not there'}")
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hospital_sim.cli.common import settings
+
+if TYPE_CHECKING:
+    from hospital_sim.scenarios import Scenario
 
 app = typer.Typer(
     help="Edge-case hospital events that exercise CDC pipelines (deletes, TOAST, key moves, "
@@ -35,6 +38,7 @@ def list_scenarios(
                         "cdc": s.cdc,
                         "settings": s.settings,
                         "extra_tables": list(s.extra_tables),
+                        "in_stream": _in_stream(s),
                     }
                     for s in SCENARIOS.values()
                 ],
@@ -50,11 +54,27 @@ def list_scenarios(
             ("data", s.data),
             ("cdc", s.cdc),
             ("settings", s.settings),
+            ("stream", _in_stream(s)),
         ):
             wrapped = textwrap.wrap(text, 88, initial_indent=f"  {label + ':':<10}",
                                     subsequent_indent=" " * 12)  # fmt: skip
             typer.echo("\n".join(wrapped))
         typer.echo()
+
+
+def _in_stream(s: Scenario) -> str:
+    """How ``stream --scenarios`` runs it beside the workers."""
+    if s.background:
+        return (
+            "runs beside the worker that drew it, on a connection of its own (the worker "
+            "goes on); one at a time over the database, a draw meanwhile is skipped."
+        )
+    if s.serial:
+        return (
+            "serialized: one at a time over the database (it locks many rows or takes "
+            "table locks), a draw while one runs is skipped; waits for a lock at most 1 s."
+        )
+    return "on the drawing worker's second connection, between two of its transactions."
 
 
 @app.command("run")
@@ -66,11 +86,22 @@ def run(
         typer.Option("--seed", help="Seed for the choices and values; random when unset."),
     ] = None,
     times: Annotated[int, typer.Option("--times", help="Occurrences to run.", min=1)] = 1,
+    hold: Annotated[
+        str | None,
+        typer.Option(
+            "--hold",
+            "--scenario-hold",
+            help="long-report: how long its transaction stays open: 180, 90s, 3m "
+            "(env SCENARIO_HOLD_SECONDS, default 180 s).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run one scenario on its own against the database (its DDL first, if any)."""
     from hospital_sim.scenarios.run import run_scenario
 
-    result = run_scenario(settings(ctx), name, seed=seed, times=times)
+    s = settings(ctx, scenario_hold_seconds=hold)
+    result = run_scenario(s, name, seed=seed, times=times)
     for line in result.lines():
         typer.echo(line)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hospital_sim.cli.common import settings
-from hospital_sim.cli.stream_cmd import DashboardOpt
+from hospital_sim.cli.stream_cmd import DashboardOpt, ScenarioEveryOpt, ScenariosOpt
 from hospital_sim.config import Settings
 from hospital_sim.db.lifecycle import count_rows, init_database, reset_database
 
@@ -219,10 +219,21 @@ def run(
         bool,
         typer.Option("--stream/--no-stream", help="Stream changes after seeding, until Ctrl-C."),
     ] = True,
+    scenarios: ScenariosOpt = None,
+    scenario_every: ScenarioEveryOpt = None,
     dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Start the database, create the schema, seed it when empty, print the counts, stream."""
-    s = settings(ctx, random_seed=seed, seed_scale=scale)
+    s = settings(
+        ctx,
+        random_seed=seed,
+        seed_scale=scale,
+        stream_scenarios=scenarios,
+        stream_scenario_every=scenario_every,
+    )
+    from hospital_sim.cli.scenario_mix import scenario_mix
+
+    scenario_mix(s)  # an unknown scenario fails before anything is created
     from hospital_sim.db.seed import volumes_from
 
     volumes_from(s)  # impossible volumes fail before anything is created

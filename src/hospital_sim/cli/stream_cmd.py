@@ -9,13 +9,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hospital_sim.cli.common import settings, state
 from hospital_sim.config import Settings
 from hospital_sim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hospital_sim.cli.scenario_mix import ScenarioMix
 
 DashboardOpt = typer.Option(
     "--dashboard",
@@ -27,6 +30,32 @@ def _opt(flag: str, env: str, help: str, **kw: Any) -> Any:
     return typer.Option(
         f"--{flag}", envvar=None, help=f"{help} (env {env})", show_default=False, **kw
     )
+
+
+ScenariosOpt = Annotated[
+    str | None,
+    _opt(
+        "scenarios",
+        "STREAM_SCENARIOS",
+        "Scenarios mixed into the stream, e.g. lgpd-erasure,clinical-notes, or all.",
+    ),
+]
+ScenarioEveryOpt = Annotated[
+    float | None,
+    _opt(
+        "scenario-every",
+        "STREAM_SCENARIO_EVERY",
+        "One scenario occurrence per N stream transactions on average (default 100).",
+    ),
+]
+ScenarioHoldOpt = Annotated[
+    str | None,
+    _opt(
+        "scenario-hold",
+        "SCENARIO_HOLD_SECONDS",
+        "How long long-report keeps its transaction open: 180, 90s, 3m (default 180 s).",
+    ),
+]
 
 
 def print_summary(summary: Any, *, as_json: bool = False) -> None:
@@ -141,10 +170,16 @@ def stream(
             show_default=False,
         ),
     ] = None,
+    scenarios: ScenariosOpt = None,
+    scenario_every: ScenarioEveryOpt = None,
+    scenario_hold: ScenarioHoldOpt = None,
     dashboard: Annotated[bool, DashboardOpt] = False,
 ) -> None:
     """Write a continuous stream of INSERTs and UPDATEs until Ctrl-C (or --duration/--events)."""
     flags: dict[str, Any] = {
+        "stream_scenarios": scenarios,
+        "stream_scenario_every": scenario_every,
+        "scenario_hold_seconds": scenario_hold,
         "stream_rate": rate,
         "stream_workers": workers,
         "stream_txn_size": txn_size,
@@ -186,12 +221,16 @@ def stream_with(
     dashboard: bool = False,
 ) -> None:
     """Run the stream with loaded settings and print the summary (also used by ``run``)."""
+    from hospital_sim.cli.scenario_mix import scenario_mix
+
+    mix = scenario_mix(s)  # an unknown scenario fails here, before anything runs
     run = functools.partial(
         _stream,
         duration=duration,
         events=events,
         summary_json=summary_json,
         json_summary=json_summary,
+        mix=mix,
     )
     if dashboard:
         with _dashboard(s) as s:
@@ -221,6 +260,7 @@ def _stream(
     events: int | None,
     summary_json: Path | None,
     json_summary: bool,
+    mix: ScenarioMix | None = None,
 ) -> None:
     from hospital_sim.cli.slot_metrics import slot_collectors
     from hospital_sim.stream.run import run_stream
@@ -231,10 +271,17 @@ def _stream(
 
         with live_view() as show:
             summary = run_stream(
-                s, duration=duration, events=events, progress=show, collectors=slot_collectors
+                s,
+                duration=duration,
+                events=events,
+                progress=show,
+                collectors=slot_collectors,
+                scenarios=mix,
             )
     else:
-        summary = run_stream(s, duration=duration, events=events, collectors=slot_collectors)
+        summary = run_stream(
+            s, duration=duration, events=events, collectors=slot_collectors, scenarios=mix
+        )
     if summary_json is not None:
         write_summary(summary_json, summary)
     print_summary(summary, as_json=json_summary)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Final
 
-from hospital_sim.scenarios.base import Changes, Conn, Scenario
+from hospital_sim.scenarios.base import Changes, Conn, Scenario, transaction
 
 QUEUE_TABLE: Final = "fila_integracao"
 BILLING_COLUMN: Final = "lote_faturamento"
@@ -23,19 +23,18 @@ def _prepare_queue(conn: Conn) -> None:
 
 
 def _nightly_cleanup(conn: Conn, rng: random.Random, changes: Changes) -> None:
-    with conn.transaction():  # the day's results queued for the lab and the state's system
+    # The day's results queued for the lab and the state's system.
+    with transaction(conn, changes):
         cur = conn.execute(
             f"INSERT INTO {QUEUE_TABLE} (exame_id, destino, payload)"
             " SELECT id, %s, tipo_exame || ': ' || resultado FROM exames"
             " WHERE resultado IS NOT NULL ORDER BY id DESC LIMIT %s",
             (rng.choice(("LIS", "e-SUS", "RNDS")), rng.randint(50, 500)),
         )
-    changes.add(QUEUE_TABLE, "insert", cur.rowcount)
-    changes.transactions += 1
-    with conn.transaction():  # midnight: the queue is emptied in one statement
+        changes.add(QUEUE_TABLE, "insert", cur.rowcount)
+    with transaction(conn, changes):  # midnight: the queue is emptied in one statement
         conn.execute(f"TRUNCATE {QUEUE_TABLE}")
-    changes.add(QUEUE_TABLE, "truncate")
-    changes.transactions += 1
+        changes.add(QUEUE_TABLE, "truncate")
 
 
 NIGHTLY_CLEANUP = Scenario(
@@ -50,6 +49,7 @@ NIGHTLY_CLEANUP = Scenario(
     apply=_nightly_cleanup,
     prepare=_prepare_queue,
     extra_tables=(QUEUE_TABLE,),
+    serial=True,
 )
 
 
@@ -59,15 +59,14 @@ def _prepare_billing(conn: Conn) -> None:
 
 def _month_end_billing(conn: Conn, rng: random.Random, changes: Changes) -> None:
     batch = rng.randint(1, 999)
-    with conn.transaction():
+    with transaction(conn, changes):
         cur = conn.execute(
             f"UPDATE consultas SET {BILLING_COLUMN} ="
             " 'FAT-' || to_char(localtimestamp, 'YYYY-MM') || '-' || lpad(%s::text, 3, '0')"
             " WHERE status = 'realizada' AND data < date_trunc('month', localtimestamp)",
             (batch,),
         )
-    changes.add("consultas", "update", cur.rowcount)
-    changes.transactions += 1
+        changes.add("consultas", "update", cur.rowcount)
 
 
 MONTH_END_BILLING = Scenario(
@@ -82,4 +81,5 @@ MONTH_END_BILLING = Scenario(
     "logical_decoding_work_mem (spills to disk), streaming of in-progress transactions.",
     apply=_month_end_billing,
     prepare=_prepare_billing,
+    serial=True,
 )

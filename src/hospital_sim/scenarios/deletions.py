@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 
 from hospital_sim.generate.vocab import EXAMES
-from hospital_sim.scenarios.base import Changes, Conn, Scenario, pick_id
+from hospital_sim.scenarios.base import Changes, Conn, Scenario, pick_id, transaction
 
 _CHILDREN = ("exames", "consultas", "internacoes", "pacientes_convenios")
 _ATTEMPTS = 5
@@ -16,12 +16,11 @@ _ATTEMPTS = 5
 
 def _erase(conn: Conn, rng: random.Random, changes: Changes) -> None:
     for _ in range(_ATTEMPTS):
-        patient = pick_id(conn, rng, "pacientes")
+        patient = pick_id(conn, rng, "pacientes", scope=changes.scope)
         if patient is None:
             return
-        deleted: list[tuple[str, int]] = []
         try:
-            with conn.transaction():
+            with transaction(conn, changes):
                 for table in (*_CHILDREN, "pacientes"):
                     column = "id" if table == "pacientes" else "paciente_id"
                     cur = conn.execute(
@@ -30,13 +29,11 @@ def _erase(conn: Conn, rng: random.Random, changes: Changes) -> None:
                         ),
                         (patient,),
                     )
-                    deleted.append((table, cur.rowcount))
+                    changes.add(table, "delete", cur.rowcount)
+                changes.gone.add(patient)
         except psycopg.errors.ForeignKeyViolation:
             # A writer added a child row meanwhile: the request is served for someone else.
             continue
-        for table, n in deleted:
-            changes.add(table, "delete", n)
-        changes.transactions += 1
         return
 
 
@@ -54,12 +51,12 @@ LGPD_ERASURE = Scenario(
 
 
 def _cancel(conn: Conn, rng: random.Random, changes: Changes) -> None:
-    patient = pick_id(conn, rng, "pacientes", "data_cadastro < localtimestamp")
+    patient = pick_id(conn, rng, "pacientes", "data_cadastro < localtimestamp", scope=changes.scope)
     if patient is None:
         return
     tests = rng.sample([t.text for t in EXAMES.terms if t.unrestricted], rng.randint(1, 3))
     ids = []
-    with conn.transaction():
+    with transaction(conn, changes):
         for test in tests:
             row = conn.execute(
                 "INSERT INTO exames (paciente_id, tipo_exame, data) VALUES (%s, %s, localtimestamp)"
@@ -68,12 +65,10 @@ def _cancel(conn: Conn, rng: random.Random, changes: Changes) -> None:
             ).fetchone()
             assert row is not None
             ids.append(row[0])
-    changes.add("exames", "insert", len(ids))
-    changes.transactions += 1
-    with conn.transaction():
+            changes.add("exames", "insert")
+    with transaction(conn, changes):
         cur = conn.execute("DELETE FROM exames WHERE id = ANY(%s)", (ids,))
-    changes.add("exames", "delete", cur.rowcount)
-    changes.transactions += 1
+        changes.add("exames", "delete", cur.rowcount)
 
 
 CANCELLED_ORDERS = Scenario(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Final
 
-from hospital_sim.scenarios.base import Changes, Conn, Scenario, new_cpf, pick_id
+from hospital_sim.scenarios.base import Changes, Conn, Scenario, new_cpf, pick_id, transaction
 
 AMOUNT_COLUMN: Final = "valor_cobrado"
 
@@ -36,7 +36,7 @@ def _prepare(conn: Conn) -> None:
 
 def _edge_values(conn: Conn, rng: random.Random, changes: Changes) -> None:
     plans = [pick_id(conn, rng, "convenios") for _ in range(2)]
-    with conn.transaction():
+    with transaction(conn, changes):
         # Born before 1900 or the day before the Unix epoch; registered a microsecond
         # after it (a legacy import's placeholder date).
         row = conn.execute(
@@ -80,7 +80,6 @@ def _edge_values(conn: Conn, rng: random.Random, changes: Changes) -> None:
             (patient, "Observação\r\nalta no dia seguinte", "Obs-\\01"),
         )
         changes.add("internacoes", "insert")
-    changes.transactions += 1
 
 
 EDGE_VALUES = Scenario(

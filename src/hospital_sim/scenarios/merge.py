@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 
 from hospital_sim.generate.vocab import EXAMES, MOTIVOS_CONSULTA_GERAL
-from hospital_sim.scenarios.base import Changes, Conn, Scenario, new_cpf, pick_id
+from hospital_sim.scenarios.base import Changes, Conn, Scenario, new_cpf, pick_id, transaction
 
 
 def _register_duplicate(conn: Conn, rng: random.Random, survivor: int, changes: Changes) -> int:
     """The same person registered again under a mistyped CPF, seen once since."""
     cpf = new_cpf(conn, rng)
     days = rng.randint(1, 900)
-    with conn.transaction():
+    with transaction(conn, changes):
         row = conn.execute(
             "INSERT INTO pacientes (nome, nascimento, cpf, telefone, endereco, data_cadastro)"
             " SELECT nome, nascimento, %s, telefone, endereco,"
@@ -45,16 +45,15 @@ def _register_duplicate(conn: Conn, rng: random.Random, survivor: int, changes: 
             " VALUES (%s, %s, %s, (localtimestamp + interval '1 year')::date)",
             (duplicate, plan, f"{rng.randrange(10**15, 10**16)}"),
         )
-    changes.add("pacientes", "insert")
-    changes.add("consultas", "insert")
-    changes.add("exames", "insert")
-    changes.add("pacientes_convenios", "insert")
-    changes.transactions += 1
+        changes.add("pacientes", "insert")
+        changes.add("consultas", "insert")
+        changes.add("exames", "insert")
+        changes.add("pacientes_convenios", "insert")
     return duplicate
 
 
 def _merge(conn: Conn, survivor: int, duplicate: int, changes: Changes) -> None:
-    with conn.transaction():
+    with transaction(conn, changes):
         for table in ("consultas", "exames", "internacoes"):
             cur = conn.execute(
                 f"UPDATE {table} SET paciente_id = %s WHERE paciente_id = %s",
@@ -76,45 +75,52 @@ def _merge(conn: Conn, survivor: int, duplicate: int, changes: Changes) -> None:
         changes.add("pacientes_convenios", "update", cur.rowcount)
         cur = conn.execute("DELETE FROM pacientes WHERE id = %s", (duplicate,))
         changes.add("pacientes", "delete", cur.rowcount)
-    changes.transactions += 1
 
 
 def _patient_merge(conn: Conn, rng: random.Random, changes: Changes) -> None:
-    survivor = pick_id(conn, rng, "pacientes", "data_cadastro < localtimestamp - interval '2 days'")
+    survivor = pick_id(
+        conn,
+        rng,
+        "pacientes",
+        "data_cadastro < localtimestamp - interval '2 days'",
+        scope=changes.scope,
+    )
     if survivor is None:
         return
     duplicate = _register_duplicate(conn, rng, survivor, changes)
     _merge(conn, survivor, duplicate, changes)
 
-    corrected = pick_id(conn, rng, "pacientes")
+    corrected = pick_id(conn, rng, "pacientes", scope=changes.scope)
     if corrected is not None:
-        with conn.transaction():
-            conn.execute(
+        with transaction(conn, changes):
+            cur = conn.execute(
                 "UPDATE pacientes SET cpf = %s WHERE id = %s", (new_cpf(conn, rng), corrected)
             )
-        changes.add("pacientes", "update")
-        changes.transactions += 1
+            changes.add("pacientes", "update", cur.rowcount)
 
-    moved = pick_id(conn, rng, "pacientes")
+    moved = pick_id(conn, rng, "pacientes", scope=changes.scope)
     if moved is not None:
         # A new key for the record (e.g. renumbered on a migration between systems); the
         # children follow through ON UPDATE CASCADE.
-        with conn.transaction():
+        with transaction(conn, changes):
+            # Locked first, so no child can be added between the count and the move.
+            conn.execute("SELECT 1 FROM pacientes WHERE id = %s FOR UPDATE", (moved,))
             children = {
                 t: int(str(conn.execute(
                     f"SELECT count(*) FROM {t} WHERE paciente_id = %s", (moved,)
                 ).fetchone()[0]))  # type: ignore[index]
                 for t in ("pacientes_convenios", "consultas", "exames", "internacoes")
             }  # fmt: skip
-            conn.execute(
+            cur = conn.execute(
                 "UPDATE pacientes SET id = nextval(pg_get_serial_sequence('pacientes', 'id'))"
                 " WHERE id = %s",
                 (moved,),
             )
-        changes.add("pacientes", "update")
-        for table, n in children.items():
-            changes.add(table, "update", n)
-        changes.transactions += 1
+            changes.gone.add(moved)
+            if cur.rowcount:
+                changes.add("pacientes", "update", cur.rowcount)
+                for table, n in children.items():
+                    changes.add(table, "update", n)
 
 
 PATIENT_MERGE = Scenario(

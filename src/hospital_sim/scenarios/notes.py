@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Final
 
-from hospital_sim.scenarios.base import Changes, Conn, Scenario, pick_id
+from hospital_sim.scenarios.base import Changes, Conn, Scenario, pick_id, transaction
 
 NOTES_COLUMN: Final = "evolucao_clinica"
 MIN_NOTE: Final = 4_000
@@ -61,18 +61,16 @@ def _write_note(conn: Conn, rng: random.Random, changes: Changes) -> None:
         return
     size = int(MIN_NOTE * (MAX_NOTE / MIN_NOTE) ** rng.random())
     note = clinical_note(rng, size)
-    with conn.transaction():
-        conn.execute(
+    with transaction(conn, changes):
+        cur = conn.execute(
             f"UPDATE internacoes SET {NOTES_COLUMN} = %s WHERE id = %s",
             (note, stay),
         )
-    changes.add("internacoes", "update")
-    changes.transactions += 1
+        changes.add("internacoes", "update", cur.rowcount)
     room = f"{rng.choice(('Enf', 'Apto', 'UTI', 'Semi'))}-{rng.randint(1, 40):02d}"
-    with conn.transaction():  # a transfer: the note is not touched
-        conn.execute("UPDATE internacoes SET quarto = %s WHERE id = %s", (room, stay))
-    changes.add("internacoes", "update")
-    changes.transactions += 1
+    with transaction(conn, changes):  # a transfer: the note is not touched
+        cur = conn.execute("UPDATE internacoes SET quarto = %s WHERE id = %s", (room, stay))
+        changes.add("internacoes", "update", cur.rowcount)
 
 
 CLINICAL_NOTES = Scenario(

@@ -13,7 +13,7 @@ from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import missing_tables
 from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
-from hospital_sim.scenarios import get_scenario
+from hospital_sim.scenarios import configured, get_scenario
 from hospital_sim.scenarios.base import Changes
 
 __all__ = ["ScenarioResult", "prepare_scenario", "run_scenario"]
@@ -55,8 +55,10 @@ def prepare_scenario(settings: Settings, name: str) -> None:
 def run_scenario(
     settings: Settings, name: str, *, seed: int | None = None, times: int = 1
 ) -> ScenarioResult:
-    """Prepare scenario ``name`` (its DDL) and run it ``times`` times, committing each."""
-    scenario = get_scenario(name)
+    """Prepare scenario ``name`` (its DDL) and run it ``times`` times, committing each.
+
+    The long report holds its transaction ``settings.scenario_hold_seconds``."""
+    scenario = configured(name, hold=settings.scenario_hold_seconds)
     if times < 1:
         raise UserError(f"--times {times} must be at least 1")
     if seed is None:

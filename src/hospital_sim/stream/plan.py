@@ -16,6 +16,7 @@ from typing import Protocol
 
 from hospital_sim.config import Settings
 from hospital_sim.stream.hospital import default_beds
+from hospital_sim.stream.mixing import Mix
 from hospital_sim.stream.operations import Clock
 from hospital_sim.stream.pacing import IntervalPacing, Pacing, RatePacing, make_profile
 from hospital_sim.stream.session import Backoff
@@ -102,6 +103,7 @@ class RunPlan:
     beds: int = 0  # the hospital model's beds over all shards and workers
     occupancy: float = 0.8
     clinic_slots: int = 16  # the hospital model's appointments per doctor per day, at most
+    mix: Mix | None = None  # the scenarios mixed in (--scenarios), from the caller
 
     def budget(self, events: int | None, worker: int) -> int | None:
         """This worker's share of ``--events``."""

@@ -156,6 +156,11 @@ class WorkerPools:
         self.uncollected = Pool(self.rng)
         self.stays = Pool(self.rng)
 
+    def forget(self, paciente_id: int) -> None:
+        """A patient deleted or renumbered (by a scenario) is no longer a candidate."""
+        self.patients.discard(paciente_id)
+        self.not_admitted.discard(paciente_id)
+
     def sizes(self) -> dict[str, int]:
         return {
             "patients": len(self.patients),

@@ -13,7 +13,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hospital_sim.config import Settings, run_seed
@@ -24,6 +24,7 @@ from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
 from hospital_sim.stream.crews import Crew, ThreadCrew, describe
+from hospital_sim.stream.mixing import Mix, prepare
 from hospital_sim.stream.operations import Clock
 from hospital_sim.stream.plan import RunPlan, make_plan, utc_now
 from hospital_sim.stream.stats import Outcome, Stats, fmt_seconds, merged, snapshot
@@ -49,6 +50,8 @@ class StreamSummary:
     max_lag: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     model: str = "mix"
+    scenarios: str | None = None
+    """The scenarios mixed in and their frequency, for the summary (None: none)."""
 
     @property
     def snapshot(self) -> dict[str, Any]:
@@ -71,6 +74,7 @@ class StreamSummary:
             "rate_target": self.rate_target,
             "stopped_by": self.stopped_by,
             "failure": self.failure,
+            "scenarios": self.scenarios,
             **self.snapshot,
             **self.extra,
         }
@@ -137,9 +141,31 @@ class StreamSummary:
             out.append(
                 f"  skipped: {s.skipped} events later than --max-lag {self.max_lag:g} s (not run)"
             )
+        if self.scenarios is not None:
+            out += scenario_lines(s, self.scenarios)
         if self.failure:
             out.append(f"  stopped early: {self.failure}")
         return out
+
+
+def scenario_lines(s: Stats, mixed: str) -> list[str]:
+    """The summary's scenario part: occurrences, and their committed rows by table and op."""
+    done = ", ".join(f"{k} {v}" for k, v in sorted(s.scenarios.items())) or "none"
+    out = [f"  scenarios ({mixed}): occurrences {done}"]
+    if s.scenarios_failed:
+        failed = ", ".join(f"{k}: {v}" for k, v in sorted(s.scenarios_failed.items()))
+        out.append(f"    stopped short (what they committed is counted): {failed}")
+    if s.scenarios_skipped:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(s.scenarios_skipped.items()))
+        out.append(f"    skipped (one like it was running): {skipped}")
+    total = sum(s.scenario_rows.values())
+    out.append(f"    rows changed: {total} in {s.scenario_transactions} transactions")
+    by_table: dict[str, list[str]] = {}
+    for (table, op), n in sorted(s.scenario_rows.items()):
+        by_table.setdefault(table, []).append(f"{op} {n}")
+    for table, parts in by_table.items():
+        out.append(f"      {table:<20} {', '.join(parts)}")
+    return out
 
 
 def _preflight(settings: Settings) -> str:
@@ -202,8 +228,12 @@ def run_stream(
     clock: Clock = utc_now,
     progress: OnSnapshot | None = None,
     collectors: Collectors | None = None,
+    scenarios: Mix | None = None,
 ) -> StreamSummary:
     """Stream events until ``duration``, ``events``, ``stop`` or SIGINT/SIGTERM.
+
+    ``scenarios`` mixes scenario occurrences into the workers' transactions (their DDL
+    runs once first); the CLI builds it from ``--scenarios`` (``cli.scenario_mix``).
 
     With ``settings.metrics_port``, /metrics serves the stream's stats and whatever
     ``collectors(conninfo)`` returns (the CLI adds the replication slots' lag).
@@ -223,6 +253,10 @@ def run_stream(
     shard_lock = lock_shard(conninfo, settings)
     try:
         plan = make_plan(settings, conninfo, seed=seed, duration=duration, clock=clock)
+        if scenarios is not None:
+            with connection(prepare_target(settings), deadline=settings.connect_timeout) as c:
+                prepare(scenarios, c)
+            plan = replace(plan, mix=scenarios)
         return _run_locked(
             settings,
             plan,
@@ -283,12 +317,17 @@ def _run_locked(
         stopped_by=reason[0],
         max_lag=plan.max_lag if plan.rate is not None else None,
         model=plan.model,
+        scenarios=None if plan.mix is None else describe_mix(plan.mix),
     )
     if isinstance(failure, BaseException) and not isinstance(failure, Exception):
         raise failure
     if failure is not None:
         log.error("stream stopped: %s", summary.failure)
     return summary
+
+
+def describe_mix(mix: Mix) -> str:
+    return f"{', '.join(mix.names)}; one per {mix.every:g} transactions on average"
 
 
 def _check_picklable(clock: Clock) -> None:

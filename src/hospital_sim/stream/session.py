@@ -102,6 +102,7 @@ class Session:
         backoff: Backoff = Backoff(),
         name: str = "hospital-sim stream",
         connect_timeout: int = 2,  # libpq minimum: a hung handshake costs 2 s, not more
+        autocommit: bool = False,
     ) -> None:
         self.conninfo = conninfo
         self.stats = stats
@@ -110,6 +111,7 @@ class Session:
         self.backoff = backoff
         self.name = name
         self.connect_timeout = connect_timeout
+        self.autocommit = autocommit
         self.conn: Conn | None = None
         self._jitter = random.Random()  # timing only: never the seeded data rng
         self._probe_addr = _probe_address(conninfo)
@@ -129,7 +131,7 @@ class Session:
             try:
                 self.conn = psycopg.connect(
                     self.conninfo,
-                    autocommit=False,
+                    autocommit=self.autocommit,
                     connect_timeout=self.connect_timeout,
                     application_name=self.name,
                 )
@@ -345,6 +347,11 @@ class Session:
             conn.rollback()
         except psycopg.Error:
             self.drop()
+
+    def resolve(self, xid: str) -> Resolution:
+        """Whether transaction ``xid``, whose commit's answer was lost, committed (counted
+        in ``stats.in_doubt``)."""
+        return self._resolve(xid)
 
     def _resolve(self, xid: str) -> Resolution:
         """Ask the server whether transaction ``xid`` committed, reconnecting as needed."""

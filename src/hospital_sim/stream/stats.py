@@ -126,6 +126,13 @@ class Stats:
     occupancy_peak: int = 0
     deferred_admissions: int = 0
     unbooked: int = 0  # bookings given up: no free slot in the doctors' agendas
+    # Scenarios mixed into the stream (--scenarios): rows by (table, op) and
+    # transactions committed by their occurrences, and occurrences by scenario name.
+    scenario_rows: Counter[tuple[str, str]] = field(default_factory=Counter)
+    scenario_transactions: int = 0
+    scenarios: Counter[str] = field(default_factory=Counter)  # completed occurrences
+    scenarios_failed: Counter[str] = field(default_factory=Counter)  # "name SQLSTATE"
+    scenarios_skipped: Counter[str] = field(default_factory=Counter)  # one was running
 
     def record_lag(self, lag: float) -> None:
         self.lag_last = lag
@@ -155,6 +162,11 @@ class Stats:
         self.occupancy_peak += other.occupancy_peak
         self.deferred_admissions += other.deferred_admissions
         self.unbooked += other.unbooked
+        self.scenario_rows.update(other.scenario_rows.copy())
+        self.scenario_transactions += other.scenario_transactions
+        self.scenarios.update(other.scenarios.copy())
+        self.scenarios_failed.update(other.scenarios_failed.copy())
+        self.scenarios_skipped.update(other.scenarios_skipped.copy())
 
 
 def merged(parts: Iterable[Stats]) -> Stats:
@@ -201,6 +213,11 @@ def snapshot(stats: Stats, *, elapsed: float) -> dict[str, Any]:
         "occupancy_peak": stats.occupancy_peak,
         "deferred_admissions": stats.deferred_admissions,
         "unbooked": stats.unbooked,
+        "scenario_rows": {f"{t}|{op}": n for (t, op), n in sorted(stats.scenario_rows.items())},
+        "scenario_transactions": stats.scenario_transactions,
+        "scenario_occurrences": dict(sorted(stats.scenarios.items())),
+        "scenario_failed": dict(sorted(stats.scenarios_failed.items())),
+        "scenario_skipped": dict(sorted(stats.scenarios_skipped.items())),
     }
 
 

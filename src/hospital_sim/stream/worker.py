@@ -12,6 +12,7 @@ from typing import Protocol
 
 from hospital_sim.stream.failures import ErrorLog, Flag
 from hospital_sim.stream.hospital import HospitalModel, beds_for
+from hospital_sim.stream.mixing import Interludes
 from hospital_sim.stream.operations import Event, IdReserve, Operations
 from hospital_sim.stream.plan import Gate, RunPlan
 from hospital_sim.stream.pools import Partition, load_pools
@@ -111,6 +112,7 @@ class Worker:
         self.failure: BaseException | None = None
         self.pipeline = Pipeline()
         self.model: HospitalModel | None = None
+        self.interludes: Interludes | None = None
 
     def run(self, events: int | None) -> None:
         """Thread body: never raises; a fatal error stops the run and is reported."""
@@ -124,6 +126,8 @@ class Worker:
             self.gate.abort()
         finally:
             self._count_committed()
+            if self.interludes is not None:
+                self.interludes.close()
             self.session.close()
 
     def _run(self, budget: int | None) -> None:
@@ -156,6 +160,19 @@ class Worker:
             else None
         )
         self.model = model
+        if plan.mix is not None:
+            self.interludes = Interludes(
+                plan.mix,
+                conninfo=plan.conninfo,
+                rng=self.rng,
+                stats=self.stats,
+                stop=self.stop,
+                errors=self.session.errors,
+                backoff=plan.backoff,
+                name=f"scenarios {plan.shard}.{self.index}",
+                scope=(part.modulus, part.residue),
+                forget=pools.forget,
+            )
         pacing = plan.pacing(
             self.index, random.Random(f"pacing:{plan.seed}:{self.index}"), start, self._skipped
         )
@@ -179,12 +196,19 @@ class Worker:
             )
 
         done = 0
+        drawn: str | None = None  # a scenario drawn while planning ahead, run next
         line = self.pipeline
         due = pacing.next_due(time.monotonic())
         while True:
             if line.planned is None:
                 if self._over(budget, done, due, deadline):
                     break
+                if self.interludes is not None:
+                    # Drawn for this transaction now, unless drawn when it was due early.
+                    scene = drawn if drawn is not None else self.interludes.draw()
+                    drawn = None
+                    if scene is not None:  # its own transactions, on its own connection
+                        self.interludes.occur(scene)
                 if ids.short():
                     self.session.call(lambda conn: ids.ensure(self.session.wire(conn)))
                 events = plan_events(self._size(budget, done))
@@ -200,7 +224,11 @@ class Worker:
             if flight.waiting:  # the server works: count the last one, plan the next one
                 self._count_committed()
                 if may_plan_ahead(upcoming, done + len(events)):
-                    line.planned = plan_events(self._size(budget, done + len(events)))
+                    # A scenario drawn for the next transaction runs first, once this one
+                    # is done: the next is then planned after it, on what it left.
+                    drawn = None if self.interludes is None else self.interludes.draw()
+                    if drawn is None:
+                        line.planned = plan_events(self._size(budget, done + len(events)))
             result = self.session.finish(flight)
             if line.planned is not None and result.status is not Outcome.COMMITTED:
                 for event in reversed(line.planned):  # undo in reverse order of planning

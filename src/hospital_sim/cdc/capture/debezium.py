@@ -37,8 +37,10 @@ from typing import Any, Final, TextIO
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
+from psycopg import sql
 
 from hospital_sim.cdc.capture.sink import change_log, flush
+from hospital_sim.cdc.capture.status import PUBLICATION_MARK, publication_exists
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, connect
 from hospital_sim.db.lifecycle import require_schema
@@ -263,6 +265,7 @@ class DebeziumCapture:
         self._marker: str | None = None
         self._lock = threading.Lock()
         self._target: Target | None = None
+        self._new_publication: str | None = None  # the connector's, to be marked as ours
         # The JVM starts here, in the caller's thread, not in run(), which often runs in
         # a thread of its own: the thread that starts the JVM stays its "main" thread, and
         # at exit the JVM waits for that thread forever if it has ended.
@@ -304,6 +307,10 @@ class DebeziumCapture:
             overrides=self.props,
         )
         result = DebeziumResult(self.slot, str(self.offset_file))
+        with connect(target, deadline=self.settings.connect_timeout) as conn:
+            publication = props["publication.name"]
+            if not publication_exists(conn, publication):
+                self._new_publication = publication  # the connector creates it
         with self._sink() as out:
             handler = jvm.Handler(lambda records: self._write(out, records, result))
             engine = jvm.Engine(props, handler)
@@ -335,6 +342,7 @@ class DebeziumCapture:
             elif self.idle_timeout is not None and now - self._last_event >= self.idle_timeout:
                 self.stop("idle timeout")
             elif not self.ready.is_set() and self._slot_active(target):
+                self._mark_publication(target)
                 self.ready.set()
                 if self.until_current:
                     self._send_marker(target)
@@ -346,6 +354,24 @@ class DebeziumCapture:
                 "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (self.slot,)
             ).fetchone()
         return bool(row and row[0])
+
+    def _mark_publication(self, target: Target) -> None:
+        """Comment the publication the connector created, so ``cdc teardown`` finds it
+        whatever ``publication.name`` said."""
+        name = self._new_publication
+        if name is None:
+            return
+        with connect(target, deadline=self.settings.connect_timeout) as conn:
+            if not publication_exists(conn, name):
+                return
+            try:
+                conn.execute(
+                    sql.SQL("COMMENT ON PUBLICATION {} IS {}").format(
+                        sql.Identifier(name), sql.Literal(f"{PUBLICATION_MARK} {self.slot}")
+                    )
+                )
+            except psycopg.errors.InsufficientPrivilege:
+                log.info("publication %s: not ours to comment; teardown finds it by name", name)
 
     def _send_marker(self, target: Target) -> None:
         token = uuid.uuid4().hex

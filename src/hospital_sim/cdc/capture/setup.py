@@ -19,7 +19,11 @@ from psycopg import sql
 
 from hospital_sim.cdc.capture.connector import ConnectorState, connector_config, register_connector
 from hospital_sim.cdc.capture.slots import drop_slots
-from hospital_sim.cdc.capture.status import publication_tables, replica_identity
+from hospital_sim.cdc.capture.status import (
+    connector_publications,
+    publication_tables,
+    replica_identity,
+)
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Conn, Target, check_version, connection, server_info
 from hospital_sim.db.lifecycle import require_schema
@@ -270,6 +274,8 @@ class TeardownResult:
     slots: list[str]
     publication_dropped: bool
     role_dropped: bool
+    connector_publications: list[str] = field(default_factory=list)
+    """Publications Debezium captures created (``<slot>_pub`` or their publication.name)."""
 
 
 def _other_databases(conn: Conn, role: str) -> list[str]:
@@ -326,7 +332,8 @@ def _drop_role(conn: Conn, role: str, target: Target | None = None) -> bool:
 
 
 def teardown_cdc(settings: Settings) -> TeardownResult:
-    """Drop our slots (names starting with CDC_SLOT), the publication and the CDC role."""
+    """Drop our slots (names starting with CDC_SLOT), the publication, the publications
+    the Debezium connector created for our slots, and the CDC role."""
     target = prepare_target(settings)
     with connection(target, deadline=settings.connect_timeout) as conn:
         try:
@@ -338,8 +345,17 @@ def teardown_cdc(settings: Settings) -> TeardownResult:
                 conn.execute(
                     sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(settings.cdc_publication))
                 )
+            made = [p for p in connector_publications(conn, settings.cdc_slot)
+                    if p != settings.cdc_publication]  # fmt: skip
+            for name in made:
+                conn.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(name)))
             role = _drop_role(conn, settings.cdc_role, target)
         except psycopg.errors.InsufficientPrivilege:
             raise _permission_error("drop the slots, the publication or the CDC role") from None
     log.info("cdc teardown: slots %s, publication and role removed", slots)
-    return TeardownResult(slots=slots, publication_dropped=pub is not None, role_dropped=role)
+    return TeardownResult(
+        slots=slots,
+        publication_dropped=pub is not None,
+        role_dropped=role,
+        connector_publications=made,
+    )

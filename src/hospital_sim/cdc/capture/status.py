@@ -185,3 +185,24 @@ def cdc_status(settings: Settings) -> CdcStatus:
             replica_identity=replica_identity(conn),
             slots=slot_lag(conn, database=target.dbname),
         )
+
+
+PUBLICATION_MARK = "hospital-sim: created by the Debezium connector for slot"
+"""The comment a Debezium capture puts on the publication its connector created."""
+
+
+def publication_exists(conn: Conn, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,)).fetchone()
+    return row is not None
+
+
+def connector_publications(conn: Conn, slot_prefix: str) -> list[str]:
+    """Publications Debezium captures created: marked by them, or named ``<slot>_pub``
+    after one of our slots (the connector's default, also when the mark could not be set)."""
+    pattern = slot_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = conn.execute(
+        "SELECT pubname FROM pg_publication WHERE"
+        " obj_description(oid, 'pg_publication') LIKE %s OR pubname LIKE %s ORDER BY pubname",
+        (PUBLICATION_MARK.replace("_", "\\_") + " %", pattern + "%\\_pub"),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
