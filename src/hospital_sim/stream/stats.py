@@ -2,6 +2,8 @@
 
 Each worker owns one :class:`Stats` and is its only writer, so the hot path takes no
 lock; readers (the progress line, /metrics) merge the workers' stats into a snapshot.
+A worker's stats also hold the last few row changes it committed (:class:`Change`), which
+/changes serves to the dashboard's feed; they travel with the stats from worker processes.
 A snapshot read while workers run may be a few events behind, never inconsistent with
 the database once the workers have stopped.
 """
@@ -10,11 +12,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 # Fixed log-spaced bounds, 10 per decade from 100 µs to 100 s: every bucket is ~26% wide,
 # so a percentile read from them is within ~13% of the true value, in constant memory.
@@ -100,6 +102,30 @@ class Histogram:
         return out
 
 
+RECENT_CHANGES = 20
+"""Row changes each worker remembers (and a merged snapshot keeps): the feed's length."""
+
+
+class Change(NamedTuple):
+    """One committed row change, as the dashboard's feed shows it."""
+
+    at: float
+    """When the worker counted the commit (epoch seconds)."""
+    worker: str
+    """``shard.index``, as in the worker's name and the ``worker`` label of /metrics."""
+    table: str
+    op: str
+    """INSERT or UPDATE."""
+    key: int
+    columns: tuple[str, ...]
+    """The columns the statement wrote: an UPDATE's SET list, every column of an INSERT."""
+    values: tuple[Any, ...]
+
+
+def _recent() -> deque[Change]:
+    return deque(maxlen=RECENT_CHANGES)
+
+
 @dataclass
 class Stats:
     """Everything one worker counts. Only its worker writes it."""
@@ -125,6 +151,8 @@ class Stats:
     occupied: int = 0
     occupancy_peak: int = 0
     deferred_admissions: int = 0
+    recent: deque[Change] = field(default_factory=_recent)
+    """The last row changes committed, oldest first (newest by time after a merge)."""
 
     def record_lag(self, lag: float) -> None:
         self.lag_last = lag
@@ -153,6 +181,9 @@ class Stats:
         self.occupied += other.occupied
         self.occupancy_peak += other.occupancy_peak
         self.deferred_admissions += other.deferred_admissions
+        # Both are short (RECENT_CHANGES); .copy() is one C-level call, like the Counters'.
+        both = sorted([*self.recent, *other.recent.copy()], key=lambda c: c.at)
+        self.recent = deque(both[-RECENT_CHANGES:], maxlen=RECENT_CHANGES)
 
 
 def merged(parts: Iterable[Stats]) -> Stats:

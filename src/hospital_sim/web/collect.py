@@ -2,7 +2,9 @@
 
 One background thread does all reads, so the cost to the database is one connection and a
 fixed handful of cheap queries per refresh however many browsers watch. A lost connection
-makes the snapshot say ``reconnecting`` until a new one succeeds.
+makes the snapshot say ``reconnecting`` until a new one succeeds. The feed of latest
+changes comes from the watched streams' ``/changes`` (what each one committed, with the
+columns it wrote); with no stream watched, from the newest rows of each table.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from hospital_sim.errors import HospitalSimError
 from hospital_sim.stream.workload import OPERATIONS
 from hospital_sim.web import hospital
 from hospital_sim.web.alerts import evaluate
-from hospital_sim.web.scrape import StreamHistory, fetch
+from hospital_sim.web.scrape import StreamHistory, fetch, fetch_changes
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ WINDOW_S = 600.0
 READINGS_S = 90.0
 """Readings of each stream kept: enough for the last minute's deltas (latency, errors);
 the 10-minute chart keeps only the rates it draws."""
+
+FEED_ROWS = 20
+"""Changes shown in the feed, newest first, over all the streams watched."""
 
 COUNTS_EVERY_S = 10.0
 """The hospital's counts (occupancy, appointments, exams, per hour) are read this often at
@@ -132,9 +137,12 @@ class Collector:
     def poll(self) -> dict[str, Any]:
         """Read everything once and publish the snapshot."""
         now = time.time()
+        changes: list[dict[str, Any]] = []
         for history in self.streams:
+            timeout = min(2.0, self.sources.refresh_s)
             try:
-                history.add(fetch(history.url, timeout=min(2.0, self.sources.refresh_s)))
+                history.add(fetch(history.url, timeout=timeout))
+                changes += [{**c, "stream": history.url} for c in fetch_changes(history.url)]
             except OSError as exc:
                 history.error = str(getattr(exc, "reason", exc))
         streams = [h.panel() for h in self.streams]
@@ -156,7 +164,12 @@ class Collector:
             },
             "hospital": db.get("hospital"),
             "cdc": db.get("cdc"),
-            "feed": db.get("feed", []),
+            "feed": (
+                sorted(changes, key=lambda c: float(c.get("at", 0.0)), reverse=True)[:FEED_ROWS]
+                if self.streams
+                else db.get("feed", [])
+            ),
+            "feed_source": "streams" if self.streams else "database",
             "verify": (
                 read_verify_report(self.sources.verify_report)
                 if self.sources.verify_report
@@ -209,7 +222,8 @@ class Collector:
             out = {
                 "hospital": {"rows": hospital.row_estimates(conn), **self._counts},
                 "cdc": cdc,
-                "feed": self.feed.read(conn),
+                # The streams' /changes say what changed; without one, the newest rows.
+                "feed": [] if self.streams else self.feed.read(conn),
             }
             self._db_state, self._db_error = "ok", None
             return out
