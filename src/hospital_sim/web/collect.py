@@ -41,8 +41,11 @@ FEED_ROWS = 20
 """Changes shown in the feed, newest first, over all the streams watched."""
 
 COUNTS_EVERY_S = 10.0
-"""The hospital's counts (occupancy, appointments, exams, per hour) are read this often at
-most: they move slowly and cost more on big tables than the rest of a refresh."""
+"""The hospital's counts (occupancy, appointments, exams) and the rows per table are read
+this often at most: they move slowly and cost more than the rest of a refresh."""
+
+PER_HOUR_EVERY_S = 60.0
+"""The admissions/discharges per hour chart (24 hourly bars) is read this often at most."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class Collector:
         self.feed = hospital.Feed()
         self._counts: dict[str, Any] | None = None
         self._counts_at = 0.0
+        self._per_hour: dict[str, Any] | None = None
+        self._per_hour_at = 0.0
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._db_state = "connecting"
         self._db_error: str | None = None
@@ -217,10 +222,16 @@ class Collector:
             for slot in cdc["slots"]:
                 slot["lag_s"] = self._lag_seconds(now, wal, slot["lag_bytes"])
             if self._counts is None or now - self._counts_at >= COUNTS_EVERY_S:
-                self._counts = hospital.hospital_counts(conn, beds=self.sources.beds)
+                self._counts = {
+                    "rows": hospital.row_estimates(conn),
+                    **hospital.hospital_counts(conn, beds=self.sources.beds),
+                }
                 self._counts_at = now
+            if self._per_hour is None or now - self._per_hour_at >= PER_HOUR_EVERY_S:
+                self._per_hour = hospital.per_hour(conn)
+                self._per_hour_at = now
             out = {
-                "hospital": {"rows": hospital.row_estimates(conn), **self._counts},
+                "hospital": {**self._counts, **self._per_hour},
                 "cdc": cdc,
                 # The streams' /changes say what changed; without one, the newest rows.
                 "feed": [] if self.streams else self.feed.read(conn),

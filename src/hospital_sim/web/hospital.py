@@ -5,9 +5,10 @@ seeded database: no sequential scan of a hospital table). Row counts are the pla
 estimates (``reltuples`` density times the current size), not ``count(*)``. The hospital
 counts read an index range and stop after :data:`COUNT_CAP` rows, so their cost has a
 ceiling however large the tables and however busy the day: the page shows a capped count
-as "more than". Pending exams are read from a partial index of the exams without a
-result (``idx_exames_pendentes``, made by ``init``); on a database initialised before it
-existed the count is still capped, only the range scan reads more index entries.
+as "more than". Open stays and pending exams are read from partial indexes that hold
+only those rows (``idx_internacoes_abertas``, ``idx_exames_pendentes``, made by
+``init``); on a database initialised before they existed the counts are still right and
+capped, only their range scans read the closed rows' index entries too.
 """
 
 from __future__ import annotations
@@ -25,20 +26,20 @@ OPEN_STAY_DAYS = 90
 # scheduled for later is not pending.
 PENDING_EXAM_DAYS = 30
 FEED_PER_TABLE = 4
-COUNT_CAP = 10_000
+COUNT_CAP = 5_000
 """The most rows one hospital count reads: a count that reaches it is shown as 'more than'."""
 
 # The planner's own estimate: tuple density from the last ANALYZE/VACUUM times the table's
-# current size in pages (a stat of the file, not a scan). n_live_tup until first analyzed.
+# current size in pages (a stat of the file, not a scan); the live-tuple count of the
+# statistics collector until first analysed (the function, not the heavier view).
 _ROWS_SQL = """
 SELECT c.relname::text,
-       CASE WHEN c.reltuples < 0 OR c.relpages = 0 THEN coalesce(s.n_live_tup, 0)
+       CASE WHEN c.reltuples < 0 OR c.relpages = 0 THEN pg_stat_get_live_tuples(c.oid)
             ELSE round(c.reltuples / c.relpages
                        * (pg_relation_size(c.oid) / current_setting('block_size')::int))
        END::bigint
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
  WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY(%s)
 """
 
@@ -48,7 +49,7 @@ def _capped(rows: str) -> str:
     return f"SELECT count(*) FROM ({rows} LIMIT {COUNT_CAP + 1}) capped"
 
 
-# idx_internacoes_datas (data_entrada, data_saida): an index-only range scan.
+# idx_internacoes_abertas (data_entrada) WHERE data_saida IS NULL: only open stays are read.
 _OPEN_STAYS_SQL = _capped(
     "SELECT 1 FROM internacoes"
     f" WHERE data_entrada >= localtimestamp - interval '{OPEN_STAY_DAYS} days'"
@@ -72,14 +73,15 @@ _PENDING_EXAMS_SQL = _capped(
 
 # Admissions and discharges per hour over the last 24 h, both range scans on
 # idx_internacoes_datas (data_entrada, data_saida); a discharge is looked for among stays
-# admitted in the last DISCHARGE_LOOKBACK_DAYS. Each reads at most COUNT_CAP + 1 rows.
+# admitted in the last DISCHARGE_LOOKBACK_DAYS. Each reads at most COUNT_CAP + 1 rows,
+# the newest admissions first: a capped chart misses its oldest hours, not the current one.
 DISCHARGE_LOOKBACK_DAYS = 30
 _ADMISSIONS_SQL = f"""
 SELECT 23 - extract(epoch FROM date_trunc('hour', localtimestamp)
                     - date_trunc('hour', data_entrada))::int / 3600, count(*)
   FROM (SELECT data_entrada FROM internacoes
          WHERE data_entrada >= date_trunc('hour', localtimestamp) - interval '23 hours'
-         LIMIT {COUNT_CAP + 1}) day
+         ORDER BY data_entrada DESC LIMIT {COUNT_CAP + 1}) day
  GROUP BY 1
 """
 _DISCHARGES_SQL = f"""
@@ -88,7 +90,7 @@ SELECT 23 - extract(epoch FROM date_trunc('hour', localtimestamp)
   FROM (SELECT data_saida FROM internacoes
          WHERE data_entrada >= localtimestamp - interval '{DISCHARGE_LOOKBACK_DAYS} days'
            AND data_saida >= date_trunc('hour', localtimestamp) - interval '23 hours'
-         LIMIT {COUNT_CAP + 1}) day
+         ORDER BY data_entrada DESC LIMIT {COUNT_CAP + 1}) day
  GROUP BY 1
 """
 
@@ -159,29 +161,20 @@ def _scalar(conn: Conn, query: str) -> int:
     return 0 if row is None else int(str(row[0]))
 
 
-def hospital_counts(conn: Conn, *, beds: int) -> dict[str, Any]:
-    """Occupancy, today's appointments, pending exams, admissions/discharges per hour.
+def _capped_names(counts: dict[str, int]) -> list[str]:
+    return [name for name, n in counts.items() if n > COUNT_CAP]
 
-    Each count reads at most :data:`COUNT_CAP` rows; ``capped`` names the ones that
-    reached it (the true figure is larger; today's statuses are then those of the first
-    COUNT_CAP appointments by time).
+
+def hospital_counts(conn: Conn, *, beds: int) -> dict[str, Any]:
+    """Occupancy, today's appointments and pending exams.
+
+    Each count reads at most :data:`COUNT_CAP` + 1 rows; ``capped`` names the ones that
+    passed it (the true figure is larger; today's statuses are then those of the first
+    COUNT_CAP + 1 appointments by time).
     """
     open_stays = _scalar(conn, _OPEN_STAYS_SQL)
     appointments = {str(s): int(str(n)) for s, n in conn.execute(_APPOINTMENTS_SQL).fetchall()}
     pending = _scalar(conn, _PENDING_EXAMS_SQL)
-    admissions = _per_hour(conn, _ADMISSIONS_SQL)
-    discharges = _per_hour(conn, _DISCHARGES_SQL)
-    capped = [
-        name
-        for name, n in (
-            ("open_stays", open_stays),
-            ("appointments_today", sum(appointments.values())),
-            ("pending_exams", pending),
-            ("admissions_per_hour", sum(admissions)),
-            ("discharges_per_hour", sum(discharges)),
-        )
-        if n > COUNT_CAP
-    ]
     return {
         "open_stays": open_stays,
         "beds": beds,
@@ -190,10 +183,28 @@ def hospital_counts(conn: Conn, *, beds: int) -> dict[str, Any]:
             s: appointments.get(s, 0) for s in ("agendada", "realizada", "cancelada", "faltou")
         },
         "pending_exams": pending,
+        "capped": _capped_names(
+            {
+                "open_stays": open_stays,
+                "appointments_today": sum(appointments.values()),
+                "pending_exams": pending,
+            }
+        ),
+        "count_cap": COUNT_CAP,
+    }
+
+
+def per_hour(conn: Conn) -> dict[str, Any]:
+    """Admissions and discharges per hour over the last 24 h (oldest hour first), each
+    read from at most COUNT_CAP + 1 rows (``capped`` names those that passed it)."""
+    admissions = _per_hour(conn, _ADMISSIONS_SQL)
+    discharges = _per_hour(conn, _DISCHARGES_SQL)
+    return {
         "admissions_per_hour": admissions,
         "discharges_per_hour": discharges,
-        "capped": capped,
-        "count_cap": COUNT_CAP,
+        "capped_per_hour": _capped_names(
+            {"admissions_per_hour": sum(admissions), "discharges_per_hour": sum(discharges)}
+        ),
     }
 
 

@@ -13,3 +13,6 @@ CREATE INDEX IF NOT EXISTS idx_internacoes_datas ON internacoes (data_entrada, d
 -- index holds only those rows, so counting them never reads the resulted ones. Added to
 -- existing databases by running `init` again (IF NOT EXISTS).
 CREATE INDEX IF NOT EXISTS idx_exames_pendentes ON exames (data) WHERE resultado IS NULL;
+-- Likewise the stays not yet discharged, for the dashboard's occupancy.
+CREATE INDEX IF NOT EXISTS idx_internacoes_abertas ON internacoes (data_entrada)
+  WHERE data_saida IS NULL;

@@ -138,11 +138,12 @@
     if (!h) return;
     $("hospital-kpis").innerHTML =
       kpi("kpi-occupancy", L.occupancy, pf.format(h.occupancy_pct / 100), h.occupancy_pct) +
-      kpi("kpi-open-stays", L.open_stays, `${num(h.open_stays)} / ${num(h.beds)} ${L.beds}`, h.open_stays) +
+      kpi("kpi-open-stays", L.open_stays, `${capped(h, "open_stays", h.open_stays)} / ${num(h.beds)} ${L.beds}`, h.open_stays) +
       kpi("kpi-pending-exams", L.pending_exams, capped(h, "pending_exams", h.pending_exams), h.pending_exams);
     $("occupancy-bar").style.width = Math.min(100, h.occupancy_pct) + "%";
     $("appointments").innerHTML = Object.entries(h.appointments_today)
-      .map(([k, v]) => kpi("appt-" + k, L[k] || k, num(v), v)).join("");
+      .map(([k, v]) => kpi("appt-" + k, L[k] || k, num(v), v)).join("") +
+      ((h.capped || []).includes("appointments_today") ? `<p class="muted">${esc(L.capped_note)} ${num(h.count_cap + 1)}</p>` : "");
     $("rows").innerHTML = `<table><thead><tr><th>${esc(L.table)}</th><th class="n">${esc(L.row_count)}</th></tr></thead><tbody>` +
       Object.entries(h.rows).map(([t, n]) => `<tr><td>${esc(t)}</td><td class="n" data-table="${esc(t)}" data-value="${n}">${num(n)}</td></tr>`).join("") +
       "</tbody></table>";
