@@ -89,6 +89,24 @@ def page_value(driver: Any, css: str) -> float | None:
     return float(raw) if raw else None
 
 
+# (table, columns) an UPDATE of the default mix writes.
+UPDATE_COLUMNS = {
+    ("pacientes", "telefone"),
+    ("pacientes", "endereco"),
+    ("consultas", "status,data"),
+    ("exames", "resultado"),
+    ("internacoes", "data_saida"),
+}
+
+
+def feed_update(driver: Any) -> tuple[str, str] | None:
+    """(table, changed columns) of the newest UPDATE row of the feed, if any."""
+    rows = driver.find_elements("css selector", "#feed tr[data-op='UPDATE']")
+    if not rows:
+        return None
+    return rows[0].get_attribute("data-table"), rows[0].get_attribute("data-columns")
+
+
 def status_of(driver: Any) -> tuple[str, str]:
     """The connection badge: its state and its text."""
 
@@ -158,6 +176,13 @@ def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_
         assert status_of(browser)[0] == "ok"
         assert browser.find_element("tag name", "html").get_attribute("lang") == "en"
         assert browser.find_elements("css selector", "#feed tbody tr")
+        # The feed is the stream's own: an UPDATE names the columns it set.
+        update = wait_for(
+            "an UPDATE in the feed",
+            lambda: fresh(lambda: feed_update(browser)),
+        )
+        assert update in UPDATE_COLUMNS, update
+        assert page_value(browser, "td[data-worker='0.0'][data-figure='events_total']")
         browser.save_screenshot(str(ARTIFACTS / "streaming.png"))
 
         # A hard restart of the database: "reconnecting", then back to live numbers.
