@@ -218,6 +218,9 @@ def main() -> None:
         "--quick", action="store_true", help="smoke run: scale 10, short phases, 2 minutes"
     )
     args = parser.parse_args()
+    # Started in the background by a shell, SIGINT arrives ignored: Ctrl-C or kill -INT
+    # must still end the run (and the stream and dashboard it started) cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.quick:
         args.scale, args.phase, args.rounds, args.memory_minutes = 10, 10.0, 1, 2.0
     with bench_server("dashboard", 54391) as server_dsn:

@@ -194,6 +194,7 @@ class Collector:
                 self._conn.close()
             self._conn = None
         self.feed.reset()
+        self._counts = self._per_hour = None  # read again (schema first) once reconnected
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
         if self._conn is None or self._conn.closed:
@@ -211,7 +212,11 @@ class Collector:
     def _read_database(self, now: float) -> dict[str, Any]:
         try:
             conn = self._connection()
-            if not hospital.schema_ready(conn):
+            counts_due = self._counts is None or now - self._counts_at >= COUNTS_EVERY_S
+            # Looked for with the counts (and after every connect): a dropped table in
+            # between makes a query fail, which reconnects and looks again.
+            if counts_due and not hospital.schema_ready(conn):
+                self._counts = self._per_hour = None
                 self._db_state, self._db_error = "no_schema", None
                 return {}
             wal = hospital.wal_position(conn)
@@ -221,7 +226,7 @@ class Collector:
             )
             for slot in cdc["slots"]:
                 slot["lag_s"] = self._lag_seconds(now, wal, slot["lag_bytes"])
-            if self._counts is None or now - self._counts_at >= COUNTS_EVERY_S:
+            if counts_due or self._counts is None:
                 self._counts = {
                     "rows": hospital.row_estimates(conn),
                     **hospital.hospital_counts(conn, beds=self.sources.beds),

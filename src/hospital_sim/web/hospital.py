@@ -26,7 +26,7 @@ OPEN_STAY_DAYS = 90
 # scheduled for later is not pending.
 PENDING_EXAM_DAYS = 30
 FEED_PER_TABLE = 4
-COUNT_CAP = 5_000
+COUNT_CAP = 2_000
 """The most rows one hospital count reads: a count that reaches it is shown as 'more than'."""
 
 # The planner's own estimate: tuple density from the last ANALYZE/VACUUM times the table's
