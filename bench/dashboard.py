@@ -227,7 +227,8 @@ def main() -> None:
         dsn = database(server_dsn, args.scale)
         with psycopg.connect(dsn, autocommit=True) as conn:
             rows = hospital.row_estimates(conn)
-        print(f"rows: {sum(rows.values()):,} (" + ", ".join(f"{t}={n:,}" for t, n in rows.items()))
+        shown = ", ".join(f"{t}={n:,}" for t, n in rows.items())
+        print(f"rows: {sum(rows.values()):,} ({shown}), {load()}", flush=True)
         port = free_local_port()
         metrics = f"http://127.0.0.1:{port}/metrics"
         duration = args.phase * 2 * args.rounds + args.memory_minutes * 60 + 300  # ended below
