@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium while a stream runs against its own server.
 
 The page's numbers must move, agree with the database (the server-side audit trigger) and
-with the stream's /metrics, and a hard server restart must show, then clear, a
+with the stream's /metrics, the feed's UPDATEs must name the columns the stream wrote, each
+of the two workers must have its row, and a hard server restart must show, then clear, a
 "reconnecting" state. Screenshots land in test-artifacts/dashboard/ (gitignored).
 """
 
@@ -130,6 +131,7 @@ def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_
     metrics_port = free_port()
     settings = db.settings(
         stream_rate=100.0,
+        stream_workers=2,  # worker processes: the page has a row for each
         metrics_port=metrics_port,
         reconnect_base_seconds=0.05,
         dashboard_port=0,
@@ -182,7 +184,9 @@ def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_
             lambda: fresh(lambda: feed_update(browser)),
         )
         assert update in UPDATE_COLUMNS, update
-        assert page_value(browser, "td[data-worker='0.0'][data-figure='events_total']")
+        for worker in ("0.0", "0.1"):
+            css = f"td[data-worker='{worker}'][data-figure='events_total']"
+            assert page_value(browser, css)
         browser.save_screenshot(str(ARTIFACTS / "streaming.png"))
 
         # A hard restart of the database: "reconnecting", then back to live numbers.

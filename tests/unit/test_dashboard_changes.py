@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, generate_latest, start_http_ser
 from hospital_sim.stream.metrics import registry_for, serve
 from hospital_sim.stream.operations import (
     UPDATE_CONSULTA,
+    UPDATE_ENDERECO,
+    UPDATE_EXAME,
     UPDATE_INTERNACAO,
     Statement,
     set_columns,
@@ -45,7 +47,7 @@ def test_an_insert_statement_writes_every_column_of_its_row() -> None:
 
 
 def _change(at: float, worker: str, key: int) -> Change:
-    return Change(at, worker, "exames", "UPDATE", key, ("resultado",), ("Normal",))
+    return Change(at, worker, Statement(UPDATE_EXAME, ("Normal", key), "exames", "UPDATE"))
 
 
 def test_merged_stats_keep_the_newest_changes_of_all_workers() -> None:
@@ -63,12 +65,13 @@ def test_merged_stats_keep_the_newest_changes_of_all_workers() -> None:
 
 def test_changes_are_served_newest_first_with_values_as_the_page_shows_them() -> None:
     stats = Stats()
+    address = "Rua " + "x" * 80
     stats.recent.append(
-        Change(1.0, "0.0", "pacientes", "UPDATE", 5, ("endereco",), ("Rua " + "x" * 80,))
+        Change(1.0, "0.0", Statement(UPDATE_ENDERECO, (address, 5), "pacientes", "UPDATE"))
     )
     when = dt.datetime(2026, 12, 2, 10, 30, 15, 123456)
     stats.recent.append(
-        Change(2.0, "0.1", "consultas", "UPDATE", 9, ("status", "data"), ("faltou", when))
+        Change(2.0, "0.1", Statement(UPDATE_CONSULTA, ("faltou", when, 9), "consultas", "UPDATE"))
     )
     server = serve(_free_port(), lambda: stats)
     try:

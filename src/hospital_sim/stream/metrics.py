@@ -168,11 +168,11 @@ def changes_json(changes: Iterable[Change]) -> bytes:
             {
                 "at": c.at,
                 "worker": c.worker,
-                "table": c.table,
-                "op": c.op,
-                "key": c.key,
-                "columns": list(c.columns),
-                "values": [_shown(v) for v in c.values],
+                "table": c.statement.table,
+                "op": c.statement.kind,
+                "key": c.statement.key,
+                "columns": list(c.statement.columns),
+                "values": [_shown(v) for v in c.statement.values],
             }
             for c in sorted(changes, key=lambda c: c.at, reverse=True)
         ],

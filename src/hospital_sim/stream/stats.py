@@ -16,7 +16,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 # Fixed log-spaced bounds, 10 per decade from 100 µs to 100 s: every bucket is ~26% wide,
 # so a percentile read from them is within ~13% of the true value, in constant memory.
@@ -106,20 +106,33 @@ RECENT_CHANGES = 20
 """Row changes each worker remembers (and a merged snapshot keeps): the feed's length."""
 
 
+class Written(Protocol):
+    """What a committed statement tells the feed (``operations.Statement`` is one)."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def key(self) -> int: ...
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+    @property
+    def values(self) -> tuple[Any, ...]: ...
+
+
 class Change(NamedTuple):
-    """One committed row change, as the dashboard's feed shows it."""
+    """One committed row change, as the dashboard's feed shows it.
+
+    The statement itself is kept (no copy on the hot path); /changes reads its table,
+    kind (INSERT or UPDATE), key, the columns it wrote and their values when asked.
+    """
 
     at: float
     """When the worker counted the commit (epoch seconds)."""
     worker: str
     """``shard.index``, as in the worker's name and the ``worker`` label of /metrics."""
-    table: str
-    op: str
-    """INSERT or UPDATE."""
-    key: int
-    columns: tuple[str, ...]
-    """The columns the statement wrote: an UPDATE's SET list, every column of an INSERT."""
-    values: tuple[Any, ...]
+    statement: Written
 
 
 def _recent() -> deque[Change]:

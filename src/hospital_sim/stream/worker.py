@@ -239,9 +239,7 @@ class Worker:
                 event_stale = event_stale or stale
                 stats.events[(event.op, st.table, state)] += 1
                 if state is Outcome.COMMITTED:
-                    stats.recent.append(
-                        Change(at, self.label, st.table, st.kind, st.key, st.columns, st.values)
-                    )
+                    stats.recent.append(Change(at, self.label, st))
                 i += 1
             if outcome is Outcome.COMMITTED and not event_stale:
                 if OPERATIONS[event.op].kind == "INSERT":
