@@ -20,7 +20,7 @@ from hospital_sim.stream.operations import (
     Statement,
     set_columns,
 )
-from hospital_sim.stream.stats import RECENT_CHANGES, Change, Stats, merged
+from hospital_sim.stream.stats import RECENT_CHANGES, Change, Outcome, Stats, merged
 from hospital_sim.web.scrape import StreamHistory, changes_url, fetch_changes, parse
 
 
@@ -113,7 +113,7 @@ def _workers_exposition(events: dict[str, int], reconnects: int = 0) -> str:
     workers = {}
     for name, n in events.items():
         s = Stats()
-        s.inserts = n
+        s.events[("insert_consulta", "consultas", Outcome.COMMITTED)] = n
         s.reconnects = reconnects if name == "0.1" else 0
         s.errors["40"] = 1 if name == "0.0" else 0
         s.record_lag(0.25)
@@ -150,8 +150,8 @@ def test_each_worker_has_its_own_rate_errors_and_reconnects() -> None:
             "schedule_lag_s": 0.25,
         },
     ]
-    # The run's totals are untouched by the per-worker families.
-    assert panel["events_total"] == 0.0 and panel["reconnects"] == 2.0
+    # The run's totals are the workers' sums, read from their own families.
+    assert panel["events_total"] == 450.0 and panel["reconnects"] == 2.0
 
 
 def test_a_stream_without_worker_figures_has_no_worker_rows() -> None:

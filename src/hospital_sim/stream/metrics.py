@@ -31,7 +31,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from hospital_sim.errors import ConfigError
-from hospital_sim.stream.stats import Change, Stats
+from hospital_sim.stream.stats import Change, Outcome, Stats
 
 PREFIX = "hospital_sim"
 
@@ -107,13 +107,17 @@ class StatsCollector(Collector):
         )
 
 
+def _committed(s: Stats) -> int:
+    return sum(n for (_, _, outcome), n in s.events.items() if outcome == Outcome.COMMITTED)
+
+
 def _per_worker(workers: Mapping[str, Stats]) -> Iterator[Metric]:
     """Committed events, errors, reconnects and schedule lag of each worker."""
     yield _labelled(
         f"{PREFIX}_worker_events",
-        "Events committed by each worker (INSERT and UPDATE operations).",
+        "Rows committed by each worker (its share of hospital_sim_events_total).",
         ["worker"],
-        [((w,), s.inserts + s.updates) for w, s in workers.items()],
+        [((w,), _committed(s)) for w, s in workers.items()],
     )
     yield _labelled(
         f"{PREFIX}_worker_errors",
