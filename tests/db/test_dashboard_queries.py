@@ -112,7 +112,7 @@ def test_counts_agree_with_exact_counts(fresh_db: FreshDb) -> None:
     init_database(settings)
     seed_database(settings, seed=6)
     # A stream stamps today's rows: admissions, discharges, appointments and exams now.
-    summary = run_stream(settings, events=600, seed=6)
+    summary = run_stream(settings.model_copy(update={"stream_rate": 500.0}), events=600, seed=6)
     assert summary.failure is None and summary.stats.updates > 0
     with fresh_db.connect() as conn:
         shown = {**hospital.hospital_counts(conn, beds=300), **hospital.per_hour(conn)}
