@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium while a stream runs against its own server.
 
 The page's numbers must move, agree with the database (the server-side audit trigger) and
-with the stream's /metrics, and a hard server restart must show, then clear, a
+with the stream's /metrics, the feed's UPDATEs must name the columns the stream wrote, each
+of the two workers must have its row, and a hard server restart must show, then clear, a
 "reconnecting" state. Screenshots land in test-artifacts/dashboard/ (gitignored).
 """
 
@@ -89,6 +90,24 @@ def page_value(driver: Any, css: str) -> float | None:
     return float(raw) if raw else None
 
 
+# (table, columns) an UPDATE of the default mix writes.
+UPDATE_COLUMNS = {
+    ("pacientes", "telefone"),
+    ("pacientes", "endereco"),
+    ("consultas", "status,data"),
+    ("exames", "resultado"),
+    ("internacoes", "data_saida"),
+}
+
+
+def feed_update(driver: Any) -> tuple[str, str] | None:
+    """(table, changed columns) of the newest UPDATE row of the feed, if any."""
+    rows = driver.find_elements("css selector", "#feed tr[data-op='UPDATE']")
+    if not rows:
+        return None
+    return rows[0].get_attribute("data-table"), rows[0].get_attribute("data-columns")
+
+
 def status_of(driver: Any) -> tuple[str, str]:
     """The connection badge: its state and its text."""
 
@@ -112,6 +131,7 @@ def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_
     metrics_port = free_port()
     settings = db.settings(
         stream_rate=100.0,
+        stream_workers=2,  # worker processes: the page has a row for each
         metrics_port=metrics_port,
         reconnect_base_seconds=0.05,
         dashboard_port=0,
@@ -158,6 +178,15 @@ def test_dashboard_follows_a_stream_and_a_server_restart(browser: Any, embedded_
         assert status_of(browser)[0] == "ok"
         assert browser.find_element("tag name", "html").get_attribute("lang") == "en"
         assert browser.find_elements("css selector", "#feed tbody tr")
+        # The feed is the stream's own: an UPDATE names the columns it set.
+        update = wait_for(
+            "an UPDATE in the feed",
+            lambda: fresh(lambda: feed_update(browser)),
+        )
+        assert update in UPDATE_COLUMNS, update
+        for worker in ("0.0", "0.1"):
+            css = f"td[data-worker='{worker}'][data-figure='events_total']"
+            assert page_value(browser, css)
         browser.save_screenshot(str(ARTIFACTS / "streaming.png"))
 
         # A hard restart of the database: "reconnecting", then back to live numbers.

@@ -1,17 +1,27 @@
-"""Prometheus /metrics: an adapter that reads the core stats at scrape time.
+"""Prometheus /metrics and the /changes feed: adapters that read the core stats when asked.
 
 A custom collector on a private registry, so nothing is kept twice and nothing leaks into
 prometheus-client's global registry (tests can start as many servers as they like).
+Besides the run's totals it exports a few counters per worker (``worker`` label
+``shard.index``), and the same server answers ``/changes`` with the last row changes the
+workers committed, as JSON, for the dashboard's feed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
-from collections.abc import Callable, Iterable
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -21,19 +31,29 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from hospital_sim.errors import ConfigError
-from hospital_sim.stream.stats import Stats
+from hospital_sim.stream.stats import Change, Outcome, Stats
 
 PREFIX = "hospital_sim"
 
 
-class StatsCollector(Collector):
-    """Turns a :class:`Stats` (read through ``source``) into Prometheus metric families."""
+Workers = Callable[[], Mapping[str, Stats]]
+"""Each worker's own stats by its ``shard.index`` label."""
 
-    def __init__(self, source: Callable[[], Stats]) -> None:
+
+class StatsCollector(Collector):
+    """Turns a :class:`Stats` (read through ``source``) into Prometheus metric families,
+    and with ``workers`` a few of them per worker."""
+
+    def __init__(self, source: Callable[[], Stats], workers: Workers | None = None) -> None:
         self.source = source
+        self.workers = workers
 
     def collect(self) -> Iterable[Metric]:
-        s = self.source()
+        yield from self._totals(self.source())
+        if self.workers is not None:
+            yield from _per_worker(self.workers())
+
+    def _totals(self, s: Stats) -> Iterator[Metric]:
         events = CounterMetricFamily(
             f"{PREFIX}_events",
             "Rows changed by the stream.",
@@ -87,6 +107,40 @@ class StatsCollector(Collector):
         )
 
 
+def _committed(s: Stats) -> int:
+    return sum(n for (_, _, outcome), n in s.events.items() if outcome == Outcome.COMMITTED)
+
+
+def _per_worker(workers: Mapping[str, Stats]) -> Iterator[Metric]:
+    """Committed events, errors, reconnects and schedule lag of each worker."""
+    yield _labelled(
+        f"{PREFIX}_worker_events",
+        "Rows committed by each worker (its share of hospital_sim_events_total).",
+        ["worker"],
+        [((w,), _committed(s)) for w, s in workers.items()],
+    )
+    yield _labelled(
+        f"{PREFIX}_worker_errors",
+        "Failed transactions of each worker.",
+        ["worker"],
+        [((w,), sum(s.errors.values())) for w, s in workers.items()],
+    )
+    yield _labelled(
+        f"{PREFIX}_worker_reconnects",
+        "Connections each worker re-established after a loss.",
+        ["worker"],
+        [((w,), s.reconnects) for w, s in workers.items()],
+    )
+    lag = GaugeMetricFamily(
+        f"{PREFIX}_worker_schedule_lag_seconds",
+        "How late each worker's last event started against the --rate schedule.",
+        labels=["worker"],
+    )
+    for w, s in sorted(workers.items()):
+        lag.add_metric([w], s.lag_last)
+    yield lag
+
+
 def _labelled(
     name: str, doc: str, labels: list[str], values: Iterable[tuple[tuple[str, ...], int]]
 ) -> CounterMetricFamily:
@@ -94,6 +148,70 @@ def _labelled(
     for label_values, n in sorted(values):
         family.add_metric(list(label_values), n)
     return family
+
+
+SHOWN_TEXT = 40
+"""Longer text values are cut in /changes (an address, a result): the feed shows a glance."""
+
+
+def _shown(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date | Decimal):
+        return str(value)
+    text = str(value)
+    return text if len(text) <= SHOWN_TEXT else text[: SHOWN_TEXT - 1] + "…"
+
+
+def changes_json(changes: Iterable[Change]) -> bytes:
+    """The body of /changes: the changes newest first, values cut to a glance."""
+    return json.dumps(
+        [
+            {
+                "at": c.at,
+                "worker": c.worker,
+                "table": c.statement.table,
+                "op": c.statement.kind,
+                "key": c.statement.key,
+                "columns": list(c.statement.columns),
+                "values": [_shown(v) for v in c.statement.values],
+            }
+            for c in sorted(changes, key=lambda c: c.at, reverse=True)
+        ],
+        separators=(",", ":"),
+    ).encode()
+
+
+Changes = Callable[[], Iterable[Change]]
+App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _app(registry: CollectorRegistry, changes: Changes) -> App:
+    """/changes as JSON; every other path is /metrics, as prometheus-client serves it."""
+    metrics: App = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").rstrip("/").endswith("/changes"):
+            body = changes_json(changes())
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return metrics(environ, start_response)
+
+    return app
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a scrape in progress does not hold the run's exit
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged."""
 
 
 @dataclass
@@ -107,10 +225,15 @@ class MetricsServer:
         self.server.server_close()
 
 
-def registry_for(source: Callable[[], Stats], extra: Iterable[Collector] = ()) -> CollectorRegistry:
+def registry_for(
+    source: Callable[[], Stats],
+    extra: Iterable[Collector] = (),
+    *,
+    workers: Workers | None = None,
+) -> CollectorRegistry:
     """The stream's collector, and ``extra`` ones beside it, on a private registry."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StatsCollector(source))
+    registry.register(StatsCollector(source, workers))
     for collector in extra:
         registry.register(collector)
     return registry
@@ -121,20 +244,28 @@ def serve(
     source: Callable[[], Stats],
     addr: str = "127.0.0.1",
     extra: Iterable[Collector] = (),
+    *,
+    workers: Workers | None = None,
 ) -> MetricsServer:
-    """Serve /metrics on ``addr:port`` from a daemon thread until ``shutdown()``.
+    """Serve /metrics and /changes on ``addr:port`` from a daemon thread until ``shutdown()``.
 
     ``extra`` collectors are served beside the stream's own (the CLI adds the source's
-    replication slot lag, which the stream layer does not know about). A port that cannot
-    be bound is a :class:`ConfigError` naming the setting.
+    replication slot lag, which the stream layer does not know about); ``workers`` adds the
+    per-worker figures. A port that cannot be bound is a :class:`ConfigError` naming the
+    setting.
     """
-    registry = registry_for(source, extra)
+    registry = registry_for(source, extra, workers=workers)
     try:
-        server, _thread = start_http_server(port, addr=addr, registry=registry)
+        family = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        server_class = type("MetricsHTTPServer", (_Server,), {"address_family": family[0][0]})
+        server: WSGIServer = make_server(
+            addr, port, _app(registry, lambda: source().recent), server_class, _QuietHandler
+        )
     except OSError as exc:
         reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
         raise ConfigError(
             f"cannot serve /metrics on {addr}:{port} (--metrics-port {port}, "
             f"STREAM_METRICS_PORT; STREAM_METRICS_ADDRESS): {reason}; choose a free port"
         ) from None
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
     return MetricsServer(port=server.server_port, server=server, registry=registry)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -129,6 +130,32 @@ class Statement(NamedTuple):
     def probe_params(self) -> Row:
         """An INSERT is found by its id (the row's first value); an UPDATE by its values."""
         return self.params[:1] if self.kind == "INSERT" else self.params
+
+    @property
+    def key(self) -> int:
+        """The row's id: an INSERT's first value, an UPDATE's ``WHERE id = %s``."""
+        value = self.params[0] if self.kind == "INSERT" else self.params[-1]
+        assert isinstance(value, int)
+        return value
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns this statement writes: every column of an INSERT, an UPDATE's SET list."""
+        return TABLE_COLUMNS[self.table] if self.kind == "INSERT" else set_columns(self.query)
+
+    @property
+    def values(self) -> Row:
+        """The values written to :attr:`columns`, in the same order."""
+        return self.params if self.kind == "INSERT" else self.params[:-1]
+
+
+@functools.cache
+def set_columns(query: bytes) -> tuple[str, ...]:
+    """The columns of ``UPDATE t SET a = %s, b = %s WHERE ...``, read once per query."""
+    found = re.search(rb"\bSET (.+?) WHERE\b", query)
+    if found is None:
+        raise ValueError(f"not an UPDATE ... SET ... WHERE statement: {query!r}")
+    return tuple(part.split(b"=")[0].strip().decode() for part in found.group(1).split(b","))
 
 
 @dataclass(slots=True)

@@ -388,5 +388,14 @@ def _start_metrics(
     def current() -> Stats:
         return merged(crew.stats())
 
+    def workers() -> dict[str, Stats]:
+        return {f"{plan.shard}.{i}": s for i, s in enumerate(crew.stats())}
+
     extra = () if collectors is None else collectors(plan.conninfo)
-    return serve(settings.metrics_port, current, addr=str(settings.metrics_address), extra=extra)
+    return serve(
+        settings.metrics_port,
+        current,
+        addr=str(settings.metrics_address),
+        extra=extra,
+        workers=workers,
+    )

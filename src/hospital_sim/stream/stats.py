@@ -2,6 +2,8 @@
 
 Each worker owns one :class:`Stats` and is its only writer, so the hot path takes no
 lock; readers (the progress line, /metrics) merge the workers' stats into a snapshot.
+A worker's stats also hold the last few row changes it committed (:class:`Change`), which
+/changes serves to the dashboard's feed; they travel with the stats from worker processes.
 A snapshot read while workers run may be a few events behind, never inconsistent with
 the database once the workers have stopped.
 """
@@ -10,11 +12,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 # Fixed log-spaced bounds, 10 per decade from 100 µs to 100 s: every bucket is ~26% wide,
 # so a percentile read from them is within ~13% of the true value, in constant memory.
@@ -100,6 +102,43 @@ class Histogram:
         return out
 
 
+RECENT_CHANGES = 20
+"""Row changes each worker remembers (and a merged snapshot keeps): the feed's length."""
+
+
+class Written(Protocol):
+    """What a committed statement tells the feed (``operations.Statement`` is one)."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def key(self) -> int: ...
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+    @property
+    def values(self) -> tuple[Any, ...]: ...
+
+
+class Change(NamedTuple):
+    """One committed row change, as the dashboard's feed shows it.
+
+    The statement itself is kept (no copy on the hot path); /changes reads its table,
+    kind (INSERT or UPDATE), key, the columns it wrote and their values when asked.
+    """
+
+    at: float
+    """When the worker counted the commit (epoch seconds)."""
+    worker: str
+    """``shard.index``, as in the worker's name and the ``worker`` label of /metrics."""
+    statement: Written
+
+
+def _recent() -> deque[Change]:
+    return deque(maxlen=RECENT_CHANGES)
+
+
 @dataclass
 class Stats:
     """Everything one worker counts. Only its worker writes it."""
@@ -133,6 +172,8 @@ class Stats:
     scenarios: Counter[str] = field(default_factory=Counter)  # completed occurrences
     scenarios_failed: Counter[str] = field(default_factory=Counter)  # "name SQLSTATE"
     scenarios_skipped: Counter[str] = field(default_factory=Counter)  # one was running
+    recent: deque[Change] = field(default_factory=_recent)
+    """The last row changes committed, oldest first (newest by time after a merge)."""
 
     def record_lag(self, lag: float) -> None:
         self.lag_last = lag
@@ -167,6 +208,9 @@ class Stats:
         self.scenarios.update(other.scenarios.copy())
         self.scenarios_failed.update(other.scenarios_failed.copy())
         self.scenarios_skipped.update(other.scenarios_skipped.copy())
+        # Both are short (RECENT_CHANGES); .copy() is one C-level call, like the Counters'.
+        both = sorted([*self.recent, *other.recent.copy()], key=lambda c: c.at)
+        self.recent = deque(both[-RECENT_CHANGES:], maxlen=RECENT_CHANGES)
 
 
 def merged(parts: Iterable[Stats]) -> Stats:

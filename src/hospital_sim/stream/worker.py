@@ -17,7 +17,7 @@ from hospital_sim.stream.operations import Event, IdReserve, Operations
 from hospital_sim.stream.plan import Gate, RunPlan
 from hospital_sim.stream.pools import Partition, load_pools
 from hospital_sim.stream.session import Session, TxnResult
-from hospital_sim.stream.stats import Outcome, Stats
+from hospital_sim.stream.stats import Change, Outcome, Stats
 from hospital_sim.stream.workload import OPERATIONS, OperationPicker
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,8 @@ class Worker:
         self.plan = plan
         self.stop = stop
         self.stats = Stats()
-        self.name = f"worker {plan.shard}.{index}"
+        self.label = f"{plan.shard}.{index}"
+        self.name = f"worker {self.label}"
         self.rng = random.Random(f"hospital-sim:{plan.seed}:{plan.shard}:{index}")
         self.session = Session(
             plan.conninfo,
@@ -280,6 +281,7 @@ class Worker:
             stats.unbooked = census.unbooked
         if outcome is Outcome.COMMITTED:
             stats.transactions += 1
+        at = time.time()
         i = 0
         for event in events:
             if event.wanted != event.op:
@@ -290,6 +292,8 @@ class Worker:
                 state = Outcome.STALE if stale else outcome
                 event_stale = event_stale or stale
                 stats.events[(event.op, st.table, state)] += 1
+                if state is Outcome.COMMITTED:
+                    stats.recent.append(Change(at, self.label, st))
                 i += 1
             if outcome is Outcome.COMMITTED and not event_stale:
                 if OPERATIONS[event.op].kind == "INSERT":

@@ -2,7 +2,9 @@
 
 One background thread does all reads, so the cost to the database is one connection and a
 fixed handful of cheap queries per refresh however many browsers watch. A lost connection
-makes the snapshot say ``reconnecting`` until a new one succeeds.
+makes the snapshot say ``reconnecting`` until a new one succeeds. The feed of latest
+changes comes from the watched streams' ``/changes`` (what each one committed, with the
+columns it wrote); with no stream watched, from the newest rows of each table.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from hospital_sim.errors import HospitalSimError
 from hospital_sim.stream.workload import OPERATIONS
 from hospital_sim.web import hospital
 from hospital_sim.web.alerts import evaluate
-from hospital_sim.web.scrape import StreamHistory, fetch
+from hospital_sim.web.scrape import StreamHistory, fetch, fetch_changes
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +37,15 @@ READINGS_S = 90.0
 """Readings of each stream kept: enough for the last minute's deltas (latency, errors);
 the 10-minute chart keeps only the rates it draws."""
 
+FEED_ROWS = 20
+"""Changes shown in the feed, newest first, over all the streams watched."""
+
 COUNTS_EVERY_S = 10.0
-"""The hospital's counts (occupancy, appointments, exams, per hour) are read this often at
-most: they move slowly and cost more on big tables than the rest of a refresh."""
+"""The hospital's counts (occupancy, appointments, exams) and the rows per table are read
+this often at most: they move slowly and cost more than the rest of a refresh."""
+
+PER_HOUR_EVERY_S = 60.0
+"""The admissions/discharges per hour chart (24 hourly bars) is read this often at most."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,8 @@ class Collector:
         self.feed = hospital.Feed()
         self._counts: dict[str, Any] | None = None
         self._counts_at = 0.0
+        self._per_hour: dict[str, Any] | None = None
+        self._per_hour_at = 0.0
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._db_state = "connecting"
         self._db_error: str | None = None
@@ -132,9 +142,12 @@ class Collector:
     def poll(self) -> dict[str, Any]:
         """Read everything once and publish the snapshot."""
         now = time.time()
+        changes: list[dict[str, Any]] = []
         for history in self.streams:
+            timeout = min(2.0, self.sources.refresh_s)
             try:
-                history.add(fetch(history.url, timeout=min(2.0, self.sources.refresh_s)))
+                history.add(fetch(history.url, timeout=timeout))
+                changes += [{**c, "stream": history.url} for c in fetch_changes(history.url)]
             except OSError as exc:
                 history.error = str(getattr(exc, "reason", exc))
         streams = [h.panel() for h in self.streams]
@@ -156,7 +169,12 @@ class Collector:
             },
             "hospital": db.get("hospital"),
             "cdc": db.get("cdc"),
-            "feed": db.get("feed", []),
+            "feed": (
+                sorted(changes, key=lambda c: float(c.get("at", 0.0)), reverse=True)[:FEED_ROWS]
+                if self.streams
+                else db.get("feed", [])
+            ),
+            "feed_source": "streams" if self.streams else "database",
             "verify": (
                 read_verify_report(self.sources.verify_report)
                 if self.sources.verify_report
@@ -176,6 +194,7 @@ class Collector:
                 self._conn.close()
             self._conn = None
         self.feed.reset()
+        self._counts = self._per_hour = None  # read again (schema first) once reconnected
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
         if self._conn is None or self._conn.closed:
@@ -193,7 +212,11 @@ class Collector:
     def _read_database(self, now: float) -> dict[str, Any]:
         try:
             conn = self._connection()
-            if not hospital.schema_ready(conn):
+            counts_due = self._counts is None or now - self._counts_at >= COUNTS_EVERY_S
+            # Looked for with the counts (and after every connect): a dropped table in
+            # between makes a query fail, which reconnects and looks again.
+            if counts_due and not hospital.schema_ready(conn):
+                self._counts = self._per_hour = None
                 self._db_state, self._db_error = "no_schema", None
                 return {}
             wal = hospital.wal_position(conn)
@@ -203,13 +226,20 @@ class Collector:
             )
             for slot in cdc["slots"]:
                 slot["lag_s"] = self._lag_seconds(now, wal, slot["lag_bytes"])
-            if self._counts is None or now - self._counts_at >= COUNTS_EVERY_S:
-                self._counts = hospital.hospital_counts(conn, beds=self.sources.beds)
+            if counts_due or self._counts is None:
+                self._counts = {
+                    "rows": hospital.row_estimates(conn),
+                    **hospital.hospital_counts(conn, beds=self.sources.beds),
+                }
                 self._counts_at = now
+            if self._per_hour is None or now - self._per_hour_at >= PER_HOUR_EVERY_S:
+                self._per_hour = hospital.per_hour(conn)
+                self._per_hour_at = now
             out = {
-                "hospital": {"rows": hospital.row_estimates(conn), **self._counts},
+                "hospital": {**self._counts, **self._per_hour},
                 "cdc": cdc,
-                "feed": self.feed.read(conn),
+                # The streams' /changes say what changed; without one, the newest rows.
+                "feed": [] if self.streams else self.feed.read(conn),
             }
             self._db_state, self._db_error = "ok", None
             return out

@@ -76,6 +76,16 @@ LABELS: dict[str, dict[str, str]] = {
         "errors_per_min": "errors per minute",
         "reconnects_per_min": "reconnects per minute",
         "occupancy_pct": "occupancy (%)",
+        "workers": "Workers",
+        "worker": "worker",
+        "changed_columns": "columns written",
+        "new_row": "new row",
+        "feed_from_streams": "Committed by the streams watched (their /changes): an UPDATE "
+        "lists the columns it set (updated_at is set by the trigger too).",
+        "feed_from_database": "No stream watched: the newest rows of each table by key; an "
+        "UPDATE of an older row does not show here (give --metrics-url).",
+        "more_than": "more than",
+        "capped_note": "counts stop at",
     },
     "pt-BR": {
         "title": "Painel do hospital-sim",
@@ -150,6 +160,16 @@ LABELS: dict[str, dict[str, str]] = {
         "errors_per_min": "erros por minuto",
         "reconnects_per_min": "reconexões por minuto",
         "occupancy_pct": "ocupação (%)",
+        "workers": "Workers",
+        "worker": "worker",
+        "changed_columns": "colunas escritas",
+        "new_row": "linha nova",
+        "feed_from_streams": "Confirmadas pelos fluxos observados (o /changes de cada um): um "
+        "UPDATE lista as colunas que alterou (o gatilho também altera updated_at).",
+        "feed_from_database": "Nenhum fluxo observado: as linhas mais novas de cada tabela pela "
+        "chave; um UPDATE numa linha antiga não aparece aqui (use --metrics-url).",
+        "more_than": "mais de",
+        "capped_note": "as contagens param em",
     },
 }
 

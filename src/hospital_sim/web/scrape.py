@@ -1,13 +1,17 @@
-"""Read a stream's Prometheus /metrics and turn successive readings into rates.
+"""Read a stream's Prometheus /metrics (and its /changes) and turn readings into rates.
 
 The stream exposes cumulative counters; a :class:`StreamHistory` keeps a bounded window of
 readings (constant memory however long the dashboard runs) and derives events/s per
-operation, the INSERT share, latency percentiles and per-minute error figures from them.
+operation and per worker, the INSERT share, latency percentiles and per-minute error
+figures from them. ``/changes``, beside ``/metrics``, lists the stream's last committed
+row changes with the columns each one wrote.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.parse
 import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
@@ -16,6 +20,16 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 PREFIX = "hospital_sim_"
+
+
+@dataclass(frozen=True)
+class WorkerReading:
+    """One worker's cumulative figures in a scrape (``hospital_sim_worker_*``)."""
+
+    events: float = 0.0
+    errors: float = 0.0
+    reconnects: float = 0.0
+    schedule_lag_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,8 @@ class Reading:
     errors: float
     substitutions: float
     schedule_lag_s: float
+    workers: dict[str, WorkerReading] = field(default_factory=dict)
+    """By ``shard.index``; empty for a stream that does not export them."""
 
     @property
     def total(self) -> float:
@@ -46,10 +62,14 @@ def parse(text: str, t: float) -> Reading:
     buckets: list[tuple[float, float]] = []
     sums: dict[str, float] = {}
     lag = 0.0
+    workers: dict[str, dict[str, float]] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             name = s.name.removeprefix(PREFIX)
-            if name == "events_total":
+            if name.startswith("worker_") and "worker" in s.labels:
+                figure = name.removeprefix("worker_").removesuffix("_total")
+                workers.setdefault(s.labels["worker"], {})[figure] = s.value
+            elif name == "events_total":
                 if s.labels.get("outcome") == "committed":
                     op = s.labels.get("operation", "?")
                     committed[op] = committed.get(op, 0.0) + s.value
@@ -73,6 +93,15 @@ def parse(text: str, t: float) -> Reading:
         errors=sums.get("errors", 0.0),
         substitutions=sums.get("substitutions", 0.0),
         schedule_lag_s=lag,
+        workers={
+            w: WorkerReading(
+                events=f.get("events", 0.0),
+                errors=f.get("errors", 0.0),
+                reconnects=f.get("reconnects", 0.0),
+                schedule_lag_s=f.get("schedule_lag_seconds", 0.0),
+            )
+            for w, f in sorted(workers.items())
+        },
     )
 
 
@@ -81,6 +110,25 @@ def fetch(url: str, *, timeout: float = 2.0) -> Reading:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         text = response.read().decode("utf-8", "replace")
     return parse(text, time.monotonic())
+
+
+def changes_url(metrics_url: str) -> str:
+    """The stream's /changes, beside its /metrics (``http://h:p/metrics`` -> ``/changes``)."""
+    return urllib.parse.urljoin(metrics_url, "changes")
+
+
+def fetch_changes(url: str, *, timeout: float = 2.0) -> list[dict[str, Any]]:
+    """The stream's last row changes, newest first; [] from a stream without /changes.
+
+    Raises OSError when the stream is unreachable.
+    """
+    with urllib.request.urlopen(changes_url(url), timeout=timeout) as response:
+        body = response.read()
+    try:
+        found = json.loads(body)
+    except ValueError:  # an older stream answers every path with its metrics
+        return []
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
 
 
 def percentile(buckets: list[tuple[float, float]], q: float) -> float | None:
@@ -179,5 +227,31 @@ class StreamHistory:
             # Counted over the last minute (or since the first reading), not extrapolated.
             errors_per_min=new.errors - (minute.errors if minute else new.errors),
             reconnects_per_min=new.reconnects - (minute.reconnects if minute else new.reconnects),
+            workers=self._workers(new, old, minute, span),
         )
+        return out
+
+    def _workers(
+        self, new: Reading, old: Reading | None, minute: Reading | None, span: float
+    ) -> list[dict[str, Any]]:
+        """Each worker's events/s (same window as the stream's), totals and last minute."""
+        out = []
+        for name, w in new.workers.items():
+            before = old.workers.get(name) if old else None
+            a_minute_ago = minute.workers.get(name) if minute else None
+            rate = (w.events - before.events) / span if before and span else 0.0
+            out.append(
+                {
+                    "worker": name,
+                    "rate": rate if self.error is None else 0.0,
+                    "events_total": w.events,
+                    "errors": w.errors,
+                    "reconnects": w.reconnects,
+                    "errors_per_min": w.errors
+                    - (a_minute_ago.errors if a_minute_ago else w.errors),
+                    "reconnects_per_min": w.reconnects
+                    - (a_minute_ago.reconnects if a_minute_ago else w.reconnects),
+                    "schedule_lag_s": w.schedule_lag_s,
+                }
+            )
         return out

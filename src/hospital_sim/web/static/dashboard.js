@@ -27,6 +27,7 @@
       <dl class="kpis" id="stream-kpis"></dl>
       <h3>${esc(L.by_op_chart)}</h3><div id="chart-ops" class="chart" role="img" aria-label="${esc(L.by_op_chart)}"></div>
       <h3>${esc(L.streams)}</h3><div id="stream-table"></div>
+      <div id="workers"></div>
     </section>
     <section class="card" aria-labelledby="h-hospital"><h2 id="h-hospital">${esc(L.hospital)}</h2>
       <dl class="kpis" id="hospital-kpis"></dl>
@@ -40,7 +41,8 @@
       <h3>${esc(L.slots)}</h3><div id="slots"></div>
       <h3>${esc(L.verify)}</h3><div id="verify"></div>
     </section>
-    <section class="card wide" aria-labelledby="h-feed"><h2 id="h-feed">${esc(L.feed)}</h2><div id="feed" class="feed"></div></section>`;
+    <section class="card wide" aria-labelledby="h-feed"><h2 id="h-feed">${esc(L.feed)}</h2>
+      <p id="feed-source" class="muted"></p><div id="feed" class="feed"></div></section>`;
 
   let opsChart = null; let hoursChart = null; let opsNames = [];
   const width = (el) => Math.max(300, el.clientWidth);
@@ -110,18 +112,38 @@
           <td class="n">${x.rate === undefined ? "–" : nf1.format(x.rate)}</td><td class="n">${num(x.events_total)}</td>
           <td class="n">${ms(x.p95)}</td><td class="n">${num(x.errors)}</td></tr>`).join("") + "</tbody></table>";
     }
+    workers(s.streams);
     drawOps(s.series);
   }
+
+  function workers(streams) {
+    const rows = [];
+    for (const x of streams) for (const w of x.workers || []) rows.push([x, w]);
+    if (!rows.length) { $("workers").innerHTML = ""; return; }
+    const host = (u) => u.replace(/^https?:\/\//, "").replace(/\/metrics$/, "");
+    const cell = (w, k, shown) => `<td class="n" data-worker="${esc(w.worker)}" data-figure="${k}" data-value="${w[k]}">${shown}</td>`;
+    $("workers").innerHTML = `<h3>${esc(L.workers)}</h3><table><thead><tr><th>${esc(L.url)}</th><th>${esc(L.worker)}</th>
+      <th class="n">${esc(L.events_per_s)}</th><th class="n">${esc(L.events_total)}</th><th class="n">${esc(L.errors)}</th>
+      <th class="n">${esc(L.reconnects)}</th><th class="n">${esc(L.schedule_lag)}</th></tr></thead><tbody>` +
+      rows.map(([x, w]) => `<tr><td>${esc(host(x.url))}</td><td>${esc(w.worker)}</td>${cell(w, "rate", nf1.format(w.rate))}
+        ${cell(w, "events_total", num(w.events_total))}${cell(w, "errors", num(w.errors))}
+        ${cell(w, "reconnects", num(w.reconnects))}${cell(w, "schedule_lag_s", nf1.format(w.schedule_lag_s) + " s")}</tr>`).join("") +
+      "</tbody></table>";
+  }
+
+  // A count that reached the cap is shown as "more than" the cap.
+  const capped = (h, name, n) => (h.capped || []).includes(name) ? `${L.more_than} ${num(h.count_cap)}` : num(n);
 
   function hospital(h) {
     if (!h) return;
     $("hospital-kpis").innerHTML =
       kpi("kpi-occupancy", L.occupancy, pf.format(h.occupancy_pct / 100), h.occupancy_pct) +
-      kpi("kpi-open-stays", L.open_stays, `${num(h.open_stays)} / ${num(h.beds)} ${L.beds}`, h.open_stays) +
-      kpi("kpi-pending-exams", L.pending_exams, num(h.pending_exams), h.pending_exams);
+      kpi("kpi-open-stays", L.open_stays, `${capped(h, "open_stays", h.open_stays)} / ${num(h.beds)} ${L.beds}`, h.open_stays) +
+      kpi("kpi-pending-exams", L.pending_exams, capped(h, "pending_exams", h.pending_exams), h.pending_exams);
     $("occupancy-bar").style.width = Math.min(100, h.occupancy_pct) + "%";
     $("appointments").innerHTML = Object.entries(h.appointments_today)
-      .map(([k, v]) => kpi("appt-" + k, L[k] || k, num(v), v)).join("");
+      .map(([k, v]) => kpi("appt-" + k, L[k] || k, num(v), v)).join("") +
+      ((h.capped || []).includes("appointments_today") ? `<p class="muted">${esc(L.capped_note)} ${num(h.count_cap + 1)}</p>` : "");
     $("rows").innerHTML = `<table><thead><tr><th>${esc(L.table)}</th><th class="n">${esc(L.row_count)}</th></tr></thead><tbody>` +
       Object.entries(h.rows).map(([t, n]) => `<tr><td>${esc(t)}</td><td class="n" data-table="${esc(t)}" data-value="${n}">${num(n)}</td></tr>`).join("") +
       "</tbody></table>";
@@ -153,11 +175,29 @@
     }
   }
 
-  function feed(rows) {
+  const tf = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const shown = (v) => (v === null ? "∅" : String(v));
+
+  // From the streams: {at, worker, table, op, key, columns: [names], values: [...]};
+  // from the database (no stream watched): {time, table, op, key, columns: {name: value}}.
+  function feedCells(r) {
+    if (Array.isArray(r.columns)) {
+      const pairs = r.columns.map((c, i) => [c, r.values[i]]);
+      const listed = r.op === "INSERT" ? pairs.filter(([c]) => c !== "id").slice(0, 3) : pairs;
+      const text = listed.map(([c, v]) => `${c} = ${shown(v)}`).join(" · ") +
+        (r.op === "INSERT" ? ` … (${L.new_row}, ${r.columns.length} ${L.columns})` : "");
+      return { time: tf.format(new Date(r.at * 1000)), names: r.op === "UPDATE" ? r.columns.join(",") : "", text, who: r.worker };
+    }
+    return { time: r.time, names: "", text: Object.entries(r.columns).map(([k, v]) => `${k}=${shown(v)}`).join(" · "), who: "" };
+  }
+
+  function feed(rows, source) {
+    $("feed-source").textContent = source === "streams" ? L.feed_from_streams : L.feed_from_database;
     $("feed").innerHTML = `<table><thead><tr><th>${esc(L.time)}</th><th>${esc(L.table)}</th><th class="n">${esc(L.key)}</th>
-      <th>${esc(L.op)}</th><th>${esc(L.columns)}</th></tr></thead><tbody>` +
-      rows.map((r) => `<tr><td>${esc(r.time)}</td><td>${esc(r.table)}</td><td class="n">${r.key}</td><td>${esc(r.op)}</td>
-        <td>${esc(Object.entries(r.columns).map(([k, v]) => `${k}=${v === null ? "∅" : v}`).join(" · "))}</td></tr>`).join("") +
+      <th>${esc(L.op)}</th><th>${esc(L.changed_columns)}</th><th>${esc(L.worker)}</th></tr></thead><tbody>` +
+      rows.map((r) => { const c = feedCells(r); return `<tr data-op="${esc(r.op)}" data-table="${esc(r.table)}" data-key="${r.key}" data-columns="${esc(c.names)}">
+        <td>${esc(c.time)}</td><td>${esc(r.table)}</td><td class="n">${r.key}</td><td>${esc(r.op)}</td>
+        <td>${esc(c.text)}</td><td>${esc(c.who)}</td></tr>`; }).join("") +
       "</tbody></table>";
   }
 
@@ -180,7 +220,7 @@
     stream(s);
     hospital(s.hospital);
     cdc(s.cdc, s.verify);
-    if (s.db.state === "ok") feed(s.feed);
+    if (s.db.state === "ok" || s.feed_source === "streams") feed(s.feed, s.feed_source);
     document.body.dataset.updated = String(s.t);
   }
 
