@@ -8,18 +8,33 @@ from hospital_sim.generate.vocab import EXAMES, MOTIVOS_CONSULTA_GERAL
 from hospital_sim.scenarios.base import Changes, Conn, Scenario, new_cpf, pick_id, transaction
 
 
+def _new_patient_id(conn: Conn, scope: tuple[int, int] | None) -> int:
+    """The next patient id, within ``scope`` when the occurrence runs in a stream.
+
+    The duplicate lives between two transactions: an id in another worker's partition could
+    enter that worker's pool (loaded at its start) and be deleted under it by the merge.
+    Sequence values skipped to reach the partition leave gaps, as rolled-back inserts do.
+    """
+    while True:
+        got = conn.execute("SELECT nextval(pg_get_serial_sequence('pacientes', 'id'))").fetchone()
+        assert got is not None
+        new_id = int(str(got[0]))
+        if scope is None or new_id % scope[0] == scope[1]:
+            return new_id
+
+
 def _register_duplicate(conn: Conn, rng: random.Random, survivor: int, changes: Changes) -> int:
     """The same person registered again under a mistyped CPF, seen once since."""
     cpf = new_cpf(conn, rng)
     days = rng.randint(1, 900)
     with transaction(conn, changes):
         row = conn.execute(
-            "INSERT INTO pacientes (nome, nascimento, cpf, telefone, endereco, data_cadastro)"
-            " SELECT nome, nascimento, %s, telefone, endereco,"
+            "INSERT INTO pacientes (id, nome, nascimento, cpf, telefone, endereco, data_cadastro)"
+            " SELECT %s, nome, nascimento, %s, telefone, endereco,"
             "  least(data_cadastro + make_interval(days => %s), date_trunc('day', localtimestamp)"
             "   - interval '1 day')"
             " FROM pacientes WHERE id = %s RETURNING id, data_cadastro",
-            (cpf, days, survivor),
+            (_new_patient_id(conn, changes.scope), cpf, days, survivor),
         ).fetchone()
         assert row is not None
         duplicate = int(str(row[0]))
