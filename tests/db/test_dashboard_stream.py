@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from hospital_sim.db.connect import resolve_target
+from hospital_sim.stream.metrics import SHOWN_TEXT
 from hospital_sim.stream.run import StreamSummary, run_stream
 from hospital_sim.web.collect import Collector, Sources
 from tests.db.checks import seeded
@@ -42,7 +43,10 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
 def _as_shown(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ", timespec="seconds")
-    return value if value is None or isinstance(value, int | float) else str(value)
+    if value is None or isinstance(value, int | float):
+        return value
+    text = str(value)  # long text is shortened in the feed, marked with an ellipsis
+    return text if len(text) <= SHOWN_TEXT else text[: SHOWN_TEXT - 1] + "\u2026"
 
 
 def test_feed_and_workers_follow_a_two_worker_stream(fresh_db: FreshDb) -> None:
