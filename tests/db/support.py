@@ -23,6 +23,7 @@ from psycopg import conninfo, sql
 from hospital_sim.config import Settings, load_settings
 from hospital_sim.db.embedded import EmbeddedServer
 from hospital_sim.errors import EmbeddedServerError
+from hospital_sim.stream.run import StreamSummary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,3 +175,22 @@ def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def run_shards(
+    shard: Callable[[int], StreamSummary], count: int = 2, timeout: float = 120
+) -> list[StreamSummary]:
+    """Run ``shard(i)`` for each shard index at once, each in its thread; their summaries.
+
+    A shard that did not finish within ``timeout`` leaves its summary out, which the
+    caller's count of summaries shows.
+    """
+    summaries: list[StreamSummary] = []
+    threads = [
+        threading.Thread(target=lambda i=i: summaries.append(shard(i))) for i in range(count)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return summaries

@@ -31,7 +31,14 @@ from tests.db.checks import (
     seeded,
 )
 from tests.db.coherence import COHERENCE
-from tests.db.support import FreshDb, create_database, drop_database, free_port, wait_until
+from tests.db.support import (
+    FreshDb,
+    create_database,
+    drop_database,
+    free_port,
+    run_shards,
+    wait_until,
+)
 
 pytestmark = pytest.mark.db
 
@@ -195,9 +202,8 @@ def test_killed_backends_reconnect_and_counts_stay_exact(fresh_db: FreshDb, rate
 
 def test_two_shards_stream_side_by_side_without_collisions(fresh_db: FreshDb) -> None:
     db = seeded(fresh_db)
-    summaries: list[StreamSummary] = []
 
-    def shard(i: int) -> None:
+    def shard(i: int) -> StreamSummary:
         settings = db.settings(
             **FAST,
             stream_shard_index=i,
@@ -205,13 +211,9 @@ def test_two_shards_stream_side_by_side_without_collisions(fresh_db: FreshDb) ->
             stream_workers=2,
             stream_txn_size=5,
         )
-        summaries.append(run_stream(settings, events=600, seed=21))
+        return run_stream(settings, events=600, seed=21)
 
-    threads = [threading.Thread(target=shard, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    summaries = run_shards(shard, timeout=60)
     assert len(summaries) == 2
     for s in summaries:
         assert s.failure is None and s.snapshot["errors"] == {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -28,7 +27,7 @@ from tests.db.checks import (
     scalar,
     seeded,
 )
-from tests.db.support import FreshDb, create_database, drop_database
+from tests.db.support import FreshDb, create_database, drop_database, run_shards
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -155,9 +154,8 @@ def test_same_seed_gives_the_same_hospital(make_db: Callable[[], FreshDb]) -> No
 
 def test_shards_and_worker_processes_each_run_their_own_hospital(fresh_db: FreshDb) -> None:
     db = seeded(fresh_db)
-    summaries: list[StreamSummary] = []
 
-    def shard(i: int) -> None:
+    def shard(i: int) -> StreamSummary:
         settings = db.settings(
             **FAST,
             stream_model="hospital",
@@ -167,13 +165,9 @@ def test_shards_and_worker_processes_each_run_their_own_hospital(fresh_db: Fresh
             stream_workers=2,
             stream_txn_size=5,
         )
-        summaries.append(run_stream(settings, events=3000, seed=21))
+        return run_stream(settings, events=3000, seed=21)
 
-    threads = [threading.Thread(target=shard, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    summaries = run_shards(shard, timeout=120)
     assert len(summaries) == 2
     total: dict[tuple[str, str], int] = {}
     for s in summaries:

@@ -27,7 +27,7 @@ from tests.db.checks import (
     scalar,
     seeded,
 )
-from tests.db.support import FreshDb, run_cli
+from tests.db.support import FreshDb, run_cli, run_shards
 
 pytestmark = pytest.mark.db
 
@@ -235,18 +235,13 @@ def test_two_shards_with_scenarios_keep_to_their_own_patients(fresh_db: FreshDb)
     names = ("lgpd-erasure", "patient-merge", "cancelled-orders", "nightly-cleanup")
     mix = ScenarioMix(names=names, every=3, hold=1)
     _audit(db, mix)
-    summaries: list[StreamSummary] = []
 
-    def shard(i: int) -> None:
+    def shard(i: int) -> StreamSummary:
         settings = db.settings(**FAST, stream_shard_index=i, stream_shard_count=2,
                                stream_workers=2, stream_txn_size=2)  # fmt: skip
-        summaries.append(run_stream(settings, events=400, seed=30 + i, scenarios=mix))
+        return run_stream(settings, events=400, seed=30 + i, scenarios=mix)
 
-    threads = [threading.Thread(target=shard, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    summaries = run_shards(shard, timeout=120)
     assert len(summaries) == 2
     total: dict[tuple[str, str], int] = {}
     for s in summaries:
