@@ -318,7 +318,7 @@ def main() -> None:
     with bench_server("stream", 54332) as server_dsn:
         dsn = fresh_database(server_dsn, "bench_stream", DEFAULTS)
         if "1" in args.only:
-            throughput(dsn, DEFAULTS, duration=5 if quick else 15, rounds=1 if quick else 3)
+            throughput(dsn, DEFAULTS, duration=5 if quick else 15, rounds=1 if quick else 5)
         if "2" in args.only:
             rate_accuracy(dsn, duration=5 if quick else 30)
         if "3" in args.only:

@@ -128,3 +128,15 @@ def test_without_max_lag_every_late_event_is_caught_up() -> None:
     pacing.next_due(0.0)
     now[0] = 10.0
     assert pacing.next_due(0.0) == pytest.approx(0.1)
+
+
+def test_the_next_transaction_is_planned_during_a_commit_only_when_its_time_is_known() -> None:
+    # Back to back, the next one is due when this one ends; after a pause or a random
+    # jitter it is not known yet, so rows are not drawn before the pause.
+    back_to_back = IntervalPacing(interval=0, jitter=0, rng=random.Random(1))
+    assert back_to_back.known_ahead()
+    assert not IntervalPacing(interval=0.5, jitter=0, rng=random.Random(1)).known_ahead()
+    assert not IntervalPacing(interval=0, jitter=0.2, rng=random.Random(1)).known_ahead()
+    assert RatePacing(rate=10, start=0.0).known_ahead()
+    back_to_back.next_due(5.0)
+    assert back_to_back.next_due(7.5) == 7.5

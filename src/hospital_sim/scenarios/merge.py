@@ -23,8 +23,11 @@ def _new_patient_id(conn: Conn, scope: tuple[int, int] | None) -> int:
             return new_id
 
 
-def _register_duplicate(conn: Conn, rng: random.Random, survivor: int, changes: Changes) -> int:
-    """The same person registered again under a mistyped CPF, seen once since."""
+def _register_duplicate(
+    conn: Conn, rng: random.Random, survivor: int, changes: Changes
+) -> int | None:
+    """The same person registered again under a mistyped CPF, seen once since; None when
+    the patient is gone by now (deleted or renumbered by another client)."""
     cpf = new_cpf(conn, rng)
     days = rng.randint(1, 900)
     with transaction(conn, changes):
@@ -36,7 +39,8 @@ def _register_duplicate(conn: Conn, rng: random.Random, survivor: int, changes: 
             " FROM pacientes WHERE id = %s RETURNING id, data_cadastro",
             (_new_patient_id(conn, changes.scope), cpf, days, survivor),
         ).fetchone()
-        assert row is not None
+        if row is None:
+            return None  # the transaction wrote nothing
         duplicate = int(str(row[0]))
         # One past visit and one exam, dated between the registration and the start of
         # today (the seed's anchor), so that a seed gives the same dates all day.
@@ -103,7 +107,8 @@ def _patient_merge(conn: Conn, rng: random.Random, changes: Changes) -> None:
     if survivor is None:
         return
     duplicate = _register_duplicate(conn, rng, survivor, changes)
-    _merge(conn, survivor, duplicate, changes)
+    if duplicate is not None:
+        _merge(conn, survivor, duplicate, changes)
 
     corrected = pick_id(conn, rng, "pacientes", scope=changes.scope)
     if corrected is not None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
+from pathlib import Path
 from typing import Protocol
+
+import psycopg
 
 from hospital_sim.stream.failures import ErrorLog
 from hospital_sim.stream.plan import RunPlan, Start, ThreadGate
@@ -13,8 +17,22 @@ from hospital_sim.stream.worker import EventLog, Worker, WorkerTally
 
 
 def describe(failure: BaseException) -> str:
-    """A worker's fatal error as the summary and the logs show it."""
-    return f"{type(failure).__name__}: {failure}"
+    """A worker's fatal error as the summary and the logs show it.
+
+    A database error speaks for itself; any other error is a defect of hospital-sim, so
+    the line also names the source line that raised it (its message may be empty).
+    """
+    text = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+    if isinstance(failure, psycopg.Error) or failure.__traceback__ is None:
+        return text
+    frame = traceback.extract_tb(failure.__traceback__)[-1]
+    where = Path(frame.filename)
+    shown = (
+        "/".join(where.parts[where.parts.index("hospital_sim") :])
+        if ("hospital_sim" in where.parts)
+        else where.name
+    )
+    return f"{text} (at {shown}:{frame.lineno})"
 
 
 def event_level(plan: RunPlan) -> int:

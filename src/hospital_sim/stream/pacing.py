@@ -76,6 +76,11 @@ class Pacing(ABC):
 
     open_loop: bool = False
 
+    def known_ahead(self) -> bool:
+        """Whether the next transaction's due time is known before this one ends: it can
+        then be planned while the server commits this one."""
+        return self.open_loop
+
     @abstractmethod
     def next_due(self, now: float) -> float:
         """Due time of the next transaction; ``now`` is when the previous one finished."""
@@ -91,6 +96,10 @@ class IntervalPacing(Pacing):
         self.jitter = jitter
         self._rng = rng
         self._first = True
+
+    def known_ahead(self) -> bool:
+        """Back to back (no interval, no jitter): the next one is due when this one ends."""
+        return self.interval == 0 and self.jitter == 0
 
     def next_due(self, now: float) -> float:
         if self._first:

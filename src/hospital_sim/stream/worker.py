@@ -71,10 +71,11 @@ class EventLog:
 class Pipeline:
     """A worker's transactions between planning and counting, beside the one it sends.
 
-    At a ``--rate`` whose schedule is behind, the next transaction is due before the
-    current one commits: it is ``planned`` while the server commits, and sent the moment
-    the answer arrives. The committed one is then ``uncounted`` until the next commit
-    gives the worker time to count it.
+    At a ``--rate`` whose schedule is behind, or back to back in the interval pacing (no
+    interval, no jitter), the next transaction is due before the current one commits: it
+    is ``planned`` while the server commits, and sent the moment the answer arrives. The
+    committed one is then ``uncounted`` until the next commit gives the worker time to
+    count it.
     """
 
     planned: list[Event] | None = None
@@ -122,6 +123,7 @@ class Worker:
         except threading.BrokenBarrierError:
             pass  # another worker failed to start; it reports why
         except BaseException as exc:  # reported by run_stream
+            log.debug("%s stopped on an error", self.name, exc_info=exc)
             self.failure = exc
             self.stop.set()
             self.gate.abort()
@@ -220,8 +222,9 @@ class Worker:
             if pacing.open_loop:
                 self.stats.record_lag(max(0.0, time.monotonic() - due))
             flight = self.session.start(events)
-            # Open loop, the schedule does not depend on when this transaction ends.
-            upcoming = pacing.next_due(0.0) if pacing.open_loop else None
+            # Open loop, the schedule does not depend on when this transaction ends; back
+            # to back, the next one is due the moment this one ends.
+            upcoming = pacing.next_due(time.monotonic()) if pacing.known_ahead() else None
             if flight.waiting:  # the server works: count the last one, plan the next one
                 self._count_committed()
                 if may_plan_ahead(upcoming, done + len(events)):
