@@ -22,6 +22,8 @@ Run: ``make bench`` or ``.venv/bin/python bench/stream.py [--quick]``.
    occurrence per 100 transactions, the long report held for the whole run) vs the default
    mix, 1 and 4 workers, alternated; the stream's events/s, plus the scenarios' own row
    changes per second. No target: it tells what the edge cases cost.
+8. Client CPU per event, ours vs pgbench's, at 1 and 4 workers: what explains phase 1 on a
+   machine whose few cores the clients share with the server. No target.
 
 ``--quick`` shortens every phase (and seeds 100,000 patients instead of 1,000,000) for a
 smoke run. The server is a dedicated embedded PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.
@@ -35,6 +37,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,6 +53,7 @@ from hospital_sim.config import Settings, load_settings
 from hospital_sim.db.embedded import bin_dir
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
+from hospital_sim.stream.processes import usable_cpus
 from hospital_sim.stream.workload import DEFAULT_WEIGHTS
 
 DEFAULTS = DEFAULT_VOLUMES
@@ -307,11 +311,45 @@ def with_scenarios(dsn: str, duration: float, rounds: int, every: float = 100) -
         )
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's ended child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def client_cpu(dsn: str, volumes: dict[str, int], workers: int, short: float, long: float) -> None:
+    """Client CPU per event, ours vs pgbench's, at ``workers`` connections.
+
+    Ours is the marginal cost: (CPU of a long run - CPU of a short run) / (events of the
+    long - events of the short), so starting the interpreters and loading the pools is left
+    out. pgbench's start costs next to nothing. On a machine with few cores the clients
+    share them with the server: CPU a client spends is CPU the server does not get.
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE IF NOT EXISTS bench_cpf")
+    scripts = pgbench_scripts(Path(tempfile.mkdtemp(prefix="hsim-pgbench-")), volumes)
+    runs = []
+    for duration in (short, long):
+        before = children_cpu()
+        events = ours(dsn, duration=duration, workers=workers)["events_committed"]
+        runs.append((children_cpu() - before, events))
+    (cpu_a, ev_a), (cpu_b, ev_b) = runs
+    mine = (cpu_b - cpu_a) / max(ev_b - ev_a, 1)
+    before = children_cpu()
+    tps = pgbench(dsn, scripts, clients=workers, duration=long)
+    theirs = (children_cpu() - before) / max(tps * long, 1)
+    print(
+        f"[8] client CPU per event, {workers} worker(s): ours {mine * 1e6:,.0f} us; pgbench "
+        f"{theirs * 1e6:,.0f} us per transaction -> ratio {mine / theirs:.1f}x on "
+        f"{usable_cpus()} CPU(s) shared with the server"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument(
-        "--only", default="1234567", help="phases to run, e.g. --only 13 (default: all)"
+        "--only", default="12345678", help="phases to run, e.g. --only 13 (default: all)"
     )
     args = parser.parse_args()
     quick = args.quick
@@ -333,6 +371,9 @@ def main() -> None:
             memory(dsn, early, late, model="hospital")
         if "7" in args.only:
             with_scenarios(dsn, duration=5 if quick else 15, rounds=1 if quick else 3)
+        if "8" in args.only:
+            for workers in (1, 4):
+                client_cpu(dsn, DEFAULTS, workers, 4 if quick else 5, 9 if quick else 20)
 
 
 if __name__ == "__main__":
