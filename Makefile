@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CLI    := $(BIN)/hospital-sim
 
-.PHONY: help install browser run init seed stream reset counts test test-unit test-db bench docs fmt lint clean distclean
+.PHONY: help install browser run init seed stream reset counts test test-unit test-db bench screenshot docs fmt lint clean distclean
 
 help:
 	@echo "make run    start the embedded PostgreSQL, create the schema, seed, stream"
 	@echo "make test   run the unit and database test suites"
-	@echo "other targets: install browser init seed stream reset counts bench fmt lint clean distclean"
+	@echo "other targets: install browser init seed stream reset counts bench screenshot docs fmt lint clean distclean"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hospital-sim needs Python 3.11 or newer (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -67,6 +67,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/cdc.py
 	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
+
+# docs/dashboard.png from the real dashboard: streams, CDC capture and verification on an
+# embedded server of its own, photographed by headless chromium (make browser).
+# SCREENSHOT_ARGS: --warmup S, --port P, --dir D (see bench/screenshot.py).
+screenshot: $(STAMP)
+	$(BIN)/python bench/screenshot.py $(SCREENSHOT_ARGS)
 
 # Regenerate docs/cli.md, docs/configuration.md, config/settings.toml, config/.env.example.
 docs: $(STAMP)

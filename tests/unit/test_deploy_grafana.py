@@ -33,7 +33,7 @@ PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", 
 def exported_names() -> set[str]:
     # Port 1 refuses at once: the slot collector still declares its families.
     registry = metrics.registry_for(
-        Stats, extra=slot_collectors("host=127.0.0.1 port=1 connect_timeout=1")
+        Stats, extra=slot_collectors("host=127.0.0.1 port=1 connect_timeout=1"), workers=dict
     )
     names = set()
     for family in registry.collect():
@@ -118,3 +118,48 @@ def test_dashboard_covers_rates_latency_reconnects_and_lag() -> None:
     assert "histogram_quantile(0.99" in exprs and "histogram_quantile(0.5" in exprs
     assert "hospital_sim_reconnects_total" in exprs
     assert "hospital_sim_schedule_lag_seconds" in exprs
+
+
+def _panel_metrics(title: str) -> set[str]:
+    found = [p for p in panels() if p["title"] == title]
+    assert found, f"no panel {title!r}: {[p['title'] for p in panels()]}"
+    return {m for t in found[0]["targets"] for m in metric_names(t["expr"])}
+
+
+def test_a_worker_panel_shows_every_per_worker_metric() -> None:
+    worker_metrics = {n for n in exported_names() if n.startswith("hospital_sim_worker_")}
+    assert len(worker_metrics) == 4, worker_metrics
+    shown = _panel_metrics("Committed events/s by worker") | _panel_metrics(
+        "Worker schedule lag, errors and reconnects"
+    )
+    assert shown == worker_metrics
+    exprs = [t["expr"] for p in panels() for t in p["targets"] if "_worker_" in t["expr"]]
+    assert all("by (worker)" in e for e in exprs), exprs
+
+
+def test_a_scenarios_panel_shows_every_scenario_metric() -> None:
+    scenario_metrics = {n for n in exported_names() if n.startswith("hospital_sim_scenario_")}
+    assert scenario_metrics == {
+        "hospital_sim_scenario_occurrences_total",
+        "hospital_sim_scenario_failures_total",
+        "hospital_sim_scenario_skipped_total",
+        "hospital_sim_scenario_rows_total",
+        "hospital_sim_scenario_transactions_total",
+    }
+    shown = _panel_metrics("Scenario occurrences") | _panel_metrics(
+        "Scenario rows/s by table and operation"
+    )
+    assert shown == scenario_metrics
+
+
+def test_panels_have_unique_ids_and_do_not_overlap() -> None:
+    ids = [p["id"] for p in panels()]
+    assert len(ids) == len(set(ids)), ids
+    cells: dict[tuple[int, int], str] = {}
+    for p in panels():
+        g = p["gridPos"]
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                assert (x, y) not in cells, f"{p['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = p["title"]
+        assert g["x"] + g["w"] <= 24

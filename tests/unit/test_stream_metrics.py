@@ -69,3 +69,71 @@ def test_error_log_reports_each_class_once_per_interval(caplog: pytest.LogCaptur
         log.report("sql:23", "unique violation")
     log.report("sql:22", "bad data")
     assert [r.getMessage() for r in caplog.records] == ["unique violation", "bad data"]
+
+
+def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+def test_scenarios_are_exported_by_name_table_and_sqlstate_class() -> None:
+    stats = Stats()
+    stats.scenarios["lgpd-erasure"] += 3
+    stats.scenarios_failed["nightly-cleanup 57P01"] += 1
+    stats.scenarios_failed["nightly-cleanup 55P03"] += 2
+    stats.scenarios_failed["patient-merge OperationalError"] += 1
+    stats.scenarios_skipped["long-report"] += 5
+    stats.scenario_rows[("pacientes", "delete")] += 4
+    stats.scenario_rows[("fila_integracao", "truncate")] += 1
+    stats.scenario_transactions = 6
+    names = ("lgpd-erasure", "long-report", "nightly-cleanup")
+    text = generate_latest(registry_for(lambda: stats, scenarios=names)).decode()
+
+    # Every scenario of the mix is there from the first scrape, at 0 until it occurs.
+    assert _samples(text, "hospital_sim_scenario_occurrences_total") == {
+        (("scenario", "lgpd-erasure"),): 3.0,
+        (("scenario", "long-report"),): 0.0,
+        (("scenario", "nightly-cleanup"),): 0.0,
+    }
+    # Failures are summed by SQLSTATE class: 57P01 and 55P03 are "57" and "55"; an error
+    # without a SQLSTATE (a client-side one) is "none".
+    assert _samples(text, "hospital_sim_scenario_failures_total") == {
+        (("scenario", "nightly-cleanup"), ("sqlstate_class", "57")): 1.0,
+        (("scenario", "nightly-cleanup"), ("sqlstate_class", "55")): 2.0,
+        (("scenario", "patient-merge"), ("sqlstate_class", "none")): 1.0,
+    }
+    assert (
+        _samples(text, "hospital_sim_scenario_skipped_total")[(("scenario", "long-report"),)] == 5.0
+    )
+    assert _samples(text, "hospital_sim_scenario_rows_total") == {
+        (("operation", "delete"), ("table", "pacientes")): 4.0,
+        (("operation", "truncate"), ("table", "fila_integracao")): 1.0,
+    }
+    assert _samples(text, "hospital_sim_scenario_transactions_total") == {(): 6.0}
+    assert "# HELP hospital_sim_scenario_occurrences_total Scenario occurrences" in text
+
+
+def test_a_stream_without_scenarios_exports_them_empty() -> None:
+    text = generate_latest(registry_for(Stats)).decode()
+    assert "# TYPE hospital_sim_scenario_occurrences_total counter" in text
+    assert _samples(text, "hospital_sim_scenario_occurrences_total") == {}
+    assert _samples(text, "hospital_sim_scenario_transactions_total") == {(): 0.0}
+
+
+def test_scenario_labels_stay_bounded_however_many_occurrences() -> None:
+    """Labels are names, tables, operations and SQLSTATE classes: the series do not grow
+    with the run (no SQLSTATE, patient id or time in a label)."""
+    stats = Stats()
+    for i in range(500):
+        stats.scenarios["patient-merge"] += 1
+        stats.scenarios_failed[f"patient-merge 40{i:03d}"] += 1  # 500 SQLSTATEs of class 40
+        stats.scenario_rows[("pacientes", "update")] += 1
+    text = generate_latest(registry_for(lambda: stats)).decode()
+    assert len(_samples(text, "hospital_sim_scenario_failures_total")) == 1
+    assert len(_samples(text, "hospital_sim_scenario_rows_total")) == 1

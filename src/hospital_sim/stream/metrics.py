@@ -3,7 +3,9 @@
 A custom collector on a private registry, so nothing is kept twice and nothing leaks into
 prometheus-client's global registry (tests can start as many servers as they like).
 Besides the run's totals it exports a few counters per worker (``worker`` label
-``shard.index``), and the same server answers ``/changes`` with the last row changes the
+``shard.index``) and the scenarios mixed into the stream (``stream --scenarios``: label
+values are scenario names, table names, operations and SQLSTATE classes, all bounded sets),
+and the same server answers ``/changes`` with the last row changes the
 workers committed, as JSON, for the dashboard's feed.
 """
 
@@ -12,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import json
+import re
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,7 +35,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from hospital_sim.errors import ConfigError
-from hospital_sim.stream.stats import Change, Outcome, Stats
+from hospital_sim.stream.stats import Change, Outcome, Stats, sqlstate_class
 
 PREFIX = "hospital_sim"
 
@@ -42,14 +46,26 @@ Workers = Callable[[], Mapping[str, Stats]]
 
 class StatsCollector(Collector):
     """Turns a :class:`Stats` (read through ``source``) into Prometheus metric families,
-    and with ``workers`` a few of them per worker."""
+    and with ``workers`` a few of them per worker.
 
-    def __init__(self, source: Callable[[], Stats], workers: Workers | None = None) -> None:
+    ``scenarios`` names the scenarios mixed into the stream: their occurrence counters are
+    exported at 0 from the first scrape, so a rate over the first occurrence is not lost.
+    """
+
+    def __init__(
+        self,
+        source: Callable[[], Stats],
+        workers: Workers | None = None,
+        scenarios: Iterable[str] = (),
+    ) -> None:
         self.source = source
         self.workers = workers
+        self.scenarios = tuple(scenarios)
 
     def collect(self) -> Iterable[Metric]:
-        yield from self._totals(self.source())
+        stats = self.source()
+        yield from self._totals(stats)
+        yield from _scenarios(stats, self.scenarios)
         if self.workers is not None:
             yield from _per_worker(self.workers())
 
@@ -141,6 +157,59 @@ def _per_worker(workers: Mapping[str, Stats]) -> Iterator[Metric]:
     yield lag
 
 
+_SQLSTATE = re.compile(r"[0-9A-Z]{5}")
+
+
+def _failure_labels(key: str) -> tuple[str, str]:
+    """(scenario, SQLSTATE class) of a ``Stats.scenarios_failed`` key, "name SQLSTATE"; an
+    error without a SQLSTATE (the key names its Python class) is class "none"."""
+    name, _, code = key.rpartition(" ")
+    return name, sqlstate_class(code if _SQLSTATE.fullmatch(code) else None)
+
+
+def _scenarios(s: Stats, names: tuple[str, ...]) -> Iterator[Metric]:
+    """Occurrences, failures, skips, row changes and transactions of the scenarios."""
+    occurrences = Counter({name: 0 for name in names})
+    occurrences.update(s.scenarios.copy())
+    yield _labelled(
+        f"{PREFIX}_scenario_occurrences",
+        "Scenario occurrences (stream --scenarios) that ran to the end, by scenario.",
+        ["scenario"],
+        [((name,), n) for name, n in occurrences.items()],
+    )
+    failures: Counter[tuple[str, str]] = Counter()
+    for key, n in s.scenarios_failed.copy().items():
+        failures[_failure_labels(key)] += n
+    yield _labelled(
+        f"{PREFIX}_scenario_failures",
+        "Scenario occurrences that stopped short on an error, by scenario and SQLSTATE "
+        "class; the rows they committed before it are counted, and the stream goes on.",
+        ["scenario", "sqlstate_class"],
+        list(failures.items()),
+    )
+    skipped = Counter({name: 0 for name in names})
+    skipped.update(s.scenarios_skipped.copy())
+    yield _labelled(
+        f"{PREFIX}_scenario_skipped",
+        "Scenario occurrences drawn but not run because one that must not overlap it "
+        "was running (a serial scenario, the long report).",
+        ["scenario"],
+        [((name,), n) for name, n in skipped.items()],
+    )
+    yield _labelled(
+        f"{PREFIX}_scenario_rows",
+        "Rows committed by scenario occurrences, by table and operation (insert, update, "
+        "delete; truncate counts one per table emptied).",
+        ["table", "operation"],
+        [((table, op), n) for (table, op), n in s.scenario_rows.copy().items()],
+    )
+    yield CounterMetricFamily(
+        f"{PREFIX}_scenario_transactions",
+        "Transactions committed by scenario occurrences.",
+        value=s.scenario_transactions,
+    )
+
+
 def _labelled(
     name: str, doc: str, labels: list[str], values: Iterable[tuple[tuple[str, ...], int]]
 ) -> CounterMetricFamily:
@@ -230,10 +299,11 @@ def registry_for(
     extra: Iterable[Collector] = (),
     *,
     workers: Workers | None = None,
+    scenarios: Iterable[str] = (),
 ) -> CollectorRegistry:
     """The stream's collector, and ``extra`` ones beside it, on a private registry."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StatsCollector(source, workers))
+    registry.register(StatsCollector(source, workers, scenarios))
     for collector in extra:
         registry.register(collector)
     return registry
@@ -246,15 +316,17 @@ def serve(
     extra: Iterable[Collector] = (),
     *,
     workers: Workers | None = None,
+    scenarios: Iterable[str] = (),
 ) -> MetricsServer:
     """Serve /metrics and /changes on ``addr:port`` from a daemon thread until ``shutdown()``.
 
     ``extra`` collectors are served beside the stream's own (the CLI adds the source's
     replication slot lag, which the stream layer does not know about); ``workers`` adds the
-    per-worker figures. A port that cannot be bound is a :class:`ConfigError` naming the
+    per-worker figures; ``scenarios`` (the names mixed in) exports their occurrence
+    counters from 0. A port that cannot be bound is a :class:`ConfigError` naming the
     setting.
     """
-    registry = registry_for(source, extra, workers=workers)
+    registry = registry_for(source, extra, workers=workers, scenarios=scenarios)
     try:
         family = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         server_class = type("MetricsHTTPServer", (_Server,), {"address_family": family[0][0]})

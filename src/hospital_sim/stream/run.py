@@ -398,4 +398,5 @@ def _start_metrics(
         addr=str(settings.metrics_address),
         extra=extra,
         workers=workers,
+        scenarios=() if plan.mix is None else plan.mix.names,
     )
