@@ -8,10 +8,12 @@ a new temporary folder (or ``--dir``; port ``--port``, default ``HOSPITAL_SIM_EM
 or 54391):
 
 1. ``db start``, ``init``, ``seed``, ``cdc setup``;
-2. ``cdc capture`` (snapshot, then the changes) while ``stream --duration 20`` runs, until
-   the log is idle; ``cdc verify --json`` of that log is the page's verification verdict;
-3. ``cdc capture`` again (its slot is active and its lag moves), two shards of ``stream``
-   with two worker processes each and ``--metrics-port``, and ``dashboard`` over both;
+2. ``cdc capture`` (snapshot, then the changes) while ``stream --model hospital --duration
+   20`` runs, until the log is idle; ``cdc verify --json`` of that log is the page's
+   verification verdict;
+3. ``cdc capture`` again (the slot's lag moves), two shards of ``stream --model hospital``
+   (occupancy stays within the beds) with two worker processes each and
+   ``--metrics-port``, and ``dashboard`` over both;
 4. after ``--warmup`` seconds (the charts fill), a headless Chromium (1440 px wide, English)
    photographs the whole page; then everything is stopped and the server with it.
 """
@@ -172,6 +174,7 @@ def main() -> None:
             f"--dir {args.dir} exists: give a new folder (the picture needs a new server)"
         )
     base = Path(tempfile.mkdtemp(prefix="hospital-sim-screenshot-"))
+    base.chmod(0o711)  # as root the server runs as its own user, which must enter it
     env = environment(base, args.dir or base / "server", args.port)
     try:
         run(env, "db", "start")
@@ -181,7 +184,18 @@ def main() -> None:
         log = base / "changes.jsonl"
         with background(env, base / "capture.out", "cdc", "capture", "-o", str(log),
                         "--idle-timeout", "5") as capture:  # fmt: skip
-            run(env, "stream", "--rate", "40", "--duration", "20", "--seed", "8")
+            run(
+                env,
+                "stream",
+                "--model",
+                "hospital",
+                "--rate",
+                "40",
+                "--duration",
+                "20",
+                "--seed",
+                "8",
+            )
             capture.wait(120)
         report = base / "verify.json"
         run(env, "cdc", "verify", str(log), "--json", output=report)
@@ -192,8 +206,9 @@ def main() -> None:
         jobs: dict[str, list[str]] = {
             "capture2": ["cdc", "capture", "-o", str(log)],
             **{
-                f"stream{i}": ["stream", "--rate", "40", "--workers", "2", "--shard-index",
-                               str(i), "--shard-count", "2", "--metrics-port", str(port)]
+                f"stream{i}": ["stream", "--model", "hospital", "--rate", "40", "--workers", "2",
+                               "--shard-index", str(i), "--shard-count", "2",
+                               "--metrics-port", str(port)]
                 for i, port in enumerate(ports)
             },
             "dashboard": ["dashboard", "--port", str(dash), "--refresh", "1",

@@ -403,11 +403,15 @@ class Settings(BaseSettings):
         validation_alias=_env("DASHBOARD_REFRESH_SECONDS", "dashboard_refresh_seconds"),
         description="How often the dashboard reads the database and the metrics endpoints.",
     )
-    dashboard_beds: int = Field(
-        300,
+    dashboard_beds: int | None = Field(
+        None,
         ge=1,
+        le=1_000_000,
         validation_alias=_env("DASHBOARD_BEDS", "dashboard_beds"),
-        description="Beds of the hospital: occupancy is open stays over this.",
+        description=(
+            "Beds of the hospital: occupancy is open stays over this (default: the hospital"
+            " model's beds, STREAM_BEDS or SEED_INTERNACOES / 5)."
+        ),
     )
     dashboard_alerts: dict[str, tuple[float, float]] = Field(
         default_factory=dict,

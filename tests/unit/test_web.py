@@ -17,7 +17,7 @@ from hospital_sim.stream.metrics import registry_for
 from hospital_sim.stream.stats import Outcome, Stats
 from hospital_sim.web.alerts import DEFAULT_THRESHOLDS, evaluate
 from hospital_sim.web.i18n import LABELS, choose
-from hospital_sim.web.run import metrics_url
+from hospital_sim.web.run import metrics_url, occupancy_beds
 from hospital_sim.web.scrape import StreamHistory, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,3 +208,15 @@ def test_a_stream_that_stops_answering_has_no_rate() -> None:
     history.error = "Connection refused"
     panel = history.panel()
     assert (panel["ok"], panel["rate"], panel["events_total"]) == (False, 0, 450.0)
+
+
+def test_occupancy_is_measured_against_the_hospital_models_beds_unless_told(
+    tmp_path: Path,
+) -> None:
+    def beds(**environ: str) -> int:
+        return occupancy_beds(load_settings(config_dir=tmp_path, environ=environ).settings)
+
+    assert beds() == 240  # SEED_INTERNACOES 1200 / 5, as the hospital model has
+    assert beds(SEED_INTERNACOES="5000") == 1000
+    assert beds(STREAM_BEDS="180") == 180
+    assert beds(STREAM_BEDS="180", DASHBOARD_BEDS="90") == 90

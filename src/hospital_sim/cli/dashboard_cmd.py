@@ -51,7 +51,10 @@ def dashboard(
     refresh: Annotated[
         float | None, _opt("refresh", "DASHBOARD_REFRESH_SECONDS", "Seconds between reads.")
     ] = None,
-    beds: Annotated[int | None, _opt("beds", "DASHBOARD_BEDS", "Beds, for occupancy.")] = None,
+    beds: Annotated[
+        int | None,
+        _opt("beds", "DASHBOARD_BEDS", "Beds, for occupancy (default: the hospital model's)."),
+    ] = None,
 ) -> None:
     """Serve a live dashboard of the hospital, the streams and CDC until Ctrl-C."""
     from hospital_sim.web.run import start_dashboard

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import resolve_target
 from hospital_sim.errors import ConfigError, UserError
+from hospital_sim.stream.hospital import default_beds
 
 if TYPE_CHECKING:
     from hospital_sim.web.app import DashboardServer
@@ -20,6 +21,13 @@ INSTALL_HINT = "pip install 'hospital-sim[dashboard]' (make install does it)"
 
 class DashboardUnavailable(UserError):
     """The optional web stack (Starlette, uvicorn) is not installed."""
+
+
+def occupancy_beds(settings: Settings) -> int:
+    """The beds occupancy is measured against: DASHBOARD_BEDS, else the hospital model's."""
+    return (
+        settings.dashboard_beds or settings.stream_beds or default_beds(settings.seed_internacoes)
+    )
 
 
 def check_installed() -> None:
@@ -83,7 +91,7 @@ def start_dashboard(
         metrics_urls=tuple(metrics_url(u) for u in metrics_urls),
         verify_report=None if verify_report is None else verify_report_path(verify_report),
         publication=settings.cdc_publication,
-        beds=settings.dashboard_beds,
+        beds=occupancy_beds(settings),
         refresh_s=settings.dashboard_refresh_seconds,
         thresholds=dict(settings.dashboard_alerts),
         target_insert_share=target_insert_share(settings),
