@@ -33,6 +33,10 @@ class Target:
     embedded: bool
     source: str = "PG_HOST/PG_PORT"  # the settings to check when it cannot be reached
 
+    def __repr__(self) -> str:
+        # Shown by debuggers, tracebacks with locals and log calls: never the password.
+        return f"Target({self.display!r}, embedded={self.embedded}, source={self.source!r})"
+
     @property
     def display(self) -> str:
         return redact(self.conninfo)
