@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import typer
 
 from hospital_sim import logs
-from hospital_sim.config import DEFAULT_CONFIG_DIR, LoadedSettings, Settings, load_settings
+from hospital_sim.config import DAY, DEFAULT_CONFIG_DIR, LoadedSettings, Settings, load_settings
 from hospital_sim.errors import ConfigError
 
 # Flags named differently from their setting: errors must name what the user typed.
@@ -45,6 +47,36 @@ FLAG_OF = {
     "seed_pacientes_convenios": "pacientes-convenios",
     "seed_scale": "scale",
 }
+
+
+# The longest run a duration flag accepts: longer is "no limit", which leaving it out gives.
+MAX_RUN_SECONDS = 365 * DAY
+
+
+def _plain(bound: float) -> str:
+    return str(int(bound)) if bound == int(bound) else f"{bound:g}"
+
+
+def number_range(
+    low: float, high: float, *, low_open: bool = False, unit: str = ""
+) -> Callable[[float | None], float | None]:
+    """An option callback refusing nan, inf and numbers outside ``low``..``high``.
+
+    For the flags that are not settings (those the settings model checks): an infinite
+    duration would overflow a timer, a nan one would end at once.
+    """
+    shown = f" {unit}" if unit else ""
+    accepted = f"{'more than ' if low_open else ''}{_plain(low)} to {_plain(high)}{shown}"
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        above = value > low if low_open else value >= low
+        if not (math.isfinite(value) and above and value <= high):
+            raise typer.BadParameter(f"{value:g} is not accepted; accepted: {accepted}")
+        return value
+
+    return check
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hospital_sim.cli.common import settings, state
+from hospital_sim.cli.common import MAX_RUN_SECONDS, number_range, settings, state
 from hospital_sim.config import Settings
 from hospital_sim.errors import ConfigError
 
@@ -130,7 +130,13 @@ def stream(
         ),
     ] = None,
     duration: Annotated[
-        float | None, typer.Option("--duration", help="Stop after this many seconds.", min=0)
+        float | None,
+        typer.Option(
+            "--duration",
+            help="Stop after this many seconds.",
+            min=0,
+            callback=number_range(0, MAX_RUN_SECONDS, unit="seconds"),
+        ),
     ] = None,
     events: Annotated[
         int | None, typer.Option("--events", help="Stop after this many events.", min=0)
