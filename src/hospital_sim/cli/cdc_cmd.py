@@ -11,7 +11,13 @@ from typing import Annotated, Literal
 
 import typer
 
-from hospital_sim.cli.common import MAX_RUN_SECONDS, number_range, settings, silence_stdout
+from hospital_sim.cli.common import (
+    MAX_RUN_SECONDS,
+    check_writable_file,
+    number_range,
+    settings,
+    silence_stdout,
+)
 from hospital_sim.config import DAY
 from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
@@ -225,6 +231,10 @@ def capture(
 
     if engine not in ("builtin", "debezium"):
         raise typer.BadParameter(f"{engine!r}; accepted: builtin, debezium", param_hint="--engine")
+    if output != "-":
+        check_writable_file(Path(output), "--output")
+    if offset_file is not None:
+        check_writable_file(offset_file, "--offset-file")
     if engine == "debezium":
         _capture_debezium(
             ctx,
@@ -459,6 +469,8 @@ def demo(
 
     if engine not in ("builtin", "debezium"):
         raise typer.BadParameter(f"{engine!r}; accepted: builtin, debezium", param_hint="--engine")
+    if log is not None:
+        check_writable_file(log, "--log")  # and its folder, where the reference log goes
     result = run_demo(settings(ctx), seconds=seconds, rate=rate, log_path=log, engine=engine)
     for line in result.lines():
         typer.echo(line)

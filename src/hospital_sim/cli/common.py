@@ -118,6 +118,33 @@ def settings(ctx: typer.Context, *, log_to_file: bool = True, **overrides: Any) 
     return s
 
 
+def check_writable_file(path: Path, flag: str) -> None:
+    """Fail before any work when ``path`` could not be written as a file afterwards.
+
+    The folder is probed by creating (and removing) a file in it: permission bits say
+    nothing for root, nor for read-only or virtual file systems.
+    """
+    reason = ""
+    if path.is_dir():
+        reason = "it is a folder"
+    elif path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    else:
+        probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            probe.unlink()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    if reason:
+        raise ConfigError(
+            f"{flag} {path}: cannot write there ({reason}); give a file path in a writable folder"
+        )
+
+
 def echo(message: str = "") -> None:
     typer.echo(message)
 
