@@ -190,13 +190,20 @@ def _fail(target: Target, exc: psycopg.OperationalError, *, rejected: bool) -> C
             + (
                 "'hospital-sim init' creates it, or set PG_DATABASE to an existing one"
                 if target.embedded
+                else f"create it (createdb) or name an existing one in {target.source}"
+                if target.source.startswith("--")
                 else "create it (createdb) or set PG_DATABASE to an existing one"
             )
         )
     if rejected:
+        login = (
+            f"the user and password in {target.source}"
+            if target.source.startswith("--")
+            else "PG_USER/PG_PASSWORD (or DATABASE_URL)"
+        )
         return ConnectionFailed(
             f"cannot connect to {where}: the server refused the login: {_cause(exc)}; "
-            "check PG_USER/PG_PASSWORD (or DATABASE_URL) and the server's pg_hba.conf"
+            f"check {login} and the server's pg_hba.conf"
         )
     fix = (
         "start it with 'hospital-sim db start'"
