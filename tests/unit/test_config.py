@@ -183,3 +183,21 @@ def test_alert_thresholds_as_a_toml_table(tmp_path: Path) -> None:
     )
     alerts = load_settings(config_dir=tmp_path, environ={}).settings.dashboard_alerts
     assert alerts["slot_lag_mb"] == (10.0, 20.0) and alerts["occupancy_pct"] == (70.0, 80.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('PG_PORT="6543\n', 1),  # was skipped with a warning: the default port was used
+        ("PG_USER=app\n\n# the password\nPG_PASSWORD='hunter2\n", 4),
+        ("PG_PORT 6543\n", 1),
+    ],
+)
+def test_an_unparseable_dotenv_line_is_one_line_naming_file_and_line(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    write(tmp_path / ".env", text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_dir=tmp_path, environ={})
+    assert err.value.message.startswith(f"{tmp_path / '.env'} line {line}: not NAME=value")
+    assert "hunter2" not in err.value.message
