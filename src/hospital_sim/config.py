@@ -27,6 +27,7 @@ from pydantic import (
     IPvAnyAddress,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -45,6 +46,15 @@ DEFAULT_CONFIG_DIR = Path("config")
 DAY = 86_400
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_ROWS = 100_000_000
+
+# What an empty value of these settings is refused with: what to give instead.
+_BLANK = {
+    "database_url": "it is empty; give a URL such as postgresql://user@host:5432/dbname "
+    "(or a conninfo), or leave it unset to use PG_HOST or the embedded server",
+    "embedded_dir": "it is empty; give the embedded server's folder (default .hospital-sim) "
+    "or leave it unset",
+    "log_file": "it is empty; give a file path (default logs/app.log) or leave it unset",
+}
 
 
 def _env(*names: str) -> AliasChoices:
@@ -434,6 +444,15 @@ class Settings(BaseSettings):
         validation_alias=_env("HOSPITAL_SIM_LOG_FILE", "log_file"),
         description="Rotating log file.",
     )
+
+    @field_validator("database_url", "embedded_dir", "log_file", mode="before")
+    @classmethod
+    def _not_blank(cls, value: Any, info: ValidationInfo) -> Any:
+        # An empty value is not "unset": libpq reads an empty conninfo as its own defaults
+        # (the local server's socket), and an empty path is the working folder.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(_BLANK[info.field_name or ""])
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from hospital_sim.errors import ConfigError
 
@@ -67,6 +68,15 @@ def read_dotenv(path: Path, lookup: Mapping[str, str]) -> dict[str, Any]:
     text = _read_text(path)
     if text is None:
         return {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raw = binding.original.string
+            line = binding.original.line + raw[: len(raw) - len(raw.lstrip())].count("\n")
+            # The line itself is not shown: it may hold a password.
+            raise ConfigError(
+                f"{path} line {line}: not NAME=value (an unclosed quote, a missing '='?); "
+                "write one NAME=value per line"
+            )
     values: dict[str, Any] = {}
     for key, value in dotenv_values(stream=io.StringIO(text)).items():
         field = lookup.get(key.lower())

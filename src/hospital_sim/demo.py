@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from hospital_sim.cdc.capture.builtin import Capture, CaptureResult
 from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
-from hospital_sim.cdc.capture.setup import setup_cdc
+from hospital_sim.cdc.capture.setup import ensure_logical, setup_cdc
 from hospital_sim.cdc.capture.slots import drop_slot
 from hospital_sim.cdc.verify.check import prove_log, verify_log
 from hospital_sim.cdc.verify.compare import VerifyReport
@@ -199,6 +199,9 @@ def run_demo(
 
     cfg = demo_settings(settings, rate=rate)
     target = prepare_target(cfg, create=True)
+    # Before anything is created: a server that cannot decode changes leaves no demo
+    # database behind (the embedded one is restarted with wal_level=logical here).
+    ensure_logical(cfg, target.with_dbname("postgres"))
     step(f"creating database {target.dbname} on {target.host_port}")
     _recreate_database(target, cfg)
     init_database(cfg)

@@ -5,6 +5,7 @@ setting with it; :mod:`hospital_sim.web.alerts` evaluates them."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Any
 
 # attention, critical; a figure at or above a threshold fires it.
@@ -35,9 +36,29 @@ def _parse(text: str) -> dict[str, tuple[float, float]]:
     return out
 
 
+_SHAPE = "name=attention:critical pairs, e.g. slot_lag_mb=64:512,occupancy_pct=85:95"
+
+
+def _pair(key: str, pair: Any) -> tuple[float, float]:
+    """(attention, critical) of the known alert ``key`` from a mapping: ``[a, c]`` or ``"a:c"``."""
+    if isinstance(pair, str):
+        return _parse(f"{key}={pair}")[key]
+    numbers = isinstance(pair, list | tuple) and len(pair) == 2
+    if not numbers or any(isinstance(x, bool) or not isinstance(x, int | float) for x in pair):
+        example = "[{:g}, {:g}]".format(*DEFAULT_THRESHOLDS[key])
+        raise ValueError(f"{key}={pair!r} is not [attention, critical], e.g. {key} = {example}")
+    return float(pair[0]), float(pair[1])
+
+
 def resolve_thresholds(value: Any) -> dict[str, tuple[float, float]]:
     """The defaults with ``value`` (``"name=a:c,..."`` or a mapping) on top, validated."""
-    given = _parse(value) if isinstance(value, str) else dict(value or {})
+    given: Mapping[str, Any]
+    if isinstance(value, str):
+        given = _parse(value)
+    elif value is None or isinstance(value, Mapping):
+        given = {str(k): v for k, v in (value or {}).items()}
+    else:
+        raise ValueError(f"it must be {_SHAPE}")
     merged = dict(DEFAULT_THRESHOLDS)
     for key, pair in given.items():
         if key not in DEFAULT_THRESHOLDS:
@@ -46,7 +67,7 @@ def resolve_thresholds(value: Any) -> dict[str, tuple[float, float]]:
             raise ValueError(
                 f"unknown alert {key!r}{hint}; accepted: {', '.join(DEFAULT_THRESHOLDS)}"
             )
-        attention, critical = (float(x) for x in pair)
+        attention, critical = _pair(key, pair)
         if not 0 <= attention <= critical:
             raise ValueError(f"{key}={attention:g}:{critical:g}: need 0 <= attention <= critical")
         merged[key] = (attention, critical)

@@ -21,6 +21,7 @@ import psycopg
 from psycopg import conninfo, sql
 
 from hospital_sim.config import Settings, load_settings
+from hospital_sim.db.connect import redact
 from hospital_sim.db.embedded import EmbeddedServer
 from hospital_sim.errors import EmbeddedServerError
 from hospital_sim.stream.run import StreamSummary
@@ -32,8 +33,12 @@ ROOT = Path(__file__).resolve().parents[2]
 class FreshDb:
     """An empty database created for one test."""
 
-    dsn: str
+    dsn: str  # holds the server's password: __repr__ shows it redacted
     name: str
+
+    def __repr__(self) -> str:
+        # A failing assertion prints its operands: the password stays out of the report.
+        return f"FreshDb(name={self.name!r}, dsn={redact(self.dsn)!r})"
 
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.dsn, autocommit=True)

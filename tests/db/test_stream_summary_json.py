@@ -66,8 +66,8 @@ def test_unwritable_summary_path_fails_before_streaming(fresh_db: FreshDb) -> No
     out = run_cli("stream", "--events", "3", "--summary-json", "/nonexistent/s.json", env=env)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "error: --summary-json /nonexistent/s.json: cannot write there; "
-        "give a file path in a writable folder"
+        "error: --summary-json /nonexistent/s.json: cannot write there "
+        "(No such file or directory); give a file path in a writable folder"
     ]
     with fresh_db.connect() as conn:
         assert conn.execute("SELECT count(*) FROM pacientes").fetchone() == (0,)

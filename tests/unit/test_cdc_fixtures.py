@@ -124,3 +124,10 @@ def test_csv_dir_errors_name_the_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "medicos.csv").write_text("id,nome\n1,Ana\nx,Bia\n", encoding="utf-8")
     with pytest.raises(UserError, match=r"medicos.csv line 3: id = 'x' is not a valid bigint"):
         load_expected_csv_dir(tmp_path)
+
+
+def test_a_csv_dump_that_is_not_utf8_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "pacientes.csv").write_bytes(b"id,nome\n1,Jos\xe9\n")  # Latin-1
+    with pytest.raises(UserError) as err:
+        load_expected_csv_dir(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / 'pacientes.csv'} is not UTF-8 text (byte 13)")

@@ -125,3 +125,79 @@ def test_bad_password_value_is_not_echoed(tmp_path: Path) -> None:
     message = info.value.message.replace(str(tmp_path), "<dir>")
     assert "48213957" not in message
     assert "pg_password" in message and "<hidden>" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # Empty, libpq would read the conninfo as its defaults: the local server's socket.
+        ("DATABASE_URL", "leave it unset to use PG_HOST"),
+        # Empty, the embedded server would be created in the working folder.
+        ("HOSPITAL_SIM_DIR", "give the embedded server's folder"),
+        ("HOSPITAL_SIM_LOG_FILE", "give a file path"),
+    ],
+)
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_target_or_path_is_refused_not_read_as_a_default(
+    tmp_path: Path, name: str, expected: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_dir=tmp_path, environ={name: value})
+    assert err.value.message.startswith(f"{name}=")
+    assert "is empty" in err.value.message and expected in err.value.message
+
+
+def test_an_empty_path_in_settings_toml_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "settings.toml", 'embedded_dir = ""\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_dir=tmp_path, environ={})
+    assert "embedded_dir=" in err.value.message and "is empty" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("dashboard_alerts = 5", "it must be name=attention:critical pairs"),
+        ("dashboard_alerts = true", "it must be name=attention:critical pairs"),
+        ("dashboard_alerts = [64, 512]", "it must be name=attention:critical pairs"),
+        ("dashboard_alerts = {slot_lag_mb = 5}", "slot_lag_mb = [64, 512]"),
+        ("dashboard_alerts = {slot_lag_mb = [64]}", "is not [attention, critical]"),
+        ('dashboard_alerts = {slot_lag_mb = [64, "x"]}', "is not [attention, critical]"),
+        ("dashboard_alerts = {nope = 5}", "unknown alert 'nope'"),
+    ],
+)
+def test_alert_thresholds_of_the_wrong_shape_in_settings_toml_are_one_line(
+    tmp_path: Path, toml: str, expected: str
+) -> None:
+    write(tmp_path / "settings.toml", toml + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_dir=tmp_path, environ={})
+    assert err.value.message.startswith("dashboard_alerts=")
+    assert expected in err.value.message
+
+
+def test_alert_thresholds_as_a_toml_table(tmp_path: Path) -> None:
+    write(
+        tmp_path / "settings.toml",
+        'dashboard_alerts = {slot_lag_mb = [10, 20], occupancy_pct = "70:80"}\n',
+    )
+    alerts = load_settings(config_dir=tmp_path, environ={}).settings.dashboard_alerts
+    assert alerts["slot_lag_mb"] == (10.0, 20.0) and alerts["occupancy_pct"] == (70.0, 80.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('PG_PORT="6543\n', 1),  # was skipped with a warning: the default port was used
+        ("PG_USER=app\n\n# the password\nPG_PASSWORD='hunter2\n", 4),
+        ("PG_PORT 6543\n", 1),
+    ],
+)
+def test_an_unparseable_dotenv_line_is_one_line_naming_file_and_line(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    write(tmp_path / ".env", text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_dir=tmp_path, environ={})
+    assert err.value.message.startswith(f"{tmp_path / '.env'} line {line}: not NAME=value")
+    assert "hunter2" not in err.value.message

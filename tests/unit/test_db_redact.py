@@ -29,6 +29,8 @@ def test_target_from_pg_settings_hides_password(tmp_path: Path) -> None:
     assert not target.embedded
     assert target.host_port == "db.internal:6543"
     assert "s3cret" in target.conninfo and "s3cret" not in target.display
+    assert "s3cret" not in repr(target) and "db.internal" in repr(target)
+    assert "s3cret" not in repr(target.with_dbname("other"))
 
 
 def test_embedded_target_without_server_settings(tmp_path: Path) -> None:

@@ -97,6 +97,21 @@ def _usage_line(exc: typer.TyperException) -> str:
     return f"error: {message}"
 
 
+# SQLSTATE 42501: the role lacks a privilege (a table's, the database's, a schema's).
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def _refused_line(exc: BaseException) -> str | None:
+    """The one line for a database error that is the user's to fix, else None."""
+    if getattr(exc, "sqlstate", None) != _INSUFFICIENT_PRIVILEGE:
+        return None
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "permission denied"
+    return (
+        f"error: the server refused: {reason}; connect as a role that holds that privilege "
+        "(the tables' owner or a superuser, see PG_USER/DATABASE_URL) or GRANT it to this one"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every user error is one line on stderr and exit code 2.
 
@@ -118,4 +133,10 @@ def main(argv: list[str] | None = None) -> None:
         # The reader went away (e.g. '| head'): stop quietly, as other command-line tools do.
         silence_stdout()
         sys.exit(141)
+    except Exception as exc:
+        line = _refused_line(exc)
+        if line is None:
+            raise
+        typer.echo(line, err=True)
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -11,7 +11,14 @@ from typing import Annotated, Literal
 
 import typer
 
-from hospital_sim.cli.common import settings, silence_stdout
+from hospital_sim.cli.common import (
+    MAX_RUN_SECONDS,
+    check_writable_file,
+    number_range,
+    settings,
+    silence_stdout,
+)
+from hospital_sim.config import DAY
 from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
 
@@ -19,6 +26,9 @@ app = typer.Typer(
     help="Change data capture: setup, capture, verify, diff, status, teardown.",
     no_args_is_help=True,
 )
+
+# STREAM_RATE's bound: the demo's rate becomes the stream's.
+MAX_DEMO_RATE = 1_000_000
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -143,7 +153,11 @@ def capture(
     ] = "-",
     idle_timeout: Annotated[
         float | None,
-        typer.Option("--idle-timeout", help="Stop after this many seconds without changes."),
+        typer.Option(
+            "--idle-timeout",
+            help="Stop after this many seconds without changes.",
+            callback=number_range(0, MAX_RUN_SECONDS, low_open=True, unit="seconds"),
+        ),
     ] = None,
     until_lsn: Annotated[
         str | None,
@@ -179,7 +193,12 @@ def capture(
     ] = "builtin",
     duration: Annotated[
         float | None,
-        typer.Option("--duration", help="Stop after this many seconds.", show_default=False),
+        typer.Option(
+            "--duration",
+            help="Stop after this many seconds.",
+            show_default=False,
+            callback=number_range(0, MAX_RUN_SECONDS, low_open=True, unit="seconds"),
+        ),
     ] = None,
     prop: Annotated[
         list[str] | None,
@@ -212,6 +231,10 @@ def capture(
 
     if engine not in ("builtin", "debezium"):
         raise typer.BadParameter(f"{engine!r}; accepted: builtin, debezium", param_hint="--engine")
+    if output != "-":
+        check_writable_file(Path(output), "--output")
+    if offset_file is not None:
+        check_writable_file(offset_file, "--offset-file")
     if engine == "debezium":
         _capture_debezium(
             ctx,
@@ -229,8 +252,6 @@ def capture(
     for flag, given in (("--prop", prop), ("--offset-file", offset_file)):
         if given:
             raise typer.BadParameter("only with --engine debezium", param_hint=flag)
-    if duration is not None and duration <= 0:
-        raise typer.BadParameter(f"{duration} must be > 0 seconds", param_hint="--duration")
     from hospital_sim.cdc.capture.builtin import Capture
 
     s = settings(ctx, cdc_slot=slot)
@@ -320,6 +341,7 @@ def verify(
         typer.Option(
             "--wait-quiescent",
             help="Seconds the source and the log must stay unchanged before comparing.",
+            callback=number_range(0, DAY, unit="seconds"),
         ),
     ] = 2.0,
     reference: Annotated[
@@ -411,8 +433,24 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 def demo(
     ctx: typer.Context,
-    seconds: Annotated[float, typer.Option("--seconds", help="How long to stream.", min=0)] = 10.0,
-    rate: Annotated[float, typer.Option("--rate", help="Stream events/s.", min=0.1)] = 200.0,
+    seconds: Annotated[
+        float,
+        typer.Option(
+            "--seconds",
+            help="How long to stream.",
+            min=0,
+            callback=number_range(0, DAY, unit="seconds"),
+        ),
+    ] = 10.0,
+    rate: Annotated[
+        float,
+        typer.Option(
+            "--rate",
+            help="Stream events/s.",
+            min=0.1,
+            callback=number_range(0.1, MAX_DEMO_RATE, unit="events/s"),
+        ),
+    ] = 200.0,
     log: Annotated[
         Path | None,
         typer.Option("--log", help="Where to write the change log.", show_default=False),
@@ -431,6 +469,8 @@ def demo(
 
     if engine not in ("builtin", "debezium"):
         raise typer.BadParameter(f"{engine!r}; accepted: builtin, debezium", param_hint="--engine")
+    if log is not None:
+        check_writable_file(log, "--log")  # and its folder, where the reference log goes
     result = run_demo(settings(ctx), seconds=seconds, rate=rate, log_path=log, engine=engine)
     for line in result.lines():
         typer.echo(line)

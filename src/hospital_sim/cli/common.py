@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import typer
 
 from hospital_sim import logs
-from hospital_sim.config import DEFAULT_CONFIG_DIR, LoadedSettings, Settings, load_settings
+from hospital_sim.config import DAY, DEFAULT_CONFIG_DIR, LoadedSettings, Settings, load_settings
 from hospital_sim.errors import ConfigError
 
 # Flags named differently from their setting: errors must name what the user typed.
@@ -45,6 +47,36 @@ FLAG_OF = {
     "seed_pacientes_convenios": "pacientes-convenios",
     "seed_scale": "scale",
 }
+
+
+# The longest run a duration flag accepts: longer is "no limit", which leaving it out gives.
+MAX_RUN_SECONDS = 365 * DAY
+
+
+def _plain(bound: float) -> str:
+    return str(int(bound)) if bound == int(bound) else f"{bound:g}"
+
+
+def number_range(
+    low: float, high: float, *, low_open: bool = False, unit: str = ""
+) -> Callable[[float | None], float | None]:
+    """An option callback refusing nan, inf and numbers outside ``low``..``high``.
+
+    For the flags that are not settings (those the settings model checks): an infinite
+    duration would overflow a timer, a nan one would end at once.
+    """
+    shown = f" {unit}" if unit else ""
+    accepted = f"{'more than ' if low_open else ''}{_plain(low)} to {_plain(high)}{shown}"
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        above = value > low if low_open else value >= low
+        if not (math.isfinite(value) and above and value <= high):
+            raise typer.BadParameter(f"{value:g} is not accepted; accepted: {accepted}")
+        return value
+
+    return check
 
 
 @dataclass
@@ -84,6 +116,33 @@ def settings(ctx: typer.Context, *, log_to_file: bool = True, **overrides: Any) 
     s = load(ctx, **overrides).settings
     logs.configure(s.log_level, fmt=st.log_format, file=s.log_file if log_to_file else None)
     return s
+
+
+def check_writable_file(path: Path, flag: str) -> None:
+    """Fail before any work when ``path`` could not be written as a file afterwards.
+
+    The folder is probed by creating (and removing) a file in it: permission bits say
+    nothing for root, nor for read-only or virtual file systems.
+    """
+    reason = ""
+    if path.is_dir():
+        reason = "it is a folder"
+    elif path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    else:
+        probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            probe.unlink()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    if reason:
+        raise ConfigError(
+            f"{flag} {path}: cannot write there ({reason}); give a file path in a writable folder"
+        )
 
 
 def echo(message: str = "") -> None:

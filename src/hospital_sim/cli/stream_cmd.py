@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hospital_sim.cli.common import settings, state
+from hospital_sim.cli.common import (
+    MAX_RUN_SECONDS,
+    check_writable_file,
+    number_range,
+    settings,
+    state,
+)
 from hospital_sim.config import Settings
-from hospital_sim.errors import ConfigError
 
 if TYPE_CHECKING:
     from hospital_sim.cli.scenario_mix import ScenarioMix
@@ -64,15 +68,6 @@ def print_summary(summary: Any, *, as_json: bool = False) -> None:
         return
     for line in summary.lines():
         typer.echo(line)
-
-
-def _check_writable(path: Path) -> None:
-    """Fail before streaming when the summary could not be written afterwards."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise ConfigError(
-            f"--summary-json {path}: cannot write there; give a file path in a writable folder"
-        )
 
 
 def write_summary(path: Path, summary: Any) -> None:
@@ -130,7 +125,13 @@ def stream(
         ),
     ] = None,
     duration: Annotated[
-        float | None, typer.Option("--duration", help="Stop after this many seconds.", min=0)
+        float | None,
+        typer.Option(
+            "--duration",
+            help="Stop after this many seconds.",
+            min=0,
+            callback=number_range(0, MAX_RUN_SECONDS, unit="seconds"),
+        ),
     ] = None,
     events: Annotated[
         int | None, typer.Option("--events", help="Stop after this many events.", min=0)
@@ -200,7 +201,7 @@ def stream(
         "stream_max_lag_seconds": max_lag,
     }
     if summary_json is not None:
-        _check_writable(summary_json)
+        check_writable_file(summary_json, "--summary-json")
     stream_with(
         settings(ctx, **flags),
         duration=duration,

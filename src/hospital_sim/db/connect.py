@@ -33,6 +33,10 @@ class Target:
     embedded: bool
     source: str = "PG_HOST/PG_PORT"  # the settings to check when it cannot be reached
 
+    def __repr__(self) -> str:
+        # Shown by debuggers, tracebacks with locals and log calls: never the password.
+        return f"Target({self.display!r}, embedded={self.embedded}, source={self.source!r})"
+
     @property
     def display(self) -> str:
         return redact(self.conninfo)
@@ -186,13 +190,20 @@ def _fail(target: Target, exc: psycopg.OperationalError, *, rejected: bool) -> C
             + (
                 "'hospital-sim init' creates it, or set PG_DATABASE to an existing one"
                 if target.embedded
+                else f"create it (createdb) or name an existing one in {target.source}"
+                if target.source.startswith("--")
                 else "create it (createdb) or set PG_DATABASE to an existing one"
             )
         )
     if rejected:
+        login = (
+            f"the user and password in {target.source}"
+            if target.source.startswith("--")
+            else "PG_USER/PG_PASSWORD (or DATABASE_URL)"
+        )
         return ConnectionFailed(
             f"cannot connect to {where}: the server refused the login: {_cause(exc)}; "
-            "check PG_USER/PG_PASSWORD (or DATABASE_URL) and the server's pg_hba.conf"
+            f"check {login} and the server's pg_hba.conf"
         )
     fix = (
         "start it with 'hospital-sim db start'"

@@ -287,8 +287,16 @@ class EmbeddedServer:
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.base_dir / ".lock", "w") as fh:
+        try:
+            self.base_dir.mkdir(parents=True, exist_ok=True)
+            fh = open(self.base_dir / ".lock", "w")  # noqa: SIM115
+        except OSError as exc:
+            reason = "it is a file" if self.base_dir.is_file() else exc.strerror or str(exc)
+            raise EmbeddedServerError(
+                f"HOSPITAL_SIM_DIR={self.base_dir} cannot hold the embedded server ({reason}); "
+                "set HOSPITAL_SIM_DIR to a folder that can be created and written"
+            ) from None
+        with fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield

@@ -67,6 +67,7 @@ from hospital_sim.cdc.capture.slots import (
     create_slot,
     create_slot_with_baseline,
     get_slot,
+    require_logical,
 )
 from hospital_sim.cdc.lsn import format_lsn, parse_lsn, percentile
 from hospital_sim.config import Settings
@@ -255,15 +256,16 @@ class Capture:
     def run(self) -> CaptureResult:
         target = prepare_target(self.settings)
         self._db = target.dbname
-        with self._sink() as out:
-            conn = connect(target, deadline=self.settings.connect_timeout)
-            try:
+        conn = connect(target, deadline=self.settings.connect_timeout)
+        try:
+            require_logical(conn, target)  # before the change log is opened
+            with self._sink() as out:
                 result = self._start(conn, target, out)
                 self.ready.set()
                 self._loop(conn, target, out, result)
-            finally:
-                self.ready.set()  # never leave a waiter hanging, even on failure
-                conn.close()
+        finally:
+            self.ready.set()  # never leave a waiter hanging, even on failure
+            conn.close()
         return result
 
     @contextmanager

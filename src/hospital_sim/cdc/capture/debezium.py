@@ -40,6 +40,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
 from hospital_sim.cdc.capture.sink import change_log, flush
+from hospital_sim.cdc.capture.slots import require_logical
 from hospital_sim.cdc.capture.status import PUBLICATION_MARK, publication_exists
 from hospital_sim.config import Settings
 from hospital_sim.db.connect import Target, connect
@@ -297,6 +298,7 @@ class DebeziumCapture:
         target = prepare_target(self.settings)
         with connect(target, deadline=self.settings.connect_timeout) as conn:
             require_schema(missing_tables(conn))
+            require_logical(conn, target)
         self._target = target
         jvm = self._jvm
         props = connector_properties(

@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from hospital_sim.cdc.capture.connector import ConnectorState, connector_config, register_connector
-from hospital_sim.cdc.capture.slots import drop_slots
+from hospital_sim.cdc.capture.slots import drop_slots, wal_fix
 from hospital_sim.cdc.capture.status import (
     connector_publications,
     publication_tables,
@@ -42,15 +42,6 @@ class NotPermitted(UserError):
     """The connected role lacks a privilege setup or teardown needs."""
 
 
-def _wal_fix(conn: Conn) -> str:
-    rds = conn.execute(
-        "SELECT 1 FROM pg_settings WHERE name = 'rds.logical_replication'"
-    ).fetchone()
-    if rds is not None:
-        return "set rds.logical_replication = 1 in the DB parameter group and reboot the instance"
-    return "run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL"
-
-
 def ensure_logical(settings: Settings, target: Target) -> bool:
     """Make sure ``wal_level`` is logical; restart the embedded server if it is not.
 
@@ -62,7 +53,7 @@ def ensure_logical(settings: Settings, target: Target) -> bool:
         check_version(info)
         if info.wal_level == "logical":
             return False
-        fix = _wal_fix(conn)
+        fix = wal_fix(conn)
     if not target.embedded:
         raise ServerMisconfigured(
             f"wal_level is {info.wal_level} on {target.host_port} but CDC needs logical; {fix}"

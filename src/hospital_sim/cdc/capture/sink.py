@@ -29,14 +29,28 @@ def change_log(
         yield sys.stdout
         return
     path = Path(output)
+    if path.is_dir():
+        raise UserError(f"cannot write the change log {path}: it is a folder; give a file path")
     if before_open is not None:
-        before_open(path)
+        try:
+            before_open(path)
+        except OSError as exc:
+            raise UserError(f"cannot read the change log {path}: {exc.strerror}") from None
+    created = not path.exists()
     try:
         fh = open(path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
     except OSError as exc:
         raise UserError(f"cannot write the change log {path}: {exc.strerror}") from None
-    with fh:
-        yield fh
+    try:
+        with fh:
+            yield fh
+    except BaseException:
+        # A run that failed before its first event leaves no empty log behind.
+        if created:
+            with suppress(OSError):
+                if path.stat().st_size == 0:
+                    path.unlink()
+        raise
 
 
 def flush(out: TextIO, fsync: bool) -> None:

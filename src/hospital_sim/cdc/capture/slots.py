@@ -37,9 +37,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hospital_sim.db.connect import Conn, Target, connect
+from hospital_sim.db.connect import Conn, Target, connect, server_info
 from hospital_sim.db.schema import TABLES
-from hospital_sim.errors import UserError
+from hospital_sim.errors import ServerMisconfigured, UserError
 
 __all__ = [
     "PLUGIN",
@@ -50,6 +50,8 @@ __all__ = [
     "drop_slot",
     "drop_slots",
     "get_slot",
+    "require_logical",
+    "wal_fix",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,30 @@ log = logging.getLogger(__name__)
 
 PLUGIN = "pgoutput"
 _SNAPSHOT_ROWS_PER_FETCH = 5000
+
+
+def wal_fix(conn: Conn) -> str:
+    """How to turn ``wal_level=logical`` on for the server behind ``conn``."""
+    rds = conn.execute(
+        "SELECT 1 FROM pg_settings WHERE name = 'rds.logical_replication'"
+    ).fetchone()
+    if rds is not None:
+        return "set rds.logical_replication = 1 in the DB parameter group and reboot the instance"
+    return "run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL"
+
+
+def require_logical(conn: Conn, target: Target) -> None:
+    """Refuse, saying how to fix it, a server whose ``wal_level`` cannot decode changes."""
+    level = server_info(conn).wal_level
+    if level != "logical":
+        fix = (
+            "run 'hospital-sim cdc setup', which restarts the embedded server with it"
+            if target.embedded
+            else wal_fix(conn)
+        )
+        raise ServerMisconfigured(
+            f"wal_level is {level} on {target.host_port} but CDC needs logical; {fix}"
+        )
 
 
 class SlotInUse(UserError):

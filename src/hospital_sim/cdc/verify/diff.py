@@ -27,7 +27,7 @@ from hospital_sim.cdc.schema_types import TABLE_SCHEMAS, PgType, TableSchema
 from hospital_sim.cdc.verify.compare import ColumnDiff, TableReport, VerifyReport
 from hospital_sim.cdc.verify.report import shown
 from hospital_sim.config import Settings
-from hospital_sim.db.connect import Conn, Target, connect
+from hospital_sim.db.connect import Conn, Target, check_options, connect
 from hospital_sim.db.lifecycle import require_schema
 from hospital_sim.db.schema import missing_tables
 from hospital_sim.db.server import prepare_target
@@ -220,13 +220,16 @@ def _session(target: Target, deadline: float) -> Iterator[Conn]:
 
 
 def _target(dsn: str) -> Target:
+    expected = "expected e.g. postgresql://user:password@host:5432/dbname"
+    if not dsn.strip():
+        # An empty conninfo is libpq's defaults: the local server, not the pipeline's.
+        raise UserError(f"--target is empty; {expected}")
     try:
-        return Target(pg_conninfo.make_conninfo(dsn), embedded=False)
+        info = pg_conninfo.make_conninfo(dsn)
     except psycopg.ProgrammingError:
-        raise UserError(
-            "--target is not a valid PostgreSQL URL or conninfo; "
-            "expected e.g. postgresql://user:password@host:5432/dbname"
-        ) from None
+        raise UserError(f"--target is not a valid PostgreSQL URL or conninfo; {expected}") from None
+    check_options(dict(pg_conninfo.conninfo_to_dict(info)), "--target")
+    return Target(info, embedded=False, source="--target")
 
 
 def diff_databases(

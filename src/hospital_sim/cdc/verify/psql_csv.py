@@ -59,6 +59,11 @@ def read_table_csv(path: Path, table: str) -> list[dict[str, Any]]:
         # newline="": a \r or \r\n inside a quoted value is data, not a line ending.
         with open(path, encoding="utf-8", newline="") as fh:
             text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path} is not UTF-8 text (byte {exc.start}); dump it as UTF-8 "
+            "(PGCLIENTENCODING=UTF8 for psql's \\copy)"
+        ) from None
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     records = read_psql_csv(text, source=str(path))
