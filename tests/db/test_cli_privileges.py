@@ -70,3 +70,33 @@ def test_a_missing_privilege_is_one_line_and_changes_nothing(
     assert last.startswith("error: the server refused: ") and refusal in last, last
     assert "GRANT" in last
     assert _rows(db) == before
+
+
+def test_a_stream_without_write_privileges_is_refused_before_it_starts(
+    weak: tuple[FreshDb, dict[str, str]],
+) -> None:
+    db, env = weak
+    role = conninfo.conninfo_to_dict(env["DATABASE_URL"])["user"]
+    before = _rows(db)
+    out = run_cli("stream", "--events", "20", "--workers", "2", env=env, input="")
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == 2, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: role {role} lacks SELECT ON convenios, medicos, "), last
+    assert (
+        "INSERT ON " in last
+        and "UPDATE ON " in last
+        and "USAGE ON the id sequences of convenios," in last
+    )
+    assert f"TO {role}" in last
+    assert _rows(db) == before
+    # Granted what the line asks for, the same stream runs.
+    with db.connect() as conn:
+        conn.execute(
+            sql.SQL(
+                "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {r};"
+                " GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {r}"
+            ).format(r=sql.Identifier(str(role)))
+        )
+    granted = run_cli("stream", "--events", "20", "--workers", "2", env=env, input="")
+    assert granted.returncode == 0, granted.stderr

@@ -45,6 +45,20 @@ def require_schema(missing: list[str]) -> None:
         )
 
 
+class PrivilegesMissing(UserError):
+    """The role cannot write the hospital tables."""
+
+
+def require_privileges(role: str, missing: list[str]) -> None:
+    """Raise the user-facing error for privileges the role lacks on the tables."""
+    if missing:
+        raise PrivilegesMissing(
+            f"role {role} lacks {'; '.join(missing)}; connect as the tables' owner (see "
+            "PG_USER/DATABASE_URL) or GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "
+            f"public and USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"
+        )
+
+
 def count_rows(settings: Settings) -> dict[str, int]:
     """Rows per table, in FK order."""
     target = prepare_target(settings)

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from hospital_sim.config import Settings, run_seed
 from hospital_sim.db.connect import check_version, connection, server_info
-from hospital_sim.db.lifecycle import require_schema
-from hospital_sim.db.schema import missing_tables
+from hospital_sim.db.lifecycle import require_privileges, require_schema
+from hospital_sim.db.schema import missing_privileges, missing_tables
 from hospital_sim.db.server import prepare_target
 from hospital_sim.errors import UserError
 from hospital_sim.signals import stop_on_signals
@@ -173,6 +173,7 @@ def _preflight(settings: Settings) -> str:
     with connection(target, deadline=settings.connect_timeout) as conn:
         check_version(server_info(conn))
         require_schema(missing_tables(conn))
+        require_privileges(conn.info.user, missing_privileges(conn))
     return target.conninfo
 
 

@@ -68,6 +68,34 @@ def missing_tables(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
     return [t for t in TABLES if t not in present]
 
 
+WRITER_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
+"""What the stream needs on every table (it reads its pools, inserts and updates)."""
+
+
+def missing_privileges(
+    conn: psycopg.Connection[tuple[object, ...]],
+    privileges: tuple[str, ...] = WRITER_PRIVILEGES,
+) -> list[str]:
+    """``"PRIVILEGE ON table"`` for each of ``privileges`` the current role lacks on a
+    hospital table, plus ``"USAGE ON the id sequences of ..."`` where it cannot draw ids."""
+    rows = conn.execute(
+        "SELECT t, p FROM unnest(%s::text[]) t, unnest(%s::text[]) p"
+        " WHERE NOT has_table_privilege('public.' || quote_ident(t), p)"
+        " UNION ALL"
+        " SELECT t, 'USAGE' FROM unnest(%s::text[]) t"
+        " WHERE NOT has_sequence_privilege("
+        "  pg_get_serial_sequence('public.' || quote_ident(t), 'id'), 'USAGE, UPDATE')",
+        (list(TABLES), list(privileges), list(TABLES)),
+    ).fetchall()
+    lacking: dict[str, list[str]] = {}
+    for table, privilege in rows:
+        lacking.setdefault(str(privilege), []).append(str(table))
+    return [
+        f"{p} ON {'the id sequences of ' if p == 'USAGE' else ''}{', '.join(tables)}"
+        for p, tables in lacking.items()
+    ]
+
+
 def table_counts(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, int]:
     """Exact row count per table, in FK order."""
     parts = [
