@@ -19,7 +19,7 @@ from hospital_sim.cdc.verify.check import prove_log, verify_log
 from hospital_sim.cli.scenario_mix import ScenarioMix
 from hospital_sim.scenarios import SCENARIOS
 from hospital_sim.stream.run import run_stream
-from tests.db.cdc_support import CdcDb, current_lsn
+from tests.db.cdc_support import CdcDb, current_lsn, lines_of
 from tests.db.checks import (
     SCENARIO_TABLES,
     STREAM_VOLUMES,
@@ -108,3 +108,15 @@ def test_hospital_model_with_every_scenario_keeps_its_invariants_and_verifies(
     proof = prove_log(log, reference_log)
     assert proof.ok, proof.render()
     assert sum(t.matched for t in proof.tables) == sum(t.reference for t in proof.tables) > 0
+
+    # A capture started afterwards snapshots what the run left: dates of 'infinity',
+    # NUMERICs of 38 digits, and the stored reports (a published scenario table).
+    later_log = tmp_path / "later.jsonl"
+    later = Capture(settings.model_copy(update={"cdc_slot": f"{cdc.slot}_later"}),
+                    output=later_log, until_current=True)  # fmt: skip
+    assert later.run().snapshot_rows > 0
+    snapshot = lines_of(later_log)
+    assert any('"infinity"' in line for line in snapshot)
+    assert any('"relatorios_mensais"' in line for line in snapshot)
+    report = verify_log(settings, later_log, wait_quiescent=0)
+    assert report.identical, report.render_table()
