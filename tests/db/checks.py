@@ -13,6 +13,7 @@ from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.schema import TABLES
 from hospital_sim.db.seed import seed_database
 from hospital_sim.generate.addresses import ADDRESS_UF
+from hospital_sim.stream.mixing import Mix
 from hospital_sim.stream.run import StreamSummary
 from hospital_sim.stream.workload import OPERATIONS
 from tests.db.coherence import COHERENCE
@@ -115,3 +116,45 @@ def assert_coherent(db: FreshDb) -> None:
     with db.connect() as conn:
         broken = {rule: scalar(conn, q) for rule, q in COHERENCE.items()}
     assert broken == dict.fromkeys(COHERENCE, 0)
+
+
+SCENARIO_TABLES = ("fila_integracao", "relatorios_mensais")  # created by the scenarios
+
+# Test-only instrumentation: every row change and every TRUNCATE, counted by the server.
+SCENARIO_AUDIT = """
+CREATE TABLE scenario_audit (tbl text, op text);
+CREATE FUNCTION scenario_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO scenario_audit VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$;
+"""
+
+
+def audit_scenarios(db: FreshDb, mix: Mix) -> None:
+    """Prepare ``mix``'s DDL, then count every row change and TRUNCATE of its tables."""
+    with db.connect() as conn:
+        mix.prepare(conn)  # the scenarios' own tables exist before the triggers go on
+        conn.execute(SCENARIO_AUDIT.encode())
+        for table in (*TABLES, *SCENARIO_TABLES):
+            if scalar(conn, f"SELECT to_regclass('{table}')") is None:
+                continue  # not one of this mix's tables
+            conn.execute(
+                f"CREATE TRIGGER audit_{table} AFTER INSERT OR UPDATE OR DELETE ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION scenario_audit()"
+            )
+            conn.execute(
+                f"CREATE TRIGGER audit_t_{table} AFTER TRUNCATE ON {table}"
+                " FOR EACH STATEMENT EXECUTE FUNCTION scenario_audit()"
+            )
+
+
+def scenario_audited(db: FreshDb) -> dict[tuple[str, str], int]:
+    with db.connect() as conn:
+        rows = conn.execute("SELECT tbl, op, count(*) FROM scenario_audit GROUP BY 1, 2")
+        return {(str(t), str(op)): int(str(n)) for t, op, n in rows.fetchall()}
+
+
+def scenario_counts(summary: StreamSummary) -> dict[tuple[str, str], int]:
+    """The stream's events and the scenarios' rows, as (table, INSERT/UPDATE/...)."""
+    total = counted(summary)
+    for (table, op), n in summary.stats.scenario_rows.items():
+        total[(table, op.upper())] = total.get((table, op.upper()), 0) + n
+    return total

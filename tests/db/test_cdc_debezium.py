@@ -23,6 +23,7 @@ from psycopg import conninfo, sql
 from hospital_sim.cdc.capture.builtin import Capture
 from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
 from hospital_sim.cdc.capture.setup import setup_cdc
+from hospital_sim.cdc.schema_types import TABLE_NAMES
 from hospital_sim.cdc.verify.check import prove_log, verify_log
 from hospital_sim.cdc.verify.compare import VerifyReport
 from hospital_sim.cdc.verify.proof import ProofReport
@@ -30,6 +31,7 @@ from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
 from hospital_sim.demo import run_demo
 from hospital_sim.errors import UserError
+from hospital_sim.scenarios.run import run_scenario
 from hospital_sim.stream.run import run_stream
 from tests.db.cdc_support import Background, CdcDb, cleanup, current_lsn, lines_of
 from tests.db.debezium_support import needs_debezium
@@ -309,3 +311,48 @@ def test_teardown_drops_the_publications_the_connector_created(cdc: CdcDb) -> No
     with cdc.connect() as conn:
         left = {str(r[0]) for r in conn.execute("SELECT pubname FROM pg_publication")}
     assert left == {"someone_elses"}
+
+
+def test_debezium_snapshot_of_what_scenarios_left_matches_our_snapshot(
+    cdc: CdcDb,
+    tmp_path: Path,
+) -> None:
+    """A connector started after `stream --scenarios` ran: its JDBC snapshot writes DATE
+    'infinity' and NUMERICs its own way (-622191234 days; trailing zeros dropped)."""
+    s = cdc.settings(scenario_hold_seconds=0.1)
+    init_database(s)
+    seed_database(s, seed=13)
+    for name in ("edge-values", "schema-migration", "long-report"):
+        run_scenario(s, name, seed=5, times=2)
+    setup_cdc(s)
+    with cdc.connect() as conn:
+        conn.execute(  # a price with a trailing zero, which JDBC reads as 233.3
+            "UPDATE exames SET valor_cobrado = 233.30 WHERE id = (SELECT min(id) FROM exames)"
+        )
+        conn.execute(
+            sql.SQL("ALTER PUBLICATION {} ADD TABLE relatorios_mensais").format(
+                sql.Identifier(cdc.publication)
+            )
+        )
+    reference_log, log = tmp_path / "reference.jsonl", tmp_path / "dbz.jsonl"
+    reference = Capture(s.model_copy(update={"cdc_slot": f"{cdc.slot}_ref"}),
+                        output=reference_log, until_current=True)  # fmt: skip
+    assert reference.run().snapshot_rows > 0
+    tables = ",".join(f"public.{t}" for t in (*TABLE_NAMES, "relatorios_mensais"))
+    capture = DebeziumCapture(
+        s, output=log, props={"slot.drop.on.stop": "true", "table.include.list": tables}
+    )
+    running = Background(capture.run)
+    assert capture.ready.wait(60)
+    capture.stop_at_current()
+    running.join(120)
+
+    text = log.read_text(encoding="utf-8")
+    assert '"validade":-622191234' in text and "hospital_sim.public.relatorios_mensais" in text
+    proof = prove_log(log, reference_log)
+    assert proof.ok, proof.render()
+    assert proof.render().splitlines()[-1] == (
+        "EVENTS IDENTICAL: every reference event exactly once, in order"
+    )
+    report = verify_log(s, log, wait_quiescent=0)
+    assert report.identical, report.render_table()

@@ -96,14 +96,16 @@ def test_every_scenario_changes_what_it_reports_keeps_the_rules_and_repeats_unde
 
 
 def test_reset_removes_the_tables_and_columns_scenarios_added(fresh_db: FreshDb) -> None:
-    settings = fresh_db.settings(**VOLUMES)
+    settings = fresh_db.settings(**VOLUMES, scenario_hold_seconds=0.1)
     init_database(settings)
     seed_database(settings, seed=1)
-    for name in ("nightly-cleanup", "clinical-notes", "schema-migration", "month-end-billing"):
+    for name in ("nightly-cleanup", "clinical-notes", "schema-migration", "month-end-billing",
+                 "long-report"):  # fmt: skip
         run_scenario(settings, name, seed=1)
     reset_database(settings, seed=lambda s: seed_database(s, seed=1))
     with fresh_db.connect() as conn:
         assert _scalar(conn, "SELECT to_regclass('fila_integracao')") is None
+        assert _scalar(conn, "SELECT to_regclass('relatorios_mensais')") is None
         added = conn.execute(
             "SELECT table_name, column_name FROM information_schema.columns"
             " WHERE column_name IN ('evolucao_clinica', 'nome_social', 'valor_cobrado',"

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from hospital_sim.cli.scenario_mix import ScenarioMix
-from hospital_sim.db.schema import TABLES
 from hospital_sim.scenarios import SCENARIOS, get_scenario
 from hospital_sim.stream.mixing import prepare
 from hospital_sim.stream.operations import FixedClock
@@ -22,9 +21,11 @@ from hospital_sim.stream.run import StreamSummary, run_stream
 from tests.db.checks import (
     STREAM_VOLUMES,
     assert_coherent,
-    counted,
+    audit_scenarios,
     fingerprint,
     scalar,
+    scenario_audited,
+    scenario_counts,
     seeded,
 )
 from tests.db.support import FreshDb, run_cli, run_shards
@@ -32,45 +33,6 @@ from tests.db.support import FreshDb, run_cli, run_shards
 pytestmark = pytest.mark.db
 
 FAST = {"stream_rate": 1_000_000.0, "stream_interval_seconds": 0, "max_jitter_ms": 0}
-EXTRA = ("fila_integracao", "relatorios_mensais")
-
-# Test-only instrumentation: every row change and every TRUNCATE, counted by the server.
-AUDIT = """
-CREATE TABLE scenario_audit (tbl text, op text);
-CREATE FUNCTION scenario_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO scenario_audit VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$;
-"""
-
-
-def _audit(db: FreshDb, mix: ScenarioMix) -> None:
-    with db.connect() as conn:
-        mix.prepare(conn)  # the scenarios' own tables exist before the triggers go on
-        conn.execute(AUDIT.encode())
-        for table in (*TABLES, *EXTRA):
-            if scalar(conn, f"SELECT to_regclass('{table}')") is None:
-                continue  # not one of this mix's tables
-            conn.execute(
-                f"CREATE TRIGGER audit_{table} AFTER INSERT OR UPDATE OR DELETE ON {table}"
-                " FOR EACH ROW EXECUTE FUNCTION scenario_audit()"
-            )
-            conn.execute(
-                f"CREATE TRIGGER audit_t_{table} AFTER TRUNCATE ON {table}"
-                " FOR EACH STATEMENT EXECUTE FUNCTION scenario_audit()"
-            )
-
-
-def _audited(db: FreshDb) -> dict[tuple[str, str], int]:
-    with db.connect() as conn:
-        rows = conn.execute("SELECT tbl, op, count(*) FROM scenario_audit GROUP BY 1, 2")
-        return {(str(t), str(op)): int(str(n)) for t, op, n in rows.fetchall()}
-
-
-def _summary_counts(summary: StreamSummary) -> dict[tuple[str, str], int]:
-    """The stream's events and the scenarios' rows, as (table, INSERT/UPDATE/...)."""
-    total = counted(summary)
-    for (table, op), n in summary.stats.scenario_rows.items():
-        total[(table, op.upper())] = total.get((table, op.upper()), 0) + n
-    return total
 
 
 @pytest.mark.parametrize("rate", [None, 1_000_000.0], ids=["threads", "processes"])
@@ -79,7 +41,7 @@ def test_counters_equal_the_database_with_every_scenario_mixed_in(
 ) -> None:
     db = seeded(fresh_db, audit=False)
     mix = ScenarioMix(names=tuple(SCENARIOS), every=4, hold=0.5)
-    _audit(db, mix)
+    audit_scenarios(db, mix)
     settings = db.settings(**{**FAST, "stream_rate": rate}, stream_workers=2, stream_txn_size=3)
     summary = run_stream(settings, events=1200, seed=8, scenarios=mix)
 
@@ -90,7 +52,7 @@ def test_counters_equal_the_database_with_every_scenario_mixed_in(
     assert {str(outcome) for _, _, outcome in summary.stats.events} <= {"committed", "stale"}
     stale = sum(n for (_, _, o), n in summary.stats.events.items() if o == "stale")
     assert summary.stats.inserts + summary.stats.updates + stale == 1200
-    assert _summary_counts(summary) == _audited(db)
+    assert scenario_counts(summary) == scenario_audited(db)
     ops = {op for _, op in summary.stats.scenario_rows}
     assert ops == {"insert", "update", "delete", "truncate"}
     assert sum(summary.stats.scenarios.values()) >= 20
@@ -100,7 +62,8 @@ def test_counters_equal_the_database_with_every_scenario_mixed_in(
     queued = summary.stats.scenario_rows[("fila_integracao", "insert")]
     assert f"fila_integracao      insert {queued}, truncate " in text
     data = summary.as_dict()
-    assert data["scenario_rows"]["pacientes|delete"] == _audited(db)[("pacientes", "DELETE")]
+    deleted = scenario_audited(db)[("pacientes", "DELETE")]
+    assert data["scenario_rows"]["pacientes|delete"] == deleted
     assert sum(data["scenario_occurrences"].values()) == sum(summary.stats.scenarios.values())
 
 
@@ -178,7 +141,7 @@ CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON fila_integracao
 def test_a_scenario_commit_lost_in_doubt_is_resolved_and_counted_once(fresh_db: FreshDb) -> None:
     db = seeded(fresh_db, audit=False)
     mix = ScenarioMix(names=("nightly-cleanup",), every=2, hold=1)
-    _audit(db, mix)
+    audit_scenarios(db, mix)
     with db.connect() as conn:
         conn.execute(KILL_AT_COMMIT.encode())
     settings = db.settings(**FAST, reconnect_base_seconds=0.05)
@@ -189,7 +152,7 @@ def test_a_scenario_commit_lost_in_doubt_is_resolved_and_counted_once(fresh_db: 
     assert summary.stats.in_doubt == {"aborted": 1}
     assert [k for k in summary.stats.scenarios_failed] == ["nightly-cleanup 57P01"]
     assert summary.stats.scenarios["nightly-cleanup"] >= 3
-    assert _summary_counts(summary) == _audited(db)
+    assert scenario_counts(summary) == scenario_audited(db)
     assert "stopped short (what they committed is counted): nightly-cleanup 57P01: 1" in (
         "\n".join(summary.lines())
     )
@@ -199,7 +162,7 @@ def test_killed_scenario_connections_keep_the_counts_exact(fresh_db: FreshDb) ->
     db = seeded(fresh_db, audit=False)
     names = ("lgpd-erasure", "patient-merge", "clinical-notes", "month-end-billing")
     mix = ScenarioMix(names=names, every=2, hold=1)
-    _audit(db, mix)
+    audit_scenarios(db, mix)
     settings = db.settings(stream_rate=300.0, stream_workers=2, reconnect_base_seconds=0.05)
     stop = threading.Event()
     result: list[StreamSummary] = []
@@ -226,7 +189,7 @@ def test_killed_scenario_connections_keep_the_counts_exact(fresh_db: FreshDb) ->
     assert killed >= 3 and summary.failure is None and summary.stats.reconnects >= 1
     assert sum(summary.stats.scenarios.values()) > 0
     assert set(summary.stats.in_doubt) <= {"committed", "aborted"}
-    assert _summary_counts(summary) == _audited(db)
+    assert scenario_counts(summary) == scenario_audited(db)
     assert_coherent(db)
 
 
@@ -234,7 +197,7 @@ def test_two_shards_with_scenarios_keep_to_their_own_patients(fresh_db: FreshDb)
     db = seeded(fresh_db, audit=False)
     names = ("lgpd-erasure", "patient-merge", "cancelled-orders", "nightly-cleanup")
     mix = ScenarioMix(names=names, every=3, hold=1)
-    _audit(db, mix)
+    audit_scenarios(db, mix)
 
     def shard(i: int) -> StreamSummary:
         settings = db.settings(**FAST, stream_shard_index=i, stream_shard_count=2,
@@ -247,9 +210,9 @@ def test_two_shards_with_scenarios_keep_to_their_own_patients(fresh_db: FreshDb)
     for s in summaries:
         assert s.failure is None and s.snapshot["errors"] == {}
         assert sum(s.stats.scenarios.values()) > 0
-        for key, n in _summary_counts(s).items():
+        for key, n in scenario_counts(s).items():
             total[key] = total.get(key, 0) + n
-    assert total == _audited(db)
+    assert total == scenario_audited(db)
     assert_coherent(db)
 
 

@@ -36,7 +36,7 @@ def _draws(seed: int, every: float, n: int) -> list[str | None]:
         backoff=Backoff(),
         name="scenarios 0.0",
         scope=(1, 0),
-        forget=lambda _: None,
+        forget=lambda *_: None,
     )
     return [lines.draw() for _ in range(n)]
 

@@ -55,7 +55,15 @@ class ScenarioMix:
         if changes.doubt is not None:
             xid, staged = changes.doubt
             doubt = (xid, staged.rows, staged.transactions)
-        return Occurred(changes.rows, changes.transactions, doubt, error, changes.gone)
+        return Occurred(
+            changes.rows,
+            changes.transactions,
+            doubt,
+            error,
+            changes.gone,
+            changes.erased,
+            changes.moved,
+        )
 
 
 def scenario_mix(settings: Settings) -> ScenarioMix | None:

@@ -46,6 +46,11 @@ class Changes:
     stream worker's own partition (None: any patient)."""
     gone: set[int] = field(default_factory=set)
     """Patients the occurrence deleted or renumbered: a stream worker forgets them."""
+    erased: set[int] = field(default_factory=set)
+    """Those of ``gone`` deleted with all their rows, by a transaction that committed."""
+    moved: dict[int, int] = field(default_factory=dict)
+    """Those of ``gone`` renumbered by a transaction that committed: old id → new id (the
+    rows live on under the new id)."""
     doubt: tuple[str, Changes] | None = None
     _staged: Changes | None = field(default=None, init=False, repr=False)
 

@@ -34,6 +34,7 @@ def _erase(conn: Conn, rng: random.Random, changes: Changes) -> None:
         except psycopg.errors.ForeignKeyViolation:
             # A writer added a child row meanwhile: the request is served for someone else.
             continue
+        changes.erased.add(patient)  # committed: its stay, visits and exams are gone
         return
 
 

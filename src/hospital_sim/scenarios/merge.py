@@ -131,16 +131,18 @@ def _patient_merge(conn: Conn, rng: random.Random, changes: Changes) -> None:
                 ).fetchone()[0]))  # type: ignore[index]
                 for t in ("pacientes_convenios", "consultas", "exames", "internacoes")
             }  # fmt: skip
-            cur = conn.execute(
-                "UPDATE pacientes SET id = nextval(pg_get_serial_sequence('pacientes', 'id'))"
-                " WHERE id = %s",
-                (moved,),
-            )
+            # In a stream the new id stays in the worker's partition: no other worker
+            # may pick (and erase) a patient whose stay this worker's model holds.
+            new_id = _new_patient_id(conn, changes.scope)
+            cur = conn.execute("UPDATE pacientes SET id = %s WHERE id = %s", (new_id, moved))
             changes.gone.add(moved)
-            if cur.rowcount:
+            renumbered = cur.rowcount > 0
+            if renumbered:
                 changes.add("pacientes", "update", cur.rowcount)
                 for table, n in children.items():
                     changes.add(table, "update", n)
+        if renumbered:
+            changes.moved[moved] = new_id  # committed
 
 
 PATIENT_MERGE = Scenario(

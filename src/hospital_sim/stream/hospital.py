@@ -216,6 +216,7 @@ class HospitalModel:
         )
         self._total = self._cum[-1]
         self._load()
+        ops.pools.watchers.append(self.forget)
 
     # -- state ------------------------------------------------------------------------
     def _load(self) -> None:
@@ -245,6 +246,28 @@ class HospitalModel:
             tipo = pools.pending_exams.get(eid)  # collected already (the seed's meaning)
             self._schedule(EXAME, eid, (tipo, None), ((turnaround(rng, tipo)[1], "update_exame"),))
         self.census.peak = self.census.occupied
+
+    def forget(self, paciente_id: int, erased: bool, moved_to: int | None) -> None:
+        """A scenario deleted or renumbered patient ``paciente_id`` (between two of this
+        worker's transactions). Renumbered (``moved_to``), its rows live on under the new
+        id: their lifecycles go on by row id, its stay now names the new id. Erased, its
+        current stay is gone: the bed is free and no transfer or discharge follows. Its
+        bookings and exams keep their place until due; their updates then find no row
+        (counted stale)."""
+        if not erased and moved_to is None:
+            return
+        pools = self.ops.pools
+        for (kind, key), (_token, payload, _steps) in list(self._live.items()):
+            if kind != STAY or not isinstance(payload, Stay):
+                continue
+            if payload.paciente_id != paciente_id:
+                continue
+            if moved_to is not None:
+                payload.paciente_id = moved_to
+            else:
+                del self._live[(kind, key)]  # its entries on the heap are skipped
+                pools.stays.discard(key)
+                self.census.occupied -= 1
 
     def _stay_steps(self, los: float) -> Steps:
         """Room changes at random moments of the stay, then the discharge."""

@@ -47,10 +47,18 @@ class Occurred:
     error: psycopg.Error | None = None
     gone: set[int] = field(default_factory=set)
     """Patients it deleted or renumbered (in the worker's partition)."""
+    erased: set[int] = field(default_factory=set)
+    """Those of ``gone`` deleted with all their rows by a committed transaction."""
+    moved: dict[int, int] = field(default_factory=dict)
+    """Those of ``gone`` renumbered by a committed transaction: old id → new id."""
 
 
 Scope = tuple[int, int]
 """(modulus, residue): the worker's partition of the patients."""
+
+Forget = Callable[[int, bool, int | None], None]
+"""Told of a patient a scenario deleted or renumbered: whether its rows went with it
+(erased), and its new id when they live on under one (renumbered)."""
 
 
 class Mix(Protocol):
@@ -99,7 +107,7 @@ class Interludes:
         backoff: Backoff,
         name: str,
         scope: Scope,
-        forget: Callable[[int], None],
+        forget: Forget,
     ) -> None:
         self.mix = mix
         self.scope = scope
@@ -141,11 +149,11 @@ class Interludes:
         if self.mix.background(name):
             self._start_background(name)
             return
-        gone = run_occurrence(
+        done = run_occurrence(
             self.mix, name, self.session, self.rng, self.stats, self.errors, self.scope
         )
-        for patient in gone:  # deleted or renumbered: no longer a candidate of this worker
-            self.forget(patient)
+        for patient in sorted(done.gone):  # deleted or renumbered: no longer a candidate
+            self.forget(patient, patient in done.erased, done.moved.get(patient))
 
     def _start_background(self, name: str) -> None:
         # Drawn whether or not it starts: the worker's sequence must not depend on timing.
@@ -238,22 +246,22 @@ def run_occurrence(
     scope: Scope | None,
     *,
     stop: Flag | None = None,
-) -> set[int]:
+) -> Occurred:
     """Run one occurrence of ``name`` on ``session``'s connection and count it in
-    ``stats``; returns the patients it deleted or renumbered."""
+    ``stats``; returns it (the patients it deleted or renumbered among the rest)."""
     try:
         conn = session.connection()
     except Stopped:
-        return set()
+        return Occurred()
     serial = mix.serial(name) or mix.background(name)
     try:
         if serial and not _try_lock(conn, 1 if mix.background(name) else 0):
             stats.scenarios_skipped[name] += 1  # another one runs: this draw is skipped
-            return set()
+            return Occurred()
         conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
     except psycopg.Error as exc:
         _failed(name, exc, session, stats, errors)
-        return set()
+        return Occurred()
     try:
         occurred = mix.occur(name, conn, rng, stop or session.stop, scope)
     finally:
@@ -271,7 +279,7 @@ def run_occurrence(
         stats.scenarios[name] += 1
     else:
         _failed(name, occurred.error, session, stats, errors)
-    return occurred.gone
+    return occurred
 
 
 def _failed(

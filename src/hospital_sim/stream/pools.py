@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
@@ -147,6 +147,9 @@ class WorkerPools:
     stays: Pool[Stay] = field(init=False)
     medicos: list[int] = field(default_factory=list)
     convenios: list[int] = field(default_factory=list)
+    # Told of each patient forgotten: erased (its rows went with it), or its new id (its
+    # rows live on under it). The hospital model follows its lifecycles with them.
+    watchers: list[Callable[[int, bool, int | None], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.patients = Pool(self.rng)
@@ -156,10 +159,13 @@ class WorkerPools:
         self.uncollected = Pool(self.rng)
         self.stays = Pool(self.rng)
 
-    def forget(self, paciente_id: int) -> None:
-        """A patient deleted or renumbered (by a scenario) is no longer a candidate."""
+    def forget(self, paciente_id: int, erased: bool = False, moved_to: int | None = None) -> None:
+        """A patient deleted or renumbered (by a scenario) is no longer a candidate;
+        ``erased``: deleted with all its rows; ``moved_to``: renumbered to this id."""
         self.patients.discard(paciente_id)
         self.not_admitted.discard(paciente_id)
+        for watcher in self.watchers:
+            watcher(paciente_id, erased, moved_to)
 
     def sizes(self) -> dict[str, int]:
         return {

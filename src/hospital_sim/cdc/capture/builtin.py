@@ -336,7 +336,7 @@ class Capture:
             result.snapshot_rows += 1
             result.by_table_op[(table, "r")] += 1
 
-        lsn = create_slot_with_baseline(target, self.slot, sink)
+        lsn = create_slot_with_baseline(target, self.slot, sink, publication=self.publication)
         write("last")
         self._flush(out)
         log.info("snapshot of %d rows written at %s", result.snapshot_rows, lsn)

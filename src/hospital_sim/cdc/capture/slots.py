@@ -15,6 +15,11 @@ the SQL function ``pg_create_logical_replication_slot`` exports no snapshot. So
    running elsewhere to end and returns its consistent point.
 3. Read the seven tables in that same transaction (emitted as ``op: r`` events), commit.
 
+The scenarios' own tables (``fila_integracao``, ``relatorios_mensais``) are locked and read
+with them when the capture's publication includes them, as Debezium's snapshot includes
+every published table it captures: otherwise their rows from before the slot would be in
+neither the baseline nor the log.
+
 No write to the tables can commit between the snapshot and the slot's consistent point
 (the locks forbid it), so every row is either in the baseline or decoded from the slot,
 never both and never neither. Checked on PostgreSQL 15 and 18: the slot may be created
@@ -36,7 +41,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
+from psycopg.types.string import TextLoader
 
+from hospital_sim.cdc.schema_types import SCENARIO_TABLE_SCHEMAS
 from hospital_sim.db.connect import Conn, Target, connect, server_info
 from hospital_sim.db.schema import TABLES
 from hospital_sim.errors import ServerMisconfigured, UserError
@@ -146,25 +154,66 @@ SnapshotSink = Callable[[str, str, dict[str, Any]], None]
 """Receives (slot consistent point, table, row) for every row of the baseline."""
 
 
+def _or_text(loader: type[Any]) -> type[Any]:
+    """``loader``, except that a value Python has no date for (``infinity``, a BC date)
+    stays text, as the decoded changes keep it."""
+
+    class OrText(loader):  # type: ignore[misc]
+        def load(self, data: Any) -> object:
+            try:
+                return super().load(data)
+            except psycopg.DataError:
+                return bytes(data).decode()
+
+    return OrText
+
+
+_LOADERS: dict[str, type[Any]] = {
+    "date": _or_text(DateLoader),
+    "timestamp": _or_text(TimestampLoader),
+    "timestamptz": _or_text(TimestamptzLoader),
+    "numeric": TextLoader,  # the server's own text, as the decoded changes carry it
+}
+
+
 def _rows(conn: Conn, table: str) -> Iterator[dict[str, Any]]:
     query = sql.SQL("SELECT * FROM {} ORDER BY id").format(sql.Identifier(table))
     with conn.cursor(name=f"hsim_snapshot_{table}", row_factory=dict_row) as cur:
+        for name, loader in _LOADERS.items():
+            cur.adapters.register_loader(name, loader)
         cur.itersize = _SNAPSHOT_ROWS_PER_FETCH
         cur.execute(query)
         yield from cur
 
 
-def create_slot_with_baseline(target: Target, name: str, sink: SnapshotSink) -> str:
+def _published_scenario_tables(conn: Conn, publication: str | None) -> list[str]:
+    """The scenarios' tables that ``publication`` includes (sorted), none without one."""
+    if publication is None:
+        return []
+    rows = conn.execute(
+        "SELECT tablename::text FROM pg_publication_tables WHERE pubname = %s"
+        " AND schemaname = 'public' AND tablename = ANY(%s) ORDER BY 1",
+        (publication, list(SCENARIO_TABLE_SCHEMAS)),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def create_slot_with_baseline(
+    target: Target, name: str, sink: SnapshotSink, *, publication: str | None = None
+) -> str:
     """Create slot ``name`` and pass every row the slot will not decode to ``sink``.
 
+    The seven tables are read, then the scenarios' tables ``publication`` includes.
     Returns the slot's consistent point. The slot is dropped again if reading fails, so
     a retry starts clean.
     """
     conn = connect(target, autocommit=False)
     created = False
     try:
+        every = [*TABLES, *_published_scenario_tables(conn, publication)]
+        conn.commit()  # that read's snapshot must not be the baseline's: it comes next
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        tables = sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
+        tables = sql.SQL(", ").join(sql.Identifier(t) for t in every)
         try:
             conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(tables))
         except psycopg.errors.InsufficientPrivilege:
@@ -174,7 +223,7 @@ def create_slot_with_baseline(target: Target, name: str, sink: SnapshotSink) -> 
             ) from None
         lsn = create_slot(conn, name)
         created = True
-        for table in TABLES:
+        for table in every:
             for row in _rows(conn, table):
                 sink(lsn, table, row)
         conn.commit()

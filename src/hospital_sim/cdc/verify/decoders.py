@@ -91,7 +91,14 @@ def _iso_datetime(text: str) -> datetime:
 # Debezium's epoch days for DATE 'infinity' and '-infinity': PostgreSQL's internal
 # day numbers for them (INT32 max and min, counted from 2000-01-01) moved to 1970 in 32-bit
 # arithmetic, so they wrap. Seen with Debezium 3.6.3 (tests/fixtures/debezium/README.md).
-_DBZ_DAYS_INFINITE: Final = {-2_147_472_692: date.max, -2_147_472_691: date.min}
+# Its initial snapshot reads rows over JDBC instead, and writes DATE 'infinity' as
+# -622191234 (pgjdbc's infinity milliseconds as days, wrapped to 32 bits), seen with
+# Debezium 3.6.3 on the rows edge-values leaves behind.
+_DBZ_DAYS_INFINITE: Final = {
+    -2_147_472_692: date.max,
+    -2_147_472_691: date.min,
+    -622_191_234: date.max,
+}
 # Debezium's TIMESTAMP 'infinity' and '-infinity': pgjdbc's PGStatement.DATE_POSITIVE_INFINITY
 # and DATE_NEGATIVE_INFINITY (milliseconds), written as they are whatever the unit.
 DBZ_EPOCH_INFINITE: Final = {

@@ -608,12 +608,26 @@ def _check_snapshot(
     if undecided:
         # Encoded differently: decode both lines and compare canonical values.
         theirs = log.events(
-            {proof.snapshot_rows[k][2] for k in undecided if not proof.snapshot_rows[k][3]}
+            {
+                proof.snapshot_rows[k][2]
+                for k in undecided
+                if log.rereadable or not proof.snapshot_rows[k][3]
+            }
         )
-        ours = reference.events({expected[k][2] for k in undecided if not expected[k][1]})
+        ours = reference.events(
+            {expected[k][2] for k in undecided if reference.rereadable or not expected[k][1]}
+        )
         for k in undecided:
             row = proof.snapshot_rows[k]
             want, got = ours.get(expected[k][2]), theirs.get(row[2])
+            if want is not None and got is not None:
+                # Both read again: compared as the change events are, so a NUMERIC
+                # column's text (ours) and decimal (Debezium's, whose JDBC snapshot drops
+                # trailing zeros) are the same number.
+                if not _same_sent(want.after, got.after):
+                    table(k[0]).altered += 1
+                    proof.sample("altered", None, _row_event(k[0], k[1], row[2], lsn))
+                continue
             want_hash = expected[k][0]
             if not expected[k][1]:
                 want_hash = _image_hash(None if want is None else want.after)
