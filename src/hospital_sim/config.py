@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -588,7 +589,25 @@ def _by_any_name() -> dict[str, str]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    return read_toml(path, _by_any_name(), sorted(Settings.model_fields))
+    values = read_toml(path, _by_any_name(), sorted(Settings.model_fields))
+    for name, value in values.items():
+        # TOML has real booleans; a number or text setting would take true as 1.
+        annotation = Settings.model_fields[name].annotation
+        kinds = (annotation, *typing.get_args(annotation))
+        if (
+            isinstance(value, bool)
+            and bool not in kinds
+            and typing.get_origin(annotation) is not dict
+        ):
+            raise ConfigError(
+                f"{path}: {name} = {str(value).lower()} is not accepted; it takes "
+                f"{'a number' if _numeric(annotation) else 'a text value'}"
+            )
+    return values
+
+
+def _numeric(annotation: Any) -> bool:
+    return any(t in (int, float) for t in (annotation, *typing.get_args(annotation)))
 
 
 def _read_dotenv(path: Path) -> dict[str, Any]:

@@ -153,6 +153,16 @@ CASES: list[Case] = [
     ),
     Case("model-unknown", STREAM, {"STREAM_MODEL": "city"}, expect="STREAM_MODEL"),
     Case("flag-beds-zero", (*STREAM, "--model", "hospital", "--beds", "0"), expect="--beds"),
+    Case(
+        "scenario-seed-negative",
+        ("scenario", "run", "lgpd-erasure", "--seed", "-1"),
+        expect="--seed",
+    ),
+    Case(
+        "scenario-times-huge",
+        ("scenario", "run", "lgpd-erasure", "--times", "10000000"),
+        expect="--times",
+    ),
     Case("flag-occupancy-nan", (*STREAM, "--occupancy", "nan"), expect="--occupancy"),
     Case("flag-occupancy-above-one", (*STREAM, "--occupancy", "1.2"), expect="--occupancy"),
     Case("flag-rate-inf", (*STREAM, "--rate", "inf"), expect="--rate"),

@@ -201,3 +201,20 @@ def test_an_unparseable_dotenv_line_is_one_line_naming_file_and_line(
         load_settings(config_dir=tmp_path, environ={})
     assert err.value.message.startswith(f"{tmp_path / '.env'} line {line}: not NAME=value")
     assert "hunter2" not in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("line", "expect"),
+    [
+        ("pg_port = true", "pg_port = true is not accepted; it takes a number"),
+        ("stream_rate = false", "stream_rate = false is not accepted; it takes a number"),
+        ("pg_host = true", "pg_host = true is not accepted; it takes a text value"),
+    ],
+)
+def test_a_toml_boolean_is_not_taken_for_a_number_or_a_text(
+    tmp_path: Path, line: str, expect: str
+) -> None:
+    path = write(tmp_path / "settings.toml", line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config_dir=tmp_path, environ={})
+    assert str(caught.value) == f"{path}: {expect}"

@@ -83,9 +83,11 @@ def run(
     name: Annotated[str, typer.Argument(help="Scenario name (see scenario list).")],
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Seed for the choices and values; random when unset."),
+        typer.Option("--seed", help="Seed for the choices and values; random when unset.", min=0),
     ] = None,
-    times: Annotated[int, typer.Option("--times", help="Occurrences to run.", min=1)] = 1,
+    times: Annotated[
+        int, typer.Option("--times", help="Occurrences to run.", min=1, max=1_000_000)
+    ] = 1,
     hold: Annotated[
         str | None,
         typer.Option(
