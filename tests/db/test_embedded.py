@@ -73,3 +73,18 @@ def test_run_on_the_embedded_default_seeds_and_counts(embedded_dir: Path) -> Non
     assert "pacientes" in out.stdout and "100" in out.stdout
     again = run_cli("run", "--no-stream", env=env)
     assert "already seeded" in again.stdout
+
+
+def test_a_server_that_will_not_start_says_the_servers_own_reason(embedded_dir: Path) -> None:
+    started, env, _port = run_on_a_free_port(embedded_dir, "db", "start")
+    assert started.returncode == 0, started.stderr
+    assert run_cli("db", "stop", env=env).returncode == 0
+    # A setting the server does not know stops it at startup, as a bad manual edit would.
+    auto = embedded_dir / "pgdata" / "postgresql.auto.conf"
+    auto.write_text(auto.read_text() + "no_such_setting = 1\n")
+    out = run_cli("db", "start", env=env)
+    assert out.returncode == 2, out.stderr
+    line = out.stderr.strip()
+    assert len(line.splitlines()) == 1, line
+    assert f'configuration file "{auto.resolve()}" contains errors' in line, line
+    assert "Examine the log output" not in line

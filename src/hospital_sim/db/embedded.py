@@ -404,6 +404,9 @@ class EmbeddedServer:
                 "in use; stop what uses it or set HOSPITAL_SIM_EMBEDDED_PORT to a free port"
             )
         last = (output.strip().splitlines() or ["no output"])[-1]
+        fatal = _FATAL.findall(tail)
+        if fatal:  # the server's own reason beats pg_ctl's "examine the log output"
+            last = fatal[-1].strip()
         hint = f" (server log: {self.logfile})" if self.logfile.exists() else ""
         return f"embedded PostgreSQL: {program} failed: {last}{hint}"
 
@@ -413,6 +416,9 @@ class EmbeddedServer:
         except OSError:
             return ""
 
+
+# The message of a server log line that stopped the server (log_line_prefix varies).
+_FATAL = re.compile(r"(?:FATAL|PANIC):\s+(.*)$", re.MULTILINE)
 
 # An active pg_hba.conf line whose method is trust (the method is the line's last word
 # unless options follow; initdb writes none).
