@@ -8,12 +8,11 @@ a new temporary folder (or ``--dir``; port ``--port``, default ``HOSPITAL_SIM_EM
 or 54391):
 
 1. ``db start``, ``init``, ``seed``, ``cdc setup``;
-2. ``cdc capture`` (snapshot, then the changes) while ``stream --model hospital --duration
-   20`` runs, until the log is idle; ``cdc verify --json`` of that log is the page's
-   verification verdict;
-3. ``cdc capture`` again (the slot's lag moves), two shards of ``stream --model hospital``
-   (occupancy stays within the beds) with two worker processes each and
-   ``--metrics-port``, and ``dashboard`` over both;
+2. ``cdc capture`` (snapshot, then the changes) while ``stream --duration 20`` runs, until
+   the log is idle; ``cdc verify --json`` of that log is the page's verification verdict;
+3. ``cdc capture`` again (the slot's lag moves), two shards of ``stream`` with two worker
+   processes each and ``--metrics-port``, and ``dashboard`` over both; every command runs
+   with ``STREAM_MODEL=hospital`` (occupancy stays within the beds);
 4. after ``--warmup`` seconds (the charts fill), a headless Chromium (1440 px wide, English)
    photographs the whole page; then everything is stopped and the server with it.
 """
@@ -63,6 +62,8 @@ def environment(base: Path, server: Path, port: int) -> dict[str, str]:
             "HOSPITAL_SIM_EMBEDDED_PORT": str(port),
             "HOSPITAL_SIM_CONFIG_DIR": str(config),
             "HOSPITAL_SIM_LOG_FILE": str(base / "app.log"),
+            # The streams and the dashboard both know the hospital model is running.
+            "STREAM_MODEL": "hospital",
         }
     )
     return env
@@ -184,18 +185,7 @@ def main() -> None:
         log = base / "changes.jsonl"
         with background(env, base / "capture.out", "cdc", "capture", "-o", str(log),
                         "--idle-timeout", "5") as capture:  # fmt: skip
-            run(
-                env,
-                "stream",
-                "--model",
-                "hospital",
-                "--rate",
-                "40",
-                "--duration",
-                "20",
-                "--seed",
-                "8",
-            )
+            run(env, "stream", "--rate", "40", "--duration", "20", "--seed", "8")
             capture.wait(120)
         report = base / "verify.json"
         run(env, "cdc", "verify", str(log), "--json", output=report)
@@ -206,7 +196,7 @@ def main() -> None:
         jobs: dict[str, list[str]] = {
             "capture2": ["cdc", "capture", "-o", str(log)],
             **{
-                f"stream{i}": ["stream", "--model", "hospital", "--rate", "40", "--workers", "2",
+                f"stream{i}": ["stream", "--rate", "40", "--workers", "2",
                                "--shard-index", str(i), "--shard-count", "2",
                                "--metrics-port", str(port)]
                 for i, port in enumerate(ports)

@@ -17,7 +17,7 @@ from hospital_sim.stream.metrics import registry_for
 from hospital_sim.stream.stats import Outcome, Stats
 from hospital_sim.web.alerts import DEFAULT_THRESHOLDS, evaluate
 from hospital_sim.web.i18n import LABELS, choose
-from hospital_sim.web.run import metrics_url, occupancy_beds
+from hospital_sim.web.run import metrics_url, occupancy_beds, target_insert_share
 from hospital_sim.web.scrape import StreamHistory, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,3 +220,11 @@ def test_occupancy_is_measured_against_the_hospital_models_beds_unless_told(
     assert beds(SEED_INTERNACOES="5000") == 1000
     assert beds(STREAM_BEDS="180") == 180
     assert beds(STREAM_BEDS="180", DASHBOARD_BEDS="90") == 90
+
+
+def test_the_insert_share_has_a_target_only_for_the_weighted_mix(tmp_path: Path) -> None:
+    def target(**environ: str) -> float | None:
+        return target_insert_share(load_settings(config_dir=tmp_path, environ=environ).settings)
+
+    assert target() == pytest.approx(0.70)  # the original 70% INSERT / 30% UPDATE
+    assert target(STREAM_MODEL="hospital") is None  # follows the hospital's state

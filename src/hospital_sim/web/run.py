@@ -64,7 +64,11 @@ def verify_report_path(path: Path) -> Path:
     return path
 
 
-def target_insert_share(settings: Settings) -> float:
+def target_insert_share(settings: Settings) -> float | None:
+    """The mix's share of INSERTs; None for the hospital model, whose share follows the
+    hospital's state, not weights."""
+    if settings.stream_model == "hospital":
+        return None
     weights = settings.stream_weights
     total = sum(weights.values())
     inserts = sum(w for op, w in weights.items() if op.startswith("insert_"))
