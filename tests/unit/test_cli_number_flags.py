@@ -6,33 +6,11 @@ An infinite ``--duration`` overflowed the capture's timer (a traceback), an infi
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-# Nothing listens there: a command that got as far as connecting would say so instead.
-UNREACHABLE = "postgresql://postgres@127.0.0.1:1/hospital"
-
-
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "HOSPITAL_SIM_"))}
-    env.update(
-        {
-            "DATABASE_URL": UNREACHABLE,
-            "HOSPITAL_SIM_CONNECT_TIMEOUT": "1",
-            "HOSPITAL_SIM_LOG_FILE": os.devnull,
-            "COLUMNS": "300",
-        }
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "hospital_sim", *args],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-
+from tests.unit.offline_cli import run_offline
 
 FLAGS = [
     (("stream", "--events", "1"), "--duration", "0 to 31536000 seconds"),
@@ -57,7 +35,7 @@ def test_a_number_flag_out_of_range_is_one_line_naming_the_flag(
     command: tuple[str, ...], flag: str, accepted: str, value: str, tmp_path: Path
 ) -> None:
     (tmp_path / "log.jsonl").write_text("")
-    proc = _run(*command, flag, value, cwd=tmp_path)
+    proc = run_offline(*command, flag, value, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -3,32 +3,11 @@ under a file or on a file system that takes no new files is one line, exit 2."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-UNREACHABLE = "postgresql://postgres@127.0.0.1:1/hospital"  # connecting would say so instead
-
-
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "HOSPITAL_SIM_"))}
-    env.update(
-        {
-            "DATABASE_URL": UNREACHABLE,
-            "HOSPITAL_SIM_CONNECT_TIMEOUT": "1",
-            "HOSPITAL_SIM_LOG_FILE": os.devnull,
-            "COLUMNS": "300",
-        }
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "hospital_sim", *args],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-
+from tests.unit.offline_cli import run_offline
 
 COMMANDS = [
     (("stream", "--events", "1"), "--summary-json"),
@@ -51,7 +30,7 @@ def test_an_output_that_cannot_be_written_is_one_line_before_any_work(
     (tmp_path / "out").mkdir()
     (tmp_path / "plain").write_text("")
     path, reason = PLACES[place]
-    proc = _run(*command, flag, path, cwd=tmp_path)
+    proc = run_offline(*command, flag, path, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

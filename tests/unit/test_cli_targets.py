@@ -7,36 +7,12 @@ was a traceback.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-UNREACHABLE = "postgresql://postgres@127.0.0.1:1/hospital"
-
-
-def _run(
-    *args: str, cwd: Path, embedded: bool = False, **env_extra: str
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "HOSPITAL_SIM_"))}
-    env.update(
-        {
-            "DATABASE_URL": UNREACHABLE,
-            "HOSPITAL_SIM_CONNECT_TIMEOUT": "1",
-            "HOSPITAL_SIM_LOG_FILE": os.devnull,
-            "COLUMNS": "300",
-            **env_extra,
-        }
-    )
-    if embedded:
-        del env["DATABASE_URL"]
-    return subprocess.run(
-        [sys.executable, "-m", "hospital_sim", *args],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+from tests.unit.offline_cli import run_offline
 
 
 def _line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -61,7 +37,7 @@ def _line(proc: subprocess.CompletedProcess[str]) -> str:
 def test_a_bad_diff_target_is_named_before_connecting(
     target: str, says: str, tmp_path: Path
 ) -> None:
-    assert says in _line(_run("cdc", "diff", "--target", target, cwd=tmp_path))
+    assert says in _line(run_offline("cdc", "diff", "--target", target, cwd=tmp_path))
 
 
 @pytest.mark.parametrize("command", [("db", "stop"), ("db", "start")])
@@ -70,7 +46,7 @@ def test_an_embedded_folder_that_is_a_file_is_one_line(
 ) -> None:
     (tmp_path / "plain").write_text("")
     env = {"HOSPITAL_SIM_DIR": str(tmp_path / "plain"), "HOSPITAL_SIM_EMBEDDED_PORT": "1099"}
-    proc = _run(*command, cwd=tmp_path, embedded=True, **env)
+    proc = run_offline(*command, cwd=tmp_path, embedded=True, **env)
     line = _line(proc)
     assert f"HOSPITAL_SIM_DIR={tmp_path / 'plain'} cannot hold the embedded server" in line
     assert "(it is a file)" in line
