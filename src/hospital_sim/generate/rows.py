@@ -35,14 +35,15 @@ ADMISSION_LOOKBACK = dt.timedelta(days=3)
 DISCHARGE_LAG = dt.timedelta(hours=2)  # discharges are recorded up to two hours late
 CARD_MONTHS = (12, 36)  # a new member card is valid for one to three years
 
-_SLOTS = CLINIC.slots.tolist()
+_SLOTS = [dt.timedelta(seconds=s) for s in CLINIC.slots.tolist()]  # after midnight
 _SLOT_CUM = CLINIC.cum.tolist()
+_DAYS = [dt.timedelta(days=d) for d in range(BOOKING_MAX.days + 1)]  # leads, ready made
 _OUTCOMES = list(STATUS_PASSADO)
 _OUTCOME_CUM = list(accumulate(STATUS_PASSADO.values()))
 
 
 def _whole_seconds(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(microsecond=0)
+    return moment - dt.timedelta(0, 0, moment.microsecond)  # twice as fast as .replace
 
 
 def _between(rng: random.Random, low: dt.datetime, high: dt.datetime) -> dt.datetime:
@@ -108,17 +109,16 @@ class RowFactory:
 
     def _slot(self, low: dt.datetime, high: dt.datetime, lead_days: float) -> dt.datetime:
         rng = self.rng
+        midnight = dt.datetime(low.year, low.month, low.day)
+        rate = 1 / lead_days
         for _ in range(20):
-            lead = min(int(rng.expovariate(1 / lead_days)), BOOKING_MAX.days)
-            day = dt.datetime.combine(low.date() + dt.timedelta(days=lead), dt.time())
+            day = midnight + _DAYS[min(int(rng.expovariate(rate)), BOOKING_MAX.days)]
             if rng.random() < 0.9 and day.weekday() >= 5:
                 continue  # clinics are mostly closed at weekends
-            slot = weighted(rng, _SLOTS, _SLOT_CUM)
-            when = day + dt.timedelta(seconds=slot)
+            when = day + weighted(rng, _SLOTS, _SLOT_CUM)
             if low <= when <= high:
                 return when
         # Nothing fitted (a window of minutes): the next 10-minute mark, if there is one.
-        midnight = dt.datetime.combine(low.date(), dt.time())
         step = dt.timedelta(minutes=10)
         mark = midnight + -((midnight - low) // step) * step
         return mark if mark <= high else low

@@ -21,10 +21,16 @@ from hospital_sim.stream.operations import Clock
 from hospital_sim.stream.pacing import IntervalPacing, Pacing, RatePacing, make_profile
 from hospital_sim.stream.session import Backoff
 
+_EPOCH = dt.datetime(1970, 1, 1)
+
 
 def utc_now() -> dt.datetime:
-    """Naive UTC, like every timestamp the generator writes."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """Naive UTC, like every timestamp the generator writes.
+
+    The epoch plus the seconds since it: the same moment as
+    ``datetime.now(UTC).replace(tzinfo=None)`` to the microsecond, at half its cost (it
+    runs once per event)."""
+    return _EPOCH + dt.timedelta(0, time.time())
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,10 @@ class PreparedConnection:
             formats = self._formats[len(params)] = [PyFormat.TEXT] * len(params)
         # None is sent as NULL: libpq takes a null pointer for it (the stub says bytes only).
         values = cast("list[bytes]", self._tx.dump_sequence(params, formats))
-        self.pgconn.send_query_prepared(name, values)
-        self._flush()
+        pgconn = self.pgconn
+        pgconn.send_query_prepared(name, values)
+        if pgconn.flush():  # part of a long message is still to go
+            self._flush()
 
     def send_command(self, command: bytes) -> None:
         self.pgconn.send_query(command)

@@ -16,7 +16,8 @@ this process:
 
 The per-event line (INFO in the original interval pacing, DEBUG at a rate) numbers the
 events and totals the INSERTs and UPDATEs of the whole run, as with threads: the children
-count them in one shared array (:class:`SharedTally`) under its lock.
+count them in one shared array (:class:`SharedTally`) under its lock, and send the lines
+in batches (:class:`EventLines`) a few times a second rather than one message each.
 
 Stopping is one shared flag: set here on SIGINT/SIGTERM or at the end, set by a child
 that fails, and by every child that finds its parent gone. Children are started with
@@ -34,6 +35,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -42,9 +44,10 @@ from hospital_sim.stream.crews import Joinable, describe, event_level
 from hospital_sim.stream.failures import ErrorLog
 from hospital_sim.stream.plan import RunPlan, Start
 from hospital_sim.stream.stats import Stats, merged
-from hospital_sim.stream.worker import EventLog, Worker
+from hospital_sim.stream.worker import EVENT_LINE, EventLog, Worker
 
 CTX = multiprocessing.get_context("spawn")
+EVENT_LOGGER = "hospital_sim.stream.worker"  # the per-event line's logger, as with threads
 
 
 def usable_cpus() -> int:
@@ -78,6 +81,114 @@ class SharedTally:
             return counts[0], counts[1], counts[2]
 
 
+class LocalStop:
+    """The run's shared stop flag as this process's workers read it: a local copy.
+
+    Reading a multiprocessing Event takes its locks, which every worker process would
+    touch on every transaction. The workers read a local ``threading.Event`` instead,
+    which the child's main loop sets (:meth:`follow`) within :data:`POLL` seconds of the
+    shared flag. Nothing waits on the shared flag itself: a process that ended while
+    waiting on it would leave the next ``set()`` waiting forever. Setting this flag sets
+    both, so a worker that fails still stops the whole run.
+    """
+
+    def __init__(self, shared: Any) -> None:
+        self.shared = shared
+        self.local = threading.Event()
+
+    def follow(self) -> None:
+        """Take over the shared flag's state (the child's main loop calls it)."""
+        if not self.local.is_set() and self.shared.is_set():
+            self.local.set()
+
+    def is_set(self) -> bool:
+        return self.local.is_set()
+
+    def set(self) -> None:
+        self.local.set()
+        self.shared.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.local.wait(timeout)
+
+
+@dataclass
+class EventLines:
+    """Per-event log lines of one worker process, sent to the parent together.
+
+    Each line is (when, thread name, message). The parent writes them as the records
+    the workers would have logged (same logger, level, time, process and thread), one
+    line each, through the run's own handlers.
+    """
+
+    level: int
+    process: int
+    process_name: str
+    lines: list[tuple[float, str, str]]
+
+    def records(self) -> Iterator[logging.LogRecord]:
+        name = logging.getLevelName(self.level)
+        for created, thread, message in self.lines:
+            yield logging.makeLogRecord(
+                {
+                    "name": EVENT_LOGGER,
+                    "levelno": self.level,
+                    "levelname": name,
+                    "msg": message,
+                    "args": None,
+                    "created": created,
+                    "msecs": (created - int(created)) * 1000,
+                    "process": self.process,
+                    "processName": self.process_name,
+                    "threadName": thread,
+                }
+            )
+
+
+class BatchedEventLog(EventLog):
+    """The per-event line in a worker process: kept, and sent in batches.
+
+    One record per event through the log queue costs a pickled message and a pipe write
+    per event in the child and as much again in the parent, which at thousands of events
+    a second slows the stream itself. The lines are numbered when they happen, as with
+    threads (:class:`SharedTally`); the child's main loop sends what accumulated every
+    :data:`POLL` seconds as one :class:`EventLines`.
+    """
+
+    def __init__(self, tally: SharedTally, *, level: int) -> None:
+        super().__init__(tally, level=level)
+        self._lock = threading.Lock()
+        self._lines: list[tuple[float, str, str]] = []
+
+    def emit(self, cycle: int, kind: str, table: str, inserts: int, updates: int) -> None:
+        line = (
+            time.time(),
+            threading.current_thread().name,
+            EVENT_LINE % (cycle, kind, table, inserts, updates),
+        )
+        with self._lock:
+            self._lines.append(line)
+
+    def flush(self, queue: Any) -> None:
+        """Send the lines kept so far (nothing when there are none)."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if lines:
+            process = multiprocessing.current_process()
+            queue.put(EventLines(self.level, os.getpid(), process.name, lines))
+
+
+class _Listener(logging.handlers.QueueListener):
+    """The parent's log listener: records, and batches of per-event lines."""
+
+    def handle(self, record: Any) -> None:
+        if isinstance(record, EventLines):
+            for line in record.records():
+                super().handle(line)
+        else:
+            super().handle(record)
+
+
 @dataclass
 class Report:
     """What a child sends: ``kind`` is "ready", "stats" or "final"."""
@@ -107,16 +218,14 @@ class ProcessCrew:
         self.start_at = CTX.Array("d", 2)  # monotonic start, UTC start (epoch seconds)
         self.tally = CTX.Array("q", 3)  # the per-event line's run-wide count
         self.reports: multiprocessing.Queue[Report] = CTX.Queue()
-        self.logs: multiprocessing.Queue[logging.LogRecord] = CTX.Queue()
+        self.logs: multiprocessing.Queue[logging.LogRecord | EventLines] = CTX.Queue()
         self._stats = [Stats() for _ in range(plan.workers)]
         self._final = [False] * plan.workers
         self._failures: list[str | None] = [None] * plan.workers
         self._ready = 0
         self._start: Start | None = None
         root = logging.getLogger()
-        self._listener = logging.handlers.QueueListener(
-            self.logs, *root.handlers, respect_handler_level=True
-        )
+        self._listener = _Listener(self.logs, *root.handlers, respect_handler_level=True)
         self.procs: list[BaseProcess] = [
             CTX.Process(
                 target=child_main,
@@ -148,8 +257,9 @@ class ProcessCrew:
         for p in self.procs:
             p.start()
         self._collector.start()
-        # The run's stop (a signal, --duration, the caller) reaches the children at once,
-        # not when the supervisor next wakes up.
+        # The run's stop (a signal, --duration, the caller) is set on the shared flag at
+        # once, not when the supervisor next wakes up; each child's main loop passes it
+        # on to its workers within POLL seconds.
         threading.Thread(target=self._relay, name="stop relay", daemon=True).start()
 
     def _relay(self) -> None:
@@ -273,14 +383,15 @@ def child_main(
     root.addHandler(logging.handlers.QueueHandler(logs))
     root.setLevel(level)
     logging.getLogger("psycopg").setLevel(max(logging.INFO, level))
+    stop = LocalStop(flag)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: flag.set())
+        signal.signal(sig, lambda *_: stop.set())
     errors = ErrorLog()
     workers = []
     for i in indexes:
         gate = _ChildGate(i, flag, go, start_at, reports)
-        workers.append(Worker(i, plan, stop=flag, errors=errors, gate=gate))
-    event_log = EventLog(SharedTally(tally), level=event_level(plan))
+        workers.append(Worker(i, plan, stop=stop, errors=errors, gate=gate))
+    event_log = BatchedEventLog(SharedTally(tally), level=event_level(plan))
     logging.getLogger(__name__).debug(
         "worker process %d runs %s", os.getpid(), ", ".join(w.name for w in workers)
     )
@@ -292,12 +403,15 @@ def child_main(
     next_report = time.monotonic() + REPORT_EVERY
     while alive := [t for t in threads if t.is_alive()]:
         alive[0].join(POLL)
+        stop.follow()
+        event_log.flush(logs)
         if time.monotonic() >= next_report:
             next_report += REPORT_EVERY
             if os.getppid() != parent:  # the parent is gone: stop rather than run on
-                flag.set()
+                stop.set()
             for w in workers:
                 reports.put(Report("stats", w.index, merged([w.stats])))
+    event_log.flush(logs)  # the last lines go before the final reports
     for w in workers:
         failure = None if w.failure is None else describe(w.failure)
         reports.put(Report("final", w.index, merged([w.stats]), failure))

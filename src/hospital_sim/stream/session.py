@@ -23,8 +23,8 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Set
+from dataclasses import dataclass
 from typing import TypeVar
 
 import psycopg
@@ -34,7 +34,7 @@ from hospital_sim.db.connect import Conn
 from hospital_sim.stream.failures import ErrorLog, Flag, classify
 from hospital_sim.stream.operations import Event, Statement
 from hospital_sim.stream.prepared import PreparedConnection, rowcount
-from hospital_sim.stream.stats import Outcome, Resolution, Stats, sqlstate_class
+from hospital_sim.stream.stats import COMMITTED, Outcome, Resolution, Stats, sqlstate_class
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ T = TypeVar("T")
 XID_SUFFIX = b" RETURNING pg_current_xact_id()::text"
 IN_PROGRESS_WAIT = 0.05  # the old backend may still be finishing its commit
 STARTING_UP_POLL = 0.4
+NONE_STALE: frozenset[int] = frozenset()
 
 
 class Stopped(Exception):
@@ -52,7 +53,7 @@ class Stopped(Exception):
 @dataclass(slots=True)
 class TxnResult:
     status: Outcome
-    stale: set[int] = field(default_factory=set)  # statements (by index) that found no row
+    stale: Set[int] = NONE_STALE  # statements (by index) that found no row
     latency: float = 0.0
 
 
@@ -73,7 +74,7 @@ class Flight:
     wire: PreparedConnection | None = None
     backend: Backend | None = None
     xid: str | None = None
-    stale: set[int] = field(default_factory=set)
+    stale: Set[int] = NONE_STALE
     error: psycopg.Error | None = None
     result: TxnResult | None = None
 
@@ -211,6 +212,8 @@ class Session:
         Between the two the server works on it and the caller may do its own work (count
         the previous transaction, plan the next one).
         """
+        if len(events) == 1:
+            return self._send(events[0].statements)
         return self._send([st for event in events for st in event.statements])
 
     def finish(self, flight: Flight) -> TxnResult:
@@ -280,8 +283,8 @@ class Session:
             return self._lost(flight, exc)
         stale = flight.stale
         if flight.backend is not None and flight.statements[0].kind == "UPDATE":
-            stale = {0} if rowcount(answer) == 0 else set()
-        return TxnResult(Outcome.COMMITTED, stale, time.perf_counter() - flight.started)
+            stale = {0} if rowcount(answer) == 0 else NONE_STALE
+        return TxnResult(COMMITTED, stale, time.perf_counter() - flight.started)
 
     def _lost(self, flight: Flight, exc: psycopg.Error) -> TxnResult | None:
         """Handle an error after the last message was sent; None means "send it again"."""
@@ -459,7 +462,7 @@ def _backend_of(conn: Conn) -> Backend | None:
     return Backend(int(str(row[0])), row[1])
 
 
-def _settled(resolved: Resolution, stale: set[int], started: float) -> TxnResult | None:
+def _settled(resolved: Resolution, stale: Set[int], started: float) -> TxnResult | None:
     """The result of a transaction whose outcome was in doubt; None: replay it."""
     if resolved is Resolution.COMMITTED:
         return TxnResult(Outcome.COMMITTED, stale, time.perf_counter() - started)

@@ -42,6 +42,9 @@ class Outcome(StrEnum):
 
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
+COMMITTED, STALE = Outcome.COMMITTED, Outcome.STALE
+"""The hot path's outcomes as plain names: reading a member off an Enum class is an
+attribute lookup through its metaclass, several times dearer than a global."""
 
 
 class Resolution(StrEnum):

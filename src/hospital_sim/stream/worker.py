@@ -17,10 +17,12 @@ from hospital_sim.stream.operations import Event, IdReserve, Operations
 from hospital_sim.stream.plan import Gate, RunPlan
 from hospital_sim.stream.pools import Partition, load_pools
 from hospital_sim.stream.session import Session, TxnResult
-from hospital_sim.stream.stats import Change, Outcome, Stats
+from hospital_sim.stream.stats import COMMITTED, STALE, Change, Stats
 from hospital_sim.stream.workload import OPERATIONS, OperationPicker
 
 log = logging.getLogger(__name__)
+
+KIND = {name: spec.kind for name, spec in OPERATIONS.items()}  # INSERT or UPDATE, by op
 
 
 class Tally(Protocol):
@@ -44,6 +46,10 @@ class WorkerTally:
         return next(self._cycle), ins, upd
 
 
+EVENT_LINE = "[%d] %s %s | INSERT: %d | UPDATE: %d"
+"""The original per-event line: run-wide cycle, verb, table, INSERTs and UPDATEs so far."""
+
+
 class EventLog:
     """The per-event log line of the original, with run-wide cycle and totals."""
 
@@ -56,15 +62,10 @@ class EventLog:
             return
         spec = OPERATIONS[op]
         cycle, ins, upd = self.tally.count(spec.kind)
-        log.log(
-            self.level,
-            "[%d] %s %s | INSERT: %d | UPDATE: %d",
-            cycle,
-            spec.kind,
-            spec.table,
-            ins,
-            upd,
-        )
+        self.emit(cycle, spec.kind, spec.table, ins, upd)
+
+    def emit(self, cycle: int, kind: str, table: str, inserts: int, updates: int) -> None:
+        log.log(self.level, EVENT_LINE, cycle, kind, table, inserts, updates)
 
 
 @dataclass(slots=True)
@@ -234,7 +235,7 @@ class Worker:
                     if drawn is None:
                         line.planned = plan_events(self._size(budget, done + len(events)))
             result = self.session.finish(flight)
-            if line.planned is not None and result.status is not Outcome.COMMITTED:
+            if line.planned is not None and result.status is not COMMITTED:
                 for event in reversed(line.planned):  # undo in reverse order of planning
                     event.rollback_pools()
                 line.planned = None
@@ -274,7 +275,8 @@ class Worker:
     def _account(self, events: list[Event], result: TxnResult) -> None:
         stats = self.stats
         outcome = result.status
-        if outcome is not Outcome.COMMITTED:
+        committed = outcome is COMMITTED
+        if not committed:
             for event in reversed(events):  # undo in reverse order of planning
                 event.rollback_pools()
         if self.model is not None:
@@ -282,27 +284,30 @@ class Worker:
             stats.beds, stats.occupied = census.beds, census.occupied
             stats.occupancy_peak, stats.deferred_admissions = census.peak, census.deferred
             stats.unbooked = census.unbooked
-        if outcome is Outcome.COMMITTED:
+        if committed:
             stats.transactions += 1
         at = time.time()
+        counts, recent, stale = stats.events, stats.recent, result.stale
         i = 0
         for event in events:
-            if event.wanted != event.op:
-                stats.substitutions[(event.wanted, event.op)] += 1
+            op = event.op
+            if event.wanted != op:
+                stats.substitutions[(event.wanted, op)] += 1
             event_stale = False
             for st in event.statements:
-                stale = outcome is Outcome.COMMITTED and i in result.stale
-                state = Outcome.STALE if stale else outcome
-                event_stale = event_stale or stale
-                stats.events[(event.op, st.table, state)] += 1
-                if state is Outcome.COMMITTED:
-                    stats.recent.append(Change(at, self.label, st))
+                if committed and i in stale:
+                    counts[(op, st.table, STALE)] += 1
+                    event_stale = True
+                else:
+                    counts[(op, st.table, outcome)] += 1
+                    if committed:
+                        recent.append(Change(at, self.label, st))
                 i += 1
-            if outcome is Outcome.COMMITTED and not event_stale:
-                if OPERATIONS[event.op].kind == "INSERT":
+            if committed and not event_stale:
+                if KIND[op] == "INSERT":
                     stats.inserts += 1
                 else:
                     stats.updates += 1
                 stats.latency.observe(result.latency)
                 if self.events_log is not None:
-                    self.events_log.event(event.op)
+                    self.events_log.event(op)
