@@ -10,6 +10,7 @@ import pytest
 
 from hospital_sim.config import load_settings
 from hospital_sim.stream.operations import FixedClock
+from hospital_sim.stream.plan import utc_now
 from hospital_sim.stream.run import run_stream
 
 
@@ -30,3 +31,11 @@ def test_a_lambda_clock_with_worker_processes_is_refused_before_connecting(
     ).settings
     with pytest.raises(ValueError, match="picklable clock"):
         run_stream(settings, events=1, clock=lambda: dt.datetime(2026, 1, 1))
+
+
+def test_the_default_clock_is_naive_utc_now() -> None:
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = utc_now()
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    assert now.tzinfo is None
+    assert before - dt.timedelta(milliseconds=1) <= now <= after + dt.timedelta(milliseconds=1)
