@@ -24,6 +24,9 @@ Run: ``make bench`` or ``.venv/bin/python bench/stream.py [--quick]``.
    changes per second. No target: it tells what the edge cases cost.
 8. Client CPU per event, ours vs pgbench's, at 1 and 4 workers: what explains phase 1 on a
    machine whose few cores the clients share with the server. No target.
+9. The per-event log line: 4 workers in the original interval pacing at the default
+   LOG_LEVEL=INFO (a line per event, from worker processes) vs LOG_LEVEL=WARNING,
+   alternated. No target: it tells what the original's log line costs the stream.
 
 ``--quick`` shortens every phase (and seeds 100,000 patients instead of 1,000,000) for a
 smoke run. The server is a dedicated embedded PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.
@@ -108,12 +111,13 @@ def fresh_database(server_dsn: str, name: str, volumes: dict[str, int]) -> str:
 
 def ours(dsn: str, *, duration: float, workers: int = 1, rate: float | None = MAX_RATE,
          rss_at: list[float] | None = None, model: str = "mix",
-         scenarios: str = "", every: float = 100) -> dict[str, Any]:  # fmt: skip
+         scenarios: str = "", every: float = 100,
+         log_level: str = "WARNING") -> dict[str, Any]:  # fmt: skip
     args = {
         "settings": {
             "database_url": dsn,
             "log_file": os.devnull,
-            "log_level": "WARNING",
+            "log_level": log_level,
             "stream_rate": rate,
             "stream_interval_seconds": 0,
             "max_jitter_ms": 0,
@@ -345,11 +349,24 @@ def client_cpu(dsn: str, volumes: dict[str, int], workers: int, short: float, lo
     )
 
 
+def event_lines(dsn: str, duration: float, rounds: int) -> None:
+    """4 workers, interval pacing, with and without the per-event INFO line."""
+    rates: dict[str, list[float]] = {"INFO": [], "WARNING": []}
+    for _ in range(rounds):
+        for level, seen in rates.items():
+            seen.append(ours(dsn, duration=duration, workers=4, rate=None, log_level=level)["rate"])
+    info, quiet = (statistics.median(rates[k]) for k in ("INFO", "WARNING"))
+    print(
+        f"[9] per-event log line, 4 workers, interval pacing: LOG_LEVEL=INFO {info:,.0f} "
+        f"events/s vs WARNING {quiet:,.0f} -> ratio {info / quiet:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument(
-        "--only", default="12345678", help="phases to run, e.g. --only 13 (default: all)"
+        "--only", default="123456789", help="phases to run, e.g. --only 13 (default: all)"
     )
     args = parser.parse_args()
     quick = args.quick
@@ -374,6 +391,8 @@ def main() -> None:
         if "8" in args.only:
             for workers in (1, 4):
                 client_cpu(dsn, DEFAULTS, workers, 4 if quick else 5, 9 if quick else 20)
+        if "9" in args.only:
+            event_lines(dsn, duration=5 if quick else 10, rounds=1 if quick else 3)
 
 
 if __name__ == "__main__":
