@@ -156,14 +156,15 @@ class WorkerPools:
     # Told of each patient forgotten: erased (its rows went with it), or its new id (its
     # rows live on under it). The hospital model follows its lifecycles with them.
     watchers: list[Callable[[int, bool, int | None], None]] = field(default_factory=list)
+    cap: int = POOL_CAP  # entries per pool
 
     def __post_init__(self) -> None:
-        self.patients = Pool(self.rng)
-        self.not_admitted = Pool(self.rng)
-        self.scheduled = Pool(self.rng)
-        self.pending_exams = Pool(self.rng)
-        self.uncollected = Pool(self.rng)
-        self.stays = Pool(self.rng)
+        self.patients = Pool(self.rng, cap=self.cap)
+        self.not_admitted = Pool(self.rng, cap=self.cap)
+        self.scheduled = Pool(self.rng, cap=self.cap)
+        self.pending_exams = Pool(self.rng, cap=self.cap)
+        self.uncollected = Pool(self.rng, cap=self.cap)
+        self.stays = Pool(self.rng, cap=self.cap)
 
     def forget(self, paciente_id: int, erased: bool = False, moved_to: int | None = None) -> None:
         """A patient deleted or renumbered (by a scenario) is no longer a candidate;
@@ -184,57 +185,70 @@ class WorkerPools:
         }
 
 
-# One query per pool, restricted to the partition; ORDER BY id makes the load (and so
-# the seeded sequence of picks) the same on every run.
+# One query per pool, restricted to the partition. A pool holds at most POOL_CAP rows,
+# so the server draws them: the rows with the lowest hash of their id (the same sample on
+# every run), at most ``cap`` of them, sent in id order, so the load (and so the seeded
+# sequence of picks) is the same on every run. Loading takes the same time and memory on
+# a 100M-row database as on a small one; below the cap every row is a candidate.
 _PATIENTS = """
 SELECT p.id, p.data_cadastro, coalesce(s.admitted, false), s.last_discharge,
        substring(p.endereco FROM %(uf)s::text), p.telefone, p.endereco, c.links, c.plans
-FROM pacientes p
-LEFT JOIN (
-    SELECT paciente_id, bool_or(data_saida IS NULL) AS admitted,
-           max(data_saida) AS last_discharge
-    FROM internacoes WHERE paciente_id %% %(m)s = %(r)s GROUP BY paciente_id
-) s ON s.paciente_id = p.id
-LEFT JOIN (
-    SELECT paciente_id, array_agg(id ORDER BY id) AS links,
-           array_agg(convenio_id ORDER BY id) AS plans
-    FROM pacientes_convenios WHERE paciente_id %% %(m)s = %(r)s GROUP BY paciente_id
-) c ON c.paciente_id = p.id
-WHERE p.id %% %(m)s = %(r)s ORDER BY p.id
-"""
-_SCHEDULED = """
-SELECT id, data, medico_id FROM consultas
-WHERE status = 'agendada' AND paciente_id %% %(m)s = %(r)s ORDER BY id
-"""
-_PENDING = """
-SELECT id, tipo_exame FROM exames
-WHERE resultado IS NULL AND paciente_id %% %(m)s = %(r)s ORDER BY id
-"""
-_STAYS = """
-SELECT id, paciente_id, data_entrada, quarto FROM internacoes
-WHERE data_saida IS NULL AND paciente_id %% %(m)s = %(r)s ORDER BY id
+FROM (
+    SELECT id, data_cadastro, telefone, endereco FROM pacientes
+    WHERE id %% %(m)s = %(r)s ORDER BY hashint8(id), id LIMIT %(cap)s
+) p
+LEFT JOIN LATERAL (
+    SELECT bool_or(data_saida IS NULL) AS admitted, max(data_saida) AS last_discharge
+    FROM internacoes WHERE paciente_id = p.id
+) s ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(id ORDER BY id) AS links, array_agg(convenio_id ORDER BY id) AS plans
+    FROM pacientes_convenios WHERE paciente_id = p.id
+) c ON true
+ORDER BY p.id
 """
 
 
-def _rows(conn: Conn, query: str, part: Partition) -> Iterable[tuple[object, ...]]:
+def _sampled(columns: str, table: str, where: str) -> str:
+    return (
+        f"SELECT * FROM (SELECT {columns} FROM {table} WHERE {where}"
+        " AND paciente_id %% %(m)s = %(r)s ORDER BY hashint8(id), id LIMIT %(cap)s) s"
+        " ORDER BY id"
+    )
+
+
+_SCHEDULED = _sampled("id, data, medico_id", "consultas", "status = 'agendada'")
+_PENDING = _sampled("id, tipo_exame", "exames", "resultado IS NULL")
+_STAYS = _sampled("id, paciente_id, data_entrada, quarto", "internacoes", "data_saida IS NULL")
+
+
+def _rows(conn: Conn, query: str, part: Partition, cap: int | None) -> Iterable[tuple[object, ...]]:
+    """The rows of a pool's query; ``cap`` None: every row (LIMIT NULL)."""
+    params = {"m": part.modulus, "r": part.residue, "uf": ADDRESS_UF, "cap": cap}
     with conn.cursor() as cur:
-        cur.execute(query, {"m": part.modulus, "r": part.residue, "uf": ADDRESS_UF})
+        cur.execute(query, params)
         yield from cur
 
 
 def load_pools(
-    conn: Conn, part: Partition, rng: random.Random, *, every_booking: bool = False
+    conn: Conn,
+    part: Partition,
+    rng: random.Random,
+    *,
+    every_booking: bool = False,
+    cap: int = POOL_CAP,
 ) -> WorkerPools:
-    """Read the partition's candidates (one query per pool) and the global lookups.
+    """Read the partition's candidates (one query per pool, at most ``cap`` rows each,
+    drawn by the server) and the global lookups.
 
     ``every_booking``: all the partition's appointments still booked, not a sample of
-    ``POOL_CAP`` (the hospital model closes each one, and counts them in the agendas).
+    ``cap`` (the hospital model closes each one, and counts them in the agendas).
     """
-    pools = WorkerPools(rng)
+    pools = WorkerPools(rng, cap=cap)
     if every_booking:
         pools.scheduled = Pool(rng, cap=sys.maxsize)
     for pid, registered, admitted, last, uf, phone, address, links, plans in _rows(
-        conn, _PATIENTS, part
+        conn, _PATIENTS, part, cap
     ):
         assert isinstance(pid, int) and isinstance(registered, dt.datetime)
         patient = Patient(
@@ -250,14 +264,14 @@ def load_pools(
         pools.patients.add(pid, patient)
         if not admitted:
             pools.not_admitted.add(pid, patient)
-    for cid, data, medico in _rows(conn, _SCHEDULED, part):
+    for cid, data, medico in _rows(conn, _SCHEDULED, part, None if every_booking else cap):
         assert isinstance(cid, int) and isinstance(data, dt.datetime)
         assert isinstance(medico, int)
         pools.scheduled.add(cid, Booking(data, medico))
-    for eid, tipo in _rows(conn, _PENDING, part):
+    for eid, tipo in _rows(conn, _PENDING, part, cap):
         assert isinstance(eid, int)
         pools.pending_exams.add(eid, str(tipo))
-    for sid, pid, admitted_at, quarto in _rows(conn, _STAYS, part):
+    for sid, pid, admitted_at, quarto in _rows(conn, _STAYS, part, cap):
         assert isinstance(sid, int) and isinstance(pid, int)
         assert isinstance(admitted_at, dt.datetime)
         pools.stays.add(sid, Stay(pid, admitted_at, quarto if isinstance(quarto, str) else None))
