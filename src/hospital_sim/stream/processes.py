@@ -45,9 +45,10 @@ from hospital_sim.stream.failures import ErrorLog
 from hospital_sim.stream.plan import RunPlan, Start
 from hospital_sim.stream.stats import Stats, merged
 from hospital_sim.stream.worker import EVENT_LINE, EventLog, Worker
+from hospital_sim.stream.worker import log as worker_log
 
 CTX = multiprocessing.get_context("spawn")
-EVENT_LOGGER = "hospital_sim.stream.worker"  # the per-event line's logger, as with threads
+EVENT_LOGGER = worker_log.name  # the per-event line's logger, as with threads
 
 
 def usable_cpus() -> int:
