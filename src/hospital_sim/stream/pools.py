@@ -188,8 +188,9 @@ class WorkerPools:
 # One query per pool, restricted to the partition. A pool holds at most POOL_CAP rows,
 # so the server draws them: the rows with the lowest hash of their id (the same sample on
 # every run), at most ``cap`` of them, sent in id order, so the load (and so the seeded
-# sequence of picks) is the same on every run. Loading takes the same time and memory on
-# a 100M-row database as on a small one; below the cap every row is a candidate.
+# sequence of picks) is the same on every run. The worker receives at most ``cap`` rows
+# per pool however big the tables (the server still scans the partition once per pool);
+# below the cap every row is a candidate.
 _PATIENTS = """
 SELECT p.id, p.data_cadastro, coalesce(s.admitted, false), s.last_discharge,
        substring(p.endereco FROM %(uf)s::text), p.telefone, p.endereco, c.links, c.plans
