@@ -62,6 +62,22 @@ def test_port_in_use_is_one_clear_line(embedded_dir: Path) -> None:
             server.start(timeout=20)
     assert f"127.0.0.1:{port}" in str(info.value)
     assert "HOSPITAL_SIM_EMBEDDED_PORT" in str(info.value)
+    # Refused before initdb: no cluster is left behind for a port that was never free.
+    assert not (embedded_dir / "pgdata").exists()
+    assert not server.password_file.exists()
+
+
+def test_db_start_on_a_busy_port_writes_no_cluster(embedded_dir: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = int(busy.getsockname()[1])
+        out = run_cli("db", "start", env=cli_env(embedded_dir, port))
+    assert out.returncode == 2, out.stderr
+    line = out.stderr.strip()
+    assert len(line.splitlines()) == 1, line
+    assert f"127.0.0.1:{port}" in line and "in use" in line, line
+    assert not (embedded_dir / "pgdata").exists()
 
 
 def test_run_on_the_embedded_default_seeds_and_counts(embedded_dir: Path) -> None:

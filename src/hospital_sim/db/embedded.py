@@ -20,6 +20,7 @@ import pwd
 import re
 import secrets
 import shutil
+import socket
 import stat
 import subprocess
 import time
@@ -99,6 +100,8 @@ class EmbeddedServer:
             if self._run_as:
                 self._check_reachable()
             if not (self.pgdata / "PG_VERSION").exists():
+                if not _port_free(self.port):  # refused before initdb writes a cluster
+                    raise EmbeddedServerError(self._port_in_use())
                 self._initdb()
             self._write_conf()
             self._make_private()
@@ -399,16 +402,19 @@ class EmbeddedServer:
     def _explain(self, program: str, output: str) -> str:
         tail = self._log_tail()
         if "Address already in use" in tail or "could not bind" in tail:
-            return (
-                f"the embedded PostgreSQL cannot listen on 127.0.0.1:{self.port}: the port is "
-                "in use; stop what uses it or set HOSPITAL_SIM_EMBEDDED_PORT to a free port"
-            )
+            return self._port_in_use()
         last = (output.strip().splitlines() or ["no output"])[-1]
         fatal = _FATAL.findall(tail)
         if fatal:  # the server's own reason beats pg_ctl's "examine the log output"
             last = fatal[-1].strip()
         hint = f" (server log: {self.logfile})" if self.logfile.exists() else ""
         return f"embedded PostgreSQL: {program} failed: {last}{hint}"
+
+    def _port_in_use(self) -> str:
+        return (
+            f"the embedded PostgreSQL cannot listen on 127.0.0.1:{self.port}: the port is "
+            "in use; stop what uses it or set HOSPITAL_SIM_EMBEDDED_PORT to a free port"
+        )
 
     def _log_tail(self) -> str:
         try:
@@ -425,10 +431,20 @@ _FATAL = re.compile(r"(?:FATAL|PANIC):\s+(.*)$", re.MULTILINE)
 _TRUST = re.compile(r"^(\s*(?:host|local|hostssl|hostnossl)\s.*?\s)trust\s*$", re.MULTILINE)
 
 
+def _port_free(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` can be listened on, as the server binds it (address reuse
+    on, so a port left in TIME_WAIT counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def wait_until_accepting(port: int, timeout: float = 30.0) -> None:
     """Block until something accepts TCP connections on 127.0.0.1:port."""
-    import socket
-
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         with socket.socket() as sock:
