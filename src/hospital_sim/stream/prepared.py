@@ -11,6 +11,11 @@ Sending and receiving are separate calls, so the caller can do useful work (plan
 next event) while the server runs the statement. Waiting for the answer polls the
 socket, which lets other threads run in the meantime.
 
+Several statements can go as one batch (libpq's pipeline mode, ended by one Sync): the
+server runs them as one implicit transaction, committed at the Sync, or rolled back at
+the first error, and answers them all at once: one round trip instead of BEGIN, each
+statement and COMMIT.
+
 The connection stays an ordinary psycopg connection: ``commit``, ``rollback``,
 ``execute`` and ``close`` keep working on it, and its transaction status is libpq's.
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import re
 import select
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import psycopg
@@ -64,20 +69,37 @@ class PreparedConnection:
         return self.receive()
 
     def send(self, query: bytes, params: tuple[object, ...]) -> None:
+        name = self._name(query)
+        pgconn = self.pgconn
+        pgconn.send_query_prepared(name, self._values(params))
+        if pgconn.flush():  # part of a long message is still to go
+            self._flush()
+
+    def send_batch(self, statements: Sequence[tuple[bytes, tuple[object, ...]]]) -> None:
+        """Send ``(query, params)`` pairs as one implicit transaction; read the answers
+        with :meth:`receive_batch`."""
+        names = [self._name(query) for query, _ in statements]  # prepared before the batch
+        pgconn = self.pgconn
+        pgconn.enter_pipeline_mode()
+        for name, (_, params) in zip(names, statements, strict=True):
+            pgconn.send_query_prepared(name, self._values(params))
+        pgconn.pipeline_sync()
+        self._flush()
+
+    def _name(self, query: bytes) -> bytes:
         name = self._names.get(query)
         if name is None:
             name = b"hsim_%d" % len(self._names)
             self._check(self.pgconn.prepare(name, numbered(query)))
             self._names[query] = name
+        return name
+
+    def _values(self, params: tuple[object, ...]) -> list[bytes]:
         formats = self._formats.get(len(params))
         if formats is None:
             formats = self._formats[len(params)] = [PyFormat.TEXT] * len(params)
         # None is sent as NULL: libpq takes a null pointer for it (the stub says bytes only).
-        values = cast("list[bytes]", self._tx.dump_sequence(params, formats))
-        pgconn = self.pgconn
-        pgconn.send_query_prepared(name, values)
-        if pgconn.flush():  # part of a long message is still to go
-            self._flush()
+        return cast("list[bytes]", self._tx.dump_sequence(params, formats))
 
     def send_command(self, command: bytes) -> None:
         self.pgconn.send_query(command)
@@ -99,6 +121,46 @@ class PreparedConnection:
             raise psycopg.OperationalError("the server sent no result")
         return self._check(last)
 
+    def receive_batch(self, count: int) -> list[pq.abc.PGresult]:
+        """The answers to the ``count`` statements of a batch, once the server has
+        committed them; raises the first statement's error (the batch was rolled back)."""
+        pgconn = self.pgconn
+        results: list[pq.abc.PGresult] = []
+        error: pq.abc.PGresult | None = None
+        try:
+            for _ in range(count):
+                result = self._next_result()
+                if result is None or self._next_result() is not None:
+                    raise psycopg.OperationalError("the server's answers are out of step")
+                if error is None and result.status not in OK:
+                    error = result  # later statements come back PIPELINE_ABORTED
+                results.append(result)
+            sync = self._next_result()
+            if error is None and (sync is None or sync.status != pq.ExecStatus.PIPELINE_SYNC):
+                error = sync
+        finally:
+            if pgconn.status == pq.ConnStatus.OK and pgconn.pipeline_status:
+                pgconn.exit_pipeline_mode()
+        if error is not None:
+            self._check(error)
+        if sync is None:
+            raise psycopg.OperationalError("the server sent no end of the batch")
+        return results
+
+    def _next_result(self) -> pq.abc.PGresult | None:
+        pgconn = self.pgconn
+        while pgconn.is_busy():
+            self._wait()
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None and pgconn.status == pq.ConnStatus.BAD:
+            self._check_lost()
+        return result
+
+    def _check_lost(self) -> None:
+        message = self.pgconn.get_error_message(self.encoding).strip()
+        raise psycopg.OperationalError(message or "connection to the server was lost")
+
     def _flush(self) -> None:
         # A non-blocking connection may keep part of a long message; small ones go at once.
         while self.pgconn.flush():
@@ -110,8 +172,7 @@ class PreparedConnection:
         sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
         if sqlstate is None and self.pgconn.status == pq.ConnStatus.BAD:
             # libpq's own failure (socket closed, server crashed): there is no SQLSTATE.
-            message = self.pgconn.get_error_message(self.encoding).strip()
-            raise psycopg.OperationalError(message or "connection to the server was lost")
+            self._check_lost()
         raise psycopg.errors.error_from_result(result, encoding=self.encoding)
 
 

@@ -1,7 +1,9 @@
 """One worker's connection and transactions: retries, reconnection, in-doubt commits.
 
 An event of one statement that carries a probe is sent alone and committed by the server
-when it ends: one round trip. Anything else is BEGIN, its statements (the first one
+when it ends: one round trip. Several statements led by an INSERT that carries a probe
+go as one batch, which the server commits as one implicit transaction when the batch
+ends: one round trip too. Anything else is BEGIN, its statements (the first one
 returning ``pg_current_xact_id()``) and COMMIT. Each statement is prepared once per
 connection and sent through psycopg's libpq binding (``conn.pgconn``): that keeps the
 client's cost per event close to pgbench's, so the server, not Python, sets the pace.
@@ -61,8 +63,9 @@ class TxnResult:
 class Flight:
     """A transaction whose last message is sent and whose answer is not read yet.
 
-    A single probed statement goes alone (``backend`` is set: once that server process
-    is done, the probe tells whether a lost answer was a commit); otherwise BEGIN and the
+    A single probed statement, or a batch led by a probed INSERT, goes alone (``backend``
+    is set: once that server process is done, the first statement's probe tells whether a
+    lost answer was a commit); otherwise BEGIN and the
     statements have run and COMMIT is on its way (``xid`` tells). A send that failed
     keeps its error, since the message may have left: :meth:`Session.finish` handles it
     like a lost answer. ``result`` is set when it ended before anything was sent.
@@ -227,10 +230,10 @@ class Session:
 
     def _send(self, statements: list[Statement]) -> Flight:
         """A single probed statement goes alone, committed on its own (no BEGIN, no
-        COMMIT): one round trip. Anything else runs in BEGIN ... COMMIT."""
-        if len(statements) != 1 or statements[0].probe is None:
+        COMMIT): one round trip. So does a batch led by a probed INSERT, committed as one
+        implicit transaction. Anything else runs in BEGIN ... COMMIT."""
+        if not _probed(statements):
             return self._send_block(statements)
-        st = statements[0]
         try:
             conn = self.connection()
         except Stopped:
@@ -241,7 +244,10 @@ class Session:
         wire = self.wire(conn)
         flight = Flight(statements, time.perf_counter(), conn, wire, backend=backend)
         try:
-            wire.send(st.query, st.params)
+            if len(statements) == 1:
+                wire.send(statements[0].query, statements[0].params)
+            else:
+                wire.send_batch([(st.query, st.params) for st in statements])
         except psycopg.Error as exc:
             flight.error = exc  # it may have left: finish() resolves it like a lost answer
         return flight
@@ -274,16 +280,28 @@ class Session:
         assert wire is not None
         if flight.error is not None:
             return self._lost(flight, flight.error)
+        statements = flight.statements
         try:
-            answer = wire.receive()
-            if flight.backend is None and answer.command_status != b"COMMIT":
-                # The server rolled the transaction back instead.
-                raise psycopg.errors.InFailedSqlTransaction("COMMIT ended in ROLLBACK")
+            if flight.backend is not None and len(statements) > 1:
+                answers = wire.receive_batch(len(statements))
+            else:
+                answer = wire.receive()
+                if flight.backend is None and answer.command_status != b"COMMIT":
+                    # The server rolled the transaction back instead.
+                    raise psycopg.errors.InFailedSqlTransaction("COMMIT ended in ROLLBACK")
         except psycopg.Error as exc:
             return self._lost(flight, exc)
         stale = flight.stale
-        if flight.backend is not None and flight.statements[0].kind == "UPDATE":
-            stale = {0} if rowcount(answer) == 0 else NONE_STALE
+        if flight.backend is not None:
+            if len(statements) == 1:
+                if statements[0].kind == "UPDATE" and rowcount(answer) == 0:
+                    stale = {0}
+            else:
+                stale = {
+                    i
+                    for i, (st, result) in enumerate(zip(statements, answers, strict=True))
+                    if st.kind == "UPDATE" and rowcount(result) == 0
+                } or NONE_STALE
         return TxnResult(COMMITTED, stale, time.perf_counter() - flight.started)
 
     def _lost(self, flight: Flight, exc: psycopg.Error) -> TxnResult | None:
@@ -460,6 +478,22 @@ def _backend_of(conn: Conn) -> Backend | None:
     if row is None or not isinstance(row[1], dt.datetime):
         return None  # not visible to us: one-statement transactions are resolved by xid
     return Backend(int(str(row[0])), row[1])
+
+
+BATCH_LIMIT = 64
+"""Most statements sent as one batch: their answers, a few dozen bytes each, always fit in
+the socket's buffer while the batch is still being sent."""
+
+
+def _probed(statements: list[Statement]) -> bool:
+    """Whether these statements can go without BEGIN and COMMIT, their outcome told by the
+    first one's probe when the answer is lost: one probed statement, or a batch led by a
+    probed INSERT (a later statement of the batch cannot make its row vanish, while it
+    could change the values an UPDATE's probe looks for)."""
+    first = statements[0]
+    if first.probe is None:
+        return False
+    return len(statements) == 1 or (first.kind == "INSERT" and len(statements) <= BATCH_LIMIT)
 
 
 def _settled(resolved: Resolution, stale: Set[int], started: float) -> TxnResult | None:

@@ -1,0 +1,131 @@
+"""Several statements led by a probed INSERT (a new patient and the plan joined with it)
+go as one batch, committed by the server as one implicit transaction: both rows or
+neither, exactly once, even when the connection drops while the batch commits."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from hospital_sim.generate import TABLE_COLUMNS
+from hospital_sim.stream.failures import ErrorLog
+from hospital_sim.stream.operations import Event, IdReserve, Operations, Statement
+from hospital_sim.stream.plan import utc_now
+from hospital_sim.stream.pools import Partition, load_pools
+from hospital_sim.stream.prepared import PreparedConnection
+from hospital_sim.stream.run import run_stream
+from hospital_sim.stream.session import Session
+from hospital_sim.stream.stats import Outcome, Stats
+from hospital_sim.stream.workload import OPERATIONS
+from tests.db.checks import assert_counters_equal_database, scalar, seeded
+from tests.db.support import FreshDb
+
+pytestmark = pytest.mark.db
+
+FAST = {"stream_rate": 1_000_000.0, "stream_interval_seconds": 0, "max_jitter_ms": 0}
+NEW_PATIENTS = dict.fromkeys(OPERATIONS, 0.0) | {"insert_paciente": 1.0}
+# Every new patient with a plan: the patient's row and the link's, in one transaction.
+SAME_TRANSACTION = """
+SELECT count(*) FILTER (WHERE p.xmin = l.xmin), count(*)
+FROM pacientes_convenios l JOIN pacientes p ON p.id = l.paciente_id
+WHERE p.id > %s
+"""
+
+
+def _linked_patient(db: FreshDb) -> list[Statement]:
+    """The statements of a new patient who joins a plan: the patient, then the link."""
+    part = Partition.of(shard=0, shards=1, worker=0, workers=1)
+    rng = random.Random(3)
+    with db.connect() as conn:
+        pools = load_pools(conn, part, rng)
+        ids = IdReserve(part)
+        ids.need = 2
+        ops = Operations(rng=rng, pools=pools, ids=ids, clock=utc_now)
+        while True:
+            ids.ensure(PreparedConnection(conn))
+            event: Event = ops.plan("insert_paciente")
+            if len(event.statements) == 2:
+                conn.commit()
+                return event.statements
+
+
+def _count(db: FreshDb, table: str, key: int) -> int:
+    with db.connect() as conn:
+        return int(str(scalar(conn, f"SELECT count(*) FROM {table} WHERE id = {key}")))
+
+
+def test_a_patient_and_the_plan_joined_with_it_commit_together(fresh_db: FreshDb) -> None:
+    db = seeded(fresh_db)
+    with db.connect() as conn:
+        last = int(str(scalar(conn, "SELECT max(id) FROM pacientes")))
+    summary = run_stream(db.settings(**FAST, stream_weights=NEW_PATIENTS), events=60, seed=4)
+    assert summary.stats.inserts == 60 and not summary.stats.errors
+    with db.connect() as conn:
+        row = conn.execute(SAME_TRANSACTION, (last,)).fetchone()
+    assert row is not None
+    together, links = (int(str(value)) for value in row)
+    assert links > 10, "too few new patients joined a plan to tell"
+    assert together == links
+    assert_counters_equal_database(db, summary)
+
+
+def test_a_batch_whose_second_row_fails_leaves_neither_row(fresh_db: FreshDb) -> None:
+    db = seeded(fresh_db, audit=False)
+    patient, link = _linked_patient(db)
+    plan = TABLE_COLUMNS["pacientes_convenios"].index("convenio_id")
+    no_such_plan = link._replace(params=(*link.params[:plan], -1, *link.params[plan + 1 :]))
+    stats = Stats()
+    session = Session(db.dsn, stats=stats, stop=threading.Event(), errors=ErrorLog())
+    try:
+        failed = session.finish(session._send([patient, no_such_plan]))
+        assert failed.status is Outcome.FAILED
+        assert stats.errors == {"23": 1}  # the foreign key, told by its SQLSTATE class
+        assert _count(db, "pacientes", patient.key) == 0  # rolled back with the link
+        # The connection is usable at once: the same rows, this time valid, commit.
+        done = session.finish(session._send([patient, link]))
+        assert done.status is Outcome.COMMITTED
+    finally:
+        session.close()
+    assert _count(db, "pacientes", patient.key) == 1
+    assert _count(db, "pacientes_convenios", link.key) == 1
+
+
+KILL_AT_LINK = """
+CREATE SEQUENCE kill_once;
+CREATE FUNCTION kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- A sequence is not rolled back with the transaction: this fires exactly once.
+    IF nextval('kill_once') = %(nth)s THEN
+        PERFORM pg_terminate_backend(pg_backend_pid());
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON pacientes_convenios
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kill_at_commit();
+"""
+
+
+@pytest.mark.parametrize("nth", [1, 4])
+def test_connection_lost_while_a_batch_commits_is_resolved_and_replayed(
+    fresh_db: FreshDb, nth: int
+) -> None:
+    db = seeded(fresh_db)
+    with db.connect() as conn:
+        conn.execute((KILL_AT_LINK % {"nth": nth}).encode())
+        before = int(str(scalar(conn, "SELECT count(*) FROM pacientes_convenios")))
+    summary = run_stream(
+        db.settings(**FAST, stream_weights=NEW_PATIENTS, reconnect_base_seconds=0.05),
+        events=30,
+        seed=3,
+    )
+    # The server process ended before the commit: the patient's probe finds no row, so
+    # the batch is sent again, and each patient and link is written exactly once.
+    assert summary.stats.in_doubt == {"aborted": 1}
+    assert summary.stats.reconnects == 1
+    assert summary.stats.inserts == 30
+    with db.connect() as conn:
+        links = int(str(scalar(conn, "SELECT count(*) FROM pacientes_convenios"))) - before
+    assert links == summary.rows("pacientes_convenios", "INSERT") > nth
+    assert_counters_equal_database(db, summary)
