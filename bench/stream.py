@@ -27,6 +27,12 @@ Run: ``make bench`` or ``.venv/bin/python bench/stream.py [--quick]``.
 9. The per-event log line: 4 workers in the original interval pacing at the default
    LOG_LEVEL=INFO (a line per event, from worker processes) vs LOG_LEVEL=WARNING,
    alternated. No target: it tells what the original's log line costs the stream.
+0. The floor under phase 1: 1 and 4 processes that do nothing but send one prepared
+   INSERT (the reference's exam) through the stream's own wire
+   (:class:`~hospital_sim.stream.prepared.PreparedConnection`) and wait for its commit,
+   vs pgbench with the same INSERT and as many clients, alternated. No planning, no
+   counting: what a Python client reaches on this machine before doing any work of its
+   own. No target: it reads phase 1 (the stream cannot beat its own floor).
 
 ``--quick`` shortens every phase (and seeds 100,000 patients instead of 1,000,000) for a
 smoke run. The server is a dedicated embedded PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.
@@ -86,6 +92,30 @@ snap = summary.snapshot
 snap['rss_mb'] = rss
 print(json.dumps(snap))
 """
+
+
+# Phase 0: a bare loop of one prepared INSERT through the stream's wire, for ``duration``
+# seconds; prints how many committed.
+FLOOR_CHILD = """
+import json, random, sys, time
+import psycopg
+from hospital_sim.stream.prepared import PreparedConnection
+args = json.loads(sys.stdin.read())  # not argv: the DSN holds a password
+conn = psycopg.connect(args['dsn'], autocommit=True)
+wire = PreparedConnection(conn)
+rng = random.Random()
+patients, query = args['patients'], args['query'].encode()
+n = 0
+end = time.monotonic() + args['duration']
+while time.monotonic() < end:
+    wire.execute(query, (rng.randint(1, patients), rng.randint(0, 172800)))
+    n += 1
+print(n)
+"""
+FLOOR_INSERT = (
+    "INSERT INTO exames (paciente_id, tipo_exame, data, resultado)"
+    " VALUES (%s, 'Hemograma completo', now() - %s * interval '1 second', NULL)"
+)
 
 
 def settings_for(dsn: str, **values: Any) -> Settings:
@@ -349,6 +379,51 @@ def client_cpu(dsn: str, volumes: dict[str, int], workers: int, short: float, lo
     )
 
 
+def floor(dsn: str, volumes: dict[str, int], duration: float, rounds: int) -> None:
+    """A bare Python loop through the stream's wire vs pgbench, same INSERT, alternated."""
+    patients = volumes["seed_pacientes"]
+    script = Path(tempfile.mkdtemp(prefix="hsim-pgbench-")) / "insert_exame.sql"
+    script.write_text(
+        f"\\set p random(1, {patients})\n\\set s random(0, 172800)\n"
+        + FLOOR_INSERT.replace("%s", ":p", 1).replace("%s", ":s", 1)
+        + ";\n",
+        encoding="utf-8",
+    )
+    args = json.dumps(
+        {"dsn": dsn, "duration": duration, "patients": patients, "query": FLOOR_INSERT}
+    )
+    for clients in (1, 4):
+        mine, ref = [], []
+        for _ in range(rounds):
+            loops = [
+                subprocess.Popen(
+                    [sys.executable, "-c", FLOOR_CHILD],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(clients)
+            ]
+            for loop in loops:  # every loop gets its orders before any is read: side by side
+                assert loop.stdin is not None
+                loop.stdin.write(args)
+                loop.stdin.close()
+            counts = []
+            for loop in loops:
+                assert loop.stdout is not None
+                counts.append(int(loop.stdout.read()))
+                if loop.wait() != 0:
+                    raise SystemExit("a floor loop failed")
+            mine.append(sum(counts) / duration)
+            ref.append(pgbench(dsn, [str(script)], clients=clients, duration=duration))
+        m, r = statistics.median(mine), statistics.median(ref)
+        print(
+            f"[0] floor, {clients} process(es): a bare loop of one prepared INSERT through "
+            f"the stream's wire {m:,.0f}/s; pgbench same INSERT {r:,.0f} tps -> ratio "
+            f"{m / r:.2f} (no target: the ceiling under phase 1)"
+        )
+
+
 def event_lines(dsn: str, duration: float, rounds: int) -> None:
     """4 workers, interval pacing, with and without the per-event INFO line."""
     rates: dict[str, list[float]] = {"INFO": [], "WARNING": []}
@@ -366,12 +441,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument(
-        "--only", default="123456789", help="phases to run, e.g. --only 13 (default: all)"
+        "--only", default="0123456789", help="phases to run, e.g. --only 13 (default: all)"
     )
     args = parser.parse_args()
     quick = args.quick
     with bench_server("stream", 54332) as server_dsn:
         dsn = fresh_database(server_dsn, "bench_stream", DEFAULTS)
+        if "0" in args.only:
+            floor(dsn, DEFAULTS, duration=5 if quick else 10, rounds=1 if quick else 3)
         if "1" in args.only:
             throughput(dsn, DEFAULTS, duration=5 if quick else 15, rounds=1 if quick else 5)
         if "2" in args.only:
