@@ -242,3 +242,13 @@ def test_an_unusable_reference_line_is_named_as_the_reference_s() -> None:
         prove_events(lines(B), reference)
 
     assert str(err.value).startswith("reference change log line 4: not JSON")
+
+
+@pytest.mark.parametrize("reference", [[], ["\n", "   \n"]])
+def test_a_reference_without_events_is_refused_not_passed(reference: list[str]) -> None:
+    # Every log, even an empty one, would "match" it: the proof would pass vacuously.
+    with pytest.raises(UserError) as err:
+        prove_events([], reference)
+
+    assert "holds no change events" in str(err.value)
+    assert "cdc capture" in str(err.value)

@@ -448,6 +448,13 @@ def prove_events(
                 ref.add(event)
     except ChangeLogError as exc:
         raise UserError(f"reference {exc}") from None
+    if not ref.table:
+        # Every log would match it: a proof against nothing would pass and prove nothing.
+        named = f" {reference_path}" if reference_path is not None else ""
+        raise UserError(
+            f"the reference change log{named} holds no change events, so there is nothing "
+            "to prove against; write it with 'cdc capture' started before the workload"
+        )
     proof = _Proof(ref, sample_size=sample_size, log_rereadable=log.rereadable)
     log_parser = ChangeLogParser()
     for line_no, line in enumerate(log_lines, 1):
