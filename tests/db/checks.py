@@ -158,3 +158,26 @@ def scenario_counts(summary: StreamSummary) -> dict[tuple[str, str], int]:
     for (table, op), n in summary.stats.scenario_rows.items():
         total[(table, op.upper())] = total.get((table, op.upper()), 0) + n
     return total
+
+
+KILL_AT_COMMIT = """
+CREATE SEQUENCE kill_once;
+CREATE FUNCTION kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- A sequence is not rolled back with the transaction: this fires exactly once.
+    IF nextval('kill_once') = %(nth)s THEN
+        PERFORM pg_terminate_backend(pg_backend_pid());
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON %(table)s
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kill_at_commit();
+"""
+
+
+def kill_at_commit(db: FreshDb, table: str, nth: int) -> None:
+    """End the server process that commits the ``nth`` row inserted into ``table``, once,
+    at its commit (a deferred trigger): the client's connection drops with the outcome
+    unknown, and the transaction is rolled back."""
+    with db.connect() as conn:
+        conn.execute((KILL_AT_COMMIT % {"table": table, "nth": nth}).encode())

@@ -26,6 +26,7 @@ from tests.db.checks import (
     committed_more_than,
     counted,
     fingerprint,
+    kill_at_commit,
     phone_area_mismatches,
     scalar,
     seeded,
@@ -280,29 +281,13 @@ def test_metrics_endpoint_serves_the_counters(fresh_db: FreshDb, workers: int) -
     assert f'hospital_sim_slot_active{{slot="{slot}"}} 0.0' in text
 
 
-KILL_AT_COMMIT = """
-CREATE SEQUENCE kill_once;
-CREATE FUNCTION kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- A sequence is not rolled back with the transaction: this fires exactly once.
-    IF nextval('kill_once') = %(nth)s THEN
-        PERFORM pg_terminate_backend(pg_backend_pid());
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON consultas
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kill_at_commit();
-"""
-
-
 # The 1st insert is sent on its own; the 5th, at full speed, right after the 4th commits.
 @pytest.mark.parametrize("nth", [1, 5])
 def test_connection_lost_during_commit_is_resolved_and_replayed(
     fresh_db: FreshDb, nth: int
 ) -> None:
     db = seeded(fresh_db)
-    with db.connect() as conn:
-        conn.execute((KILL_AT_COMMIT % {"nth": nth}).encode())
+    kill_at_commit(db, "consultas", nth)
     weights = dict.fromkeys(OPERATIONS, 0.0) | {"insert_consulta": 1.0}
     with db.connect() as conn:
         before = int(str(scalar(conn, "SELECT count(*) FROM consultas")))

@@ -19,7 +19,7 @@ from hospital_sim.stream.run import run_stream
 from hospital_sim.stream.session import Session
 from hospital_sim.stream.stats import Outcome, Stats
 from hospital_sim.stream.workload import OPERATIONS
-from tests.db.checks import assert_counters_equal_database, scalar, seeded
+from tests.db.checks import assert_counters_equal_database, kill_at_commit, scalar, seeded
 from tests.db.support import FreshDb
 
 pytestmark = pytest.mark.db
@@ -92,28 +92,13 @@ def test_a_batch_whose_second_row_fails_leaves_neither_row(fresh_db: FreshDb) ->
     assert _count(db, "pacientes_convenios", link.key) == 1
 
 
-KILL_AT_LINK = """
-CREATE SEQUENCE kill_once;
-CREATE FUNCTION kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- A sequence is not rolled back with the transaction: this fires exactly once.
-    IF nextval('kill_once') = %(nth)s THEN
-        PERFORM pg_terminate_backend(pg_backend_pid());
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON pacientes_convenios
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kill_at_commit();
-"""
-
-
 @pytest.mark.parametrize("nth", [1, 4])
 def test_connection_lost_while_a_batch_commits_is_resolved_and_replayed(
     fresh_db: FreshDb, nth: int
 ) -> None:
     db = seeded(fresh_db)
+    kill_at_commit(db, "pacientes_convenios", nth)
     with db.connect() as conn:
-        conn.execute((KILL_AT_LINK % {"nth": nth}).encode())
         before = int(str(scalar(conn, "SELECT count(*) FROM pacientes_convenios")))
     summary = run_stream(
         db.settings(**FAST, stream_weights=NEW_PATIENTS, reconnect_base_seconds=0.05),
