@@ -71,18 +71,29 @@ def test_a_patient_and_the_plan_joined_with_it_commit_together(fresh_db: FreshDb
     assert_counters_equal_database(db, summary)
 
 
-def test_a_batch_whose_second_row_fails_leaves_neither_row(fresh_db: FreshDb) -> None:
+@pytest.mark.parametrize("broken", ["patient", "link"])
+def test_a_batch_with_a_failing_row_leaves_neither_row(fresh_db: FreshDb, broken: str) -> None:
     db = seeded(fresh_db, audit=False)
     patient, link = _linked_patient(db)
-    plan = TABLE_COLUMNS["pacientes_convenios"].index("convenio_id")
-    no_such_plan = link._replace(params=(*link.params[:plan], -1, *link.params[plan + 1 :]))
+    if broken == "patient":  # the first row fails: the link after it is never run
+        cpf = TABLE_COLUMNS["pacientes"].index("cpf")
+        with db.connect() as conn:
+            taken = scalar(conn, "SELECT cpf FROM pacientes ORDER BY id LIMIT 1")
+        bad = [
+            patient._replace(params=(*patient.params[:cpf], taken, *patient.params[cpf + 1 :])),
+            link,
+        ]
+    else:  # the last row fails: the patient before it is rolled back
+        plan = TABLE_COLUMNS["pacientes_convenios"].index("convenio_id")
+        bad = [patient, link._replace(params=(*link.params[:plan], -1, *link.params[plan + 1 :]))]
     stats = Stats()
     session = Session(db.dsn, stats=stats, stop=threading.Event(), errors=ErrorLog())
     try:
-        failed = session.finish(session._send([patient, no_such_plan]))
+        failed = session.finish(session._send(bad))
         assert failed.status is Outcome.FAILED
-        assert stats.errors == {"23": 1}  # the foreign key, told by its SQLSTATE class
-        assert _count(db, "pacientes", patient.key) == 0  # rolled back with the link
+        assert stats.errors == {"23": 1}  # a unique key or a foreign key: SQLSTATE class 23
+        assert _count(db, "pacientes", patient.key) == 0
+        assert _count(db, "pacientes_convenios", link.key) == 0
         # The connection is usable at once: the same rows, this time valid, commit.
         done = session.finish(session._send([patient, link]))
         assert done.status is Outcome.COMMITTED
