@@ -246,9 +246,19 @@ def test_an_unusable_reference_line_is_named_as_the_reference_s() -> None:
 
 @pytest.mark.parametrize("reference", [[], ["\n", "   \n"]])
 def test_a_reference_without_events_is_refused_not_passed(reference: list[str]) -> None:
-    # Every log, even an empty one, would "match" it: the proof would pass vacuously.
+    # Every log, even an empty one, would "match" it: the proof would pass vacuously. (A
+    # reference of snapshot rows alone is fine: the log's snapshot is proven against it.)
     with pytest.raises(UserError) as err:
         prove_events([], reference)
 
-    assert "holds no change events" in str(err.value)
+    assert "holds no events" in str(err.value)
     assert "cdc capture" in str(err.value)
+
+
+def test_a_reference_of_snapshot_rows_alone_proves_the_log_s_snapshot() -> None:
+    snapshot = [line for line in lines(A) if envelope(line)["op"] == "r"]
+    assert snapshot, "the fixture starts with a snapshot"
+
+    assert prove_events(snapshot, snapshot).ok
+    missing = prove_events(snapshot[1:], snapshot)
+    assert not missing.ok

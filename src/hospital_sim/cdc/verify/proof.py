@@ -448,12 +448,13 @@ def prove_events(
                 ref.add(event)
     except ChangeLogError as exc:
         raise UserError(f"reference {exc}") from None
-    if not ref.table:
+    if not ref.table and not ref.snapshot:
         # Every log would match it: a proof against nothing would pass and prove nothing.
         named = f" {reference_path}" if reference_path is not None else ""
         raise UserError(
-            f"the reference change log{named} holds no change events, so there is nothing "
-            "to prove against; write it with 'cdc capture' started before the workload"
+            f"the reference change log{named} holds no events (no change, no snapshot row), "
+            "so there is nothing to prove against; write it with 'cdc capture' started "
+            "before the workload"
         )
     proof = _Proof(ref, sample_size=sample_size, log_rereadable=log.rereadable)
     log_parser = ChangeLogParser()
