@@ -57,5 +57,13 @@ def test_above_the_cap_the_server_draws_the_same_sample_on_every_run(fresh_db: F
         assert getattr(first, pool).ordered_keys() == getattr(again, pool).ordered_keys(), pool
     assert all(key % 2 == 1 for key in first.patients.ordered_keys())
     assert set(first.pending_exams.ordered_keys()) <= pending
-    # The hospital model keeps every booking, whatever the cap.
-    assert len(every.scheduled) == totals["scheduled"]
+    # The hospital model keeps every booking, whatever the cap: in id order, each moment
+    # and doctor as the row has them (held compactly until the model takes them).
+    assert every.booked is not None and len(every.scheduled) == 0
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT id, data, medico_id FROM consultas"
+            " WHERE status = 'agendada' AND paciente_id % 2 = 1 ORDER BY id"
+        ).fetchall()
+    assert len(rows) == totals["scheduled"]
+    assert [(cid, b.when, b.medico_id) for cid, b in every.booked] == rows

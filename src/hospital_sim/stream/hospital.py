@@ -37,6 +37,7 @@ import heapq
 import itertools
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hospital_sim.stream.agenda import Agenda, Calendar, slots_for
@@ -232,13 +233,18 @@ class HospitalModel:
                 steps = ((rng.random() * OVERFLOW_DISCHARGE, "update_internacao"),)
             self._schedule(STAY, sid, stay, steps)
             self.census.occupied += 1
-        for cid in pools.scheduled.ordered_keys():
-            booking = pools.scheduled.get(cid)
+        booked: Iterable[tuple[int, Booking]] = (
+            pools.booked
+            if pools.booked is not None
+            else [(cid, pools.scheduled.get(cid)) for cid in pools.scheduled.ordered_keys()]
+        )
+        for cid, booking in booked:
             ahead = max(0.0, (booking.when - wall).total_seconds())
             lead = rng.expovariate(1 / (LEAD_MEAN_DAYS * DAY))
             self.agenda.book(booking.medico_id, booking.when.date())
             self._book(cid, booking, min(ahead, lead))
-        pools.scheduled = Pool(rng)  # the model keeps its appointments itself
+        pools.booked = None  # the model keeps its appointments itself
+        pools.scheduled = Pool(rng)
         active = max(len(pools.patients), MIN_ACTIVE_PATIENTS)
         pools.patients.limit(active)
         pools.not_admitted.limit(active)

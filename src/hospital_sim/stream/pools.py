@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import sys
-from collections.abc import Callable, Iterable
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
@@ -132,6 +132,35 @@ class Booking(NamedTuple):
     medico_id: int
 
 
+_EPOCH = dt.datetime(1970, 1, 1)
+_ONE_US = dt.timedelta(microseconds=1)
+
+
+class Bookings:
+    """Every appointment of a partition still booked, as the hospital model loads them:
+    ids, moments (microseconds) and doctors in flat arrays, 24 bytes each where a
+    :class:`Booking` in a pool costs a few hundred, kept in id order until the model has
+    them in its own calendar. At ``--scale 7500`` a partition may hold millions."""
+
+    def __init__(self) -> None:
+        self._ids = array("q")
+        self._moments = array("q")
+        self._medicos = array("q")
+
+    def add(self, cid: int, when: dt.datetime, medico_id: int) -> None:
+        self._ids.append(cid)
+        self._moments.append((when - _EPOCH) // _ONE_US)
+        self._medicos.append(medico_id)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[tuple[int, Booking]]:
+        """(id, booking) in the order they were added."""
+        for cid, moment, medico in zip(self._ids, self._moments, self._medicos, strict=True):
+            yield cid, Booking(_EPOCH + dt.timedelta(microseconds=moment), medico)
+
+
 @dataclass(slots=True)
 class Stay:
     paciente_id: int
@@ -157,6 +186,9 @@ class WorkerPools:
     # rows live on under it). The hospital model follows its lifecycles with them.
     watchers: list[Callable[[int, bool, int | None], None]] = field(default_factory=list)
     cap: int = POOL_CAP  # entries per pool
+    booked: Bookings | None = None
+    """Every booking of the partition (``load_pools(every_booking=True)``), until the
+    hospital model takes them; ``scheduled`` is then empty."""
 
     def __post_init__(self) -> None:
         self.patients = Pool(self.rng, cap=self.cap)
@@ -182,6 +214,7 @@ class WorkerPools:
             "pending_exams": len(self.pending_exams),
             "uncollected": len(self.uncollected),
             "stays": len(self.stays),
+            "booked": 0 if self.booked is None else len(self.booked),
         }
 
 
@@ -224,11 +257,22 @@ _STAYS = _sampled("id, paciente_id, data_entrada, quarto", "internacoes", "data_
 
 
 def _rows(conn: Conn, query: str, part: Partition, cap: int | None) -> Iterable[tuple[object, ...]]:
-    """The rows of a pool's query; ``cap`` None: every row (LIMIT NULL)."""
+    """The rows of a pool's query; ``cap`` None: every row (LIMIT NULL), read through a
+    server-side cursor a batch at a time, so the client never holds them all at once."""
     params = {"m": part.modulus, "r": part.residue, "uf": ADDRESS_UF, "cap": cap}
+    if cap is None:
+        # WITH HOLD: it may be opened outside a transaction too (an autocommit connection).
+        with conn.cursor(name="hospital_sim_pool", withhold=True) as named:
+            named.itersize = UNCAPPED_BATCH
+            named.execute(query, params)
+            yield from named
+        return
     with conn.cursor() as cur:
         cur.execute(query, params)
         yield from cur
+
+
+UNCAPPED_BATCH = 10_000  # rows per round trip when a pool's query has no cap
 
 
 def load_pools(
@@ -246,8 +290,6 @@ def load_pools(
     ``cap`` (the hospital model closes each one, and counts them in the agendas).
     """
     pools = WorkerPools(rng, cap=cap)
-    if every_booking:
-        pools.scheduled = Pool(rng, cap=sys.maxsize)
     for pid, registered, admitted, last, uf, phone, address, links, plans in _rows(
         conn, _PATIENTS, part, cap
     ):
@@ -265,10 +307,14 @@ def load_pools(
         pools.patients.add(pid, patient)
         if not admitted:
             pools.not_admitted.add(pid, patient)
+    booked = pools.booked = Bookings() if every_booking else None
     for cid, data, medico in _rows(conn, _SCHEDULED, part, None if every_booking else cap):
         assert isinstance(cid, int) and isinstance(data, dt.datetime)
         assert isinstance(medico, int)
-        pools.scheduled.add(cid, Booking(data, medico))
+        if booked is not None:
+            booked.add(cid, data, medico)
+        else:
+            pools.scheduled.add(cid, Booking(data, medico))
     for eid, tipo in _rows(conn, _PENDING, part, cap):
         assert isinstance(eid, int)
         pools.pending_exams.add(eid, str(tipo))
