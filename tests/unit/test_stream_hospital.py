@@ -19,7 +19,7 @@ from hospital_sim.stream.agenda import slots_for
 from hospital_sim.stream.hospital import DAY, HOUR, HospitalModel, beds_for
 from hospital_sim.stream.operations import INSERT_SQL, FixedClock, IdReserve, Operations
 from hospital_sim.stream.pacing import LOCAL_OFFSET
-from hospital_sim.stream.pools import Booking, Partition, Patient, Stay, WorkerPools
+from hospital_sim.stream.pools import Bookings, Partition, Patient, Stay, WorkerPools
 
 NOW = dt.datetime(2026, 11, 2, 10, 30)
 START = dt.datetime(2026, 11, 2, 13, 0)  # a Monday, 10:00 in Brasília
@@ -51,8 +51,9 @@ def model(
             pools.not_admitted.add(pid, patient)
     for sid in range(1, 11):  # ten patients already in hospital
         pools.stays.add(100 + sid, Stay(sid, NOW - dt.timedelta(days=2)))
+    pools.booked = Bookings()
     for cid in range(1, booked + 1):  # appointments already booked with doctor 1
-        pools.scheduled.add(900 + cid, Booking(BOOKED_DAY, 1))
+        pools.booked.add(900 + cid, BOOKED_DAY, 1)
     pools.medicos = list(range(1, doctors + 1))
     pools.convenios = [1, 2, 3, 4, 5]
     ids = IdReserve(Partition(residue=0, modulus=1))

@@ -37,7 +37,6 @@ import heapq
 import itertools
 import math
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hospital_sim.stream.agenda import Agenda, Calendar, slots_for
@@ -233,12 +232,7 @@ class HospitalModel:
                 steps = ((rng.random() * OVERFLOW_DISCHARGE, "update_internacao"),)
             self._schedule(STAY, sid, stay, steps)
             self.census.occupied += 1
-        booked: Iterable[tuple[int, Booking]] = (
-            pools.booked
-            if pools.booked is not None
-            else [(cid, pools.scheduled.get(cid)) for cid in pools.scheduled.ordered_keys()]
-        )
-        for cid, booking in booked:
+        for cid, booking in pools.booked or ():
             ahead = max(0.0, (booking.when - wall).total_seconds())
             lead = rng.expovariate(1 / (LEAD_MEAN_DAYS * DAY))
             self.agenda.book(booking.medico_id, booking.when.date())

@@ -282,26 +282,24 @@ class Session:
             return self._lost(flight, flight.error)
         statements = flight.statements
         try:
-            if flight.backend is not None and len(statements) > 1:
-                answers = wire.receive_batch(len(statements))
-            else:
-                answer = wire.receive()
-                if flight.backend is None and answer.command_status != b"COMMIT":
+            if flight.backend is None:  # BEGIN ... COMMIT: the UPDATEs were told before
+                if wire.receive().command_status != b"COMMIT":
                     # The server rolled the transaction back instead.
                     raise psycopg.errors.InFailedSqlTransaction("COMMIT ended in ROLLBACK")
-        except psycopg.Error as exc:
-            return self._lost(flight, exc)
-        stale = flight.stale
-        if flight.backend is not None:
-            if len(statements) == 1:
-                if statements[0].kind == "UPDATE" and rowcount(answer) == 0:
-                    stale = {0}
+                stale = flight.stale
+            elif len(statements) == 1:
+                answer = wire.receive()
+                missed = statements[0].kind == "UPDATE" and rowcount(answer) == 0
+                stale = {0} if missed else NONE_STALE
             else:
+                answers = wire.receive_batch(len(statements))
                 stale = {
                     i
                     for i, (st, result) in enumerate(zip(statements, answers, strict=True))
                     if st.kind == "UPDATE" and rowcount(result) == 0
                 } or NONE_STALE
+        except psycopg.Error as exc:
+            return self._lost(flight, exc)
         return TxnResult(COMMITTED, stale, time.perf_counter() - flight.started)
 
     def _lost(self, flight: Flight, exc: psycopg.Error) -> TxnResult | None:
