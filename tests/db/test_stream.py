@@ -307,7 +307,9 @@ def test_connection_lost_during_commit_is_resolved_and_replayed(
         events=30,
         seed=3,
     )
-    assert summary.stats.in_doubt == {"aborted": 1}
+    # The transaction killed at its commit, and the one queued behind it if there was one:
+    # both resolved "aborted" and sent again, in the order they were planned.
+    assert summary.stats.in_doubt in ({"aborted": 1}, {"aborted": 2})
     assert summary.stats.reconnects == 1
     assert summary.stats.inserts == 30
     with db.connect() as conn:

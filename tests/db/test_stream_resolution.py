@@ -96,10 +96,10 @@ def test_in_doubt_statement_is_resolved_once_its_server_process_is_done(
     session = Session(db.dsn, stats=stats, stop=threading.Event(), errors=ErrorLog())
     try:
         # Read too early, the row would be missing and the insert sent twice.
-        assert session._resolve_by_probe(slow, backend) == "committed"
+        assert session._resolve_by_probe(slow, backend, None) == "committed"
         worker.join(5)
         old.close()
-        assert session._resolve_by_probe(missing, backend) == "aborted"
+        assert session._resolve_by_probe(missing, backend, None) == "aborted"
     finally:
         session.close()
     assert stats.in_doubt == {"committed": 1, "aborted": 1}

@@ -14,7 +14,9 @@ socket, which lets other threads run in the meantime.
 Several statements can go as one batch (libpq's pipeline mode, ended by one Sync): the
 server runs them as one implicit transaction, committed at the Sync, or rolled back at
 the first error, and answers them all at once: one round trip instead of BEGIN, each
-statement and COMMIT.
+statement and COMMIT. A batch may be sent before the answer to the one before it has
+arrived: each is its own transaction (an error in one does not touch the next), run by
+the server in the order sent, and their answers are read in that order.
 
 The connection stays an ordinary psycopg connection: ``commit``, ``rollback``,
 ``execute`` and ``close`` keep working on it, and its transaction status is libpq's.
@@ -46,7 +48,8 @@ def numbered(query: bytes) -> bytes:
 class PreparedConnection:
     """One connection's prepared statements; make a new one for every new connection.
 
-    One query at a time: ``send`` (or ``send_command``), then ``receive``.
+    One query at a time: ``send`` (or ``send_command``), then ``receive``; or batches,
+    several in flight: ``send_batch`` each, then ``receive_batch`` each, in order.
     """
 
     def __init__(self, conn: Conn) -> None:
@@ -57,6 +60,7 @@ class PreparedConnection:
         self._names: dict[bytes, bytes] = {}
         self._formats: dict[int, list[PyFormat]] = {}
         self._wait = _readable_waiter(self.pgconn.socket)
+        self.batches = 0  # batches sent whose answers are not read yet
 
     def execute(self, query: bytes, params: tuple[object, ...]) -> pq.abc.PGresult:
         """Run ``query`` (with ``%s`` placeholders) with ``params``; raise psycopg errors."""
@@ -77,14 +81,23 @@ class PreparedConnection:
 
     def send_batch(self, statements: Sequence[tuple[bytes, tuple[object, ...]]]) -> None:
         """Send ``(query, params)`` pairs as one implicit transaction; read the answers
-        with :meth:`receive_batch`."""
-        names = [self._name(query) for query, _ in statements]  # prepared before the batch
+        with :meth:`receive_batch`. Batches sent before are still answered first."""
         pgconn = self.pgconn
-        pgconn.enter_pipeline_mode()
+        if not self.batches:  # statements are prepared outside a pipeline
+            names = [self._name(query) for query, _ in statements]
+            pgconn.enter_pipeline_mode()
+        else:
+            names = [self._names[query] for query, _ in statements]
         for name, (_, params) in zip(names, statements, strict=True):
             pgconn.send_query_prepared(name, self._values(params))
         pgconn.pipeline_sync()
+        self.batches += 1
         self._flush()
+
+    def preparable(self, statements: Sequence[tuple[bytes, tuple[object, ...]]]) -> bool:
+        """Whether these statements can be sent behind a batch in flight: each is
+        prepared already (preparing one waits for its own answer)."""
+        return all(query in self._names for query, _ in statements)
 
     def _name(self, query: bytes) -> bytes:
         name = self._names.get(query)
@@ -135,11 +148,21 @@ class PreparedConnection:
                 if error is None and result.status not in OK:
                     error = result  # later statements come back PIPELINE_ABORTED
                 results.append(result)
-            sync = self._next_result()
-            if error is None and (sync is None or sync.status != pq.ExecStatus.PIPELINE_SYNC):
-                error = sync
+            # The end of the batch; an error raised by its commit (a deferred constraint)
+            # comes before it.
+            sync = None
+            for _ in range(3):
+                result = self._next_result()
+                if result is None:
+                    continue
+                if result.status == pq.ExecStatus.PIPELINE_SYNC:
+                    sync = result
+                    break
+                if error is None:
+                    error = result
         finally:
-            if pgconn.status == pq.ConnStatus.OK and pgconn.pipeline_status:
+            self.batches -= 1
+            if not self.batches and pgconn.status == pq.ConnStatus.OK and pgconn.pipeline_status:
                 pgconn.exit_pipeline_mode()
         if error is not None:
             self._check(error)

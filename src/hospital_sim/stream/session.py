@@ -10,7 +10,12 @@ client's cost per event close to pgbench's, so the server, not Python, sets the 
 
 :meth:`Session.start` sends a transaction up to its last message and returns a
 :class:`Flight`; :meth:`Session.finish` reads the answer. In between the worker does its
-own work while the server commits. When the connection drops before the answer arrives,
+own work while the server commits. :meth:`Session.queue` sends the next transaction
+before that answer, when it goes without BEGIN and COMMIT: the server starts on it the
+moment the one before commits, instead of waiting for the client's next message. When
+one of them must be sent again, the ones queued behind it are settled first, then
+everything that must go again is sent in the order it was planned, one at a time.
+When the connection drops before the answer arrives,
 the outcome is unknown: after reconnecting, the statement's probe (once the server process
 that ran it is done) or ``pg_xact_status(xid)`` tells, so every event is counted exactly
 once. Errors are classified by SQLSTATE (:mod:`hospital_sim.stream.failures`), never by
@@ -25,6 +30,7 @@ import logging
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Set
 from dataclasses import dataclass
 from typing import TypeVar
@@ -80,6 +86,7 @@ class Flight:
     stale: Set[int] = NONE_STALE
     error: psycopg.Error | None = None
     result: TxnResult | None = None
+    again: bool = False  # settled behind one sent again: it must be sent again too
 
     @property
     def waiting(self) -> bool:
@@ -121,6 +128,7 @@ class Session:
         self._probe_addr = _probe_address(conninfo)
         self._prepared: PreparedConnection | None = None
         self._backend: Backend | None = None  # this connection's server process
+        self._queued: deque[Flight] = deque()  # sent batches, oldest first, not read yet
 
     # -- connection ----------------------------------------------------------------------
     def connection(self) -> Conn:
@@ -215,18 +223,67 @@ class Session:
         Between the two the server works on it and the caller may do its own work (count
         the previous transaction, plan the next one).
         """
-        if len(events) == 1:
-            return self._send(events[0].statements)
-        return self._send([st for event in events for st in event.statements])
+        assert not self._queued, "the transactions in flight are finished first"
+        flight = self._send(_statements(events))
+        if flight.backend is not None and flight.waiting:
+            self._queued.append(flight)
+        return flight
+
+    def queue(self, events: list[Event]) -> Flight | None:
+        """Send the events' transaction behind those in flight, before their answers
+        arrive; None when it cannot go that way (it needs BEGIN and COMMIT, or the
+        connection in flight is not healthy): send it with :meth:`start` once they are
+        finished."""
+        statements = _statements(events)
+        if not self._queued or not _probed(statements):
+            return None
+        last = self._queued[-1]
+        wire = last.wire
+        if last.conn is not self.conn or last.conn is None or last.conn.closed or wire is None:
+            return None
+        if not wire.preparable([(st.query, st.params) for st in statements]):
+            return None
+        flight = Flight(statements, time.perf_counter(), last.conn, wire, backend=last.backend)
+        try:
+            wire.send_batch([(st.query, st.params) for st in statements])
+        except psycopg.Error as exc:
+            flight.error = exc  # it may have left: finish() resolves it like a lost answer
+        self._queued.append(flight)
+        return flight
 
     def finish(self, flight: Flight) -> TxnResult:
         """The transaction's result: its answer, or its outcome resolved after a lost
-        connection. What did not commit and may be retried is sent again, and waited for."""
+        connection. What did not commit and may be retried is sent again, and waited for.
+
+        Flights are finished in the order they were sent. When one must be sent again,
+        those queued behind it are settled first (their answers read, or their outcomes
+        resolved), so that what goes again goes in the order it was planned."""
+        queued = self._queued
+        if queued and queued[0] is flight:
+            queued.popleft()
+        elif flight.result is not None:
+            return flight.result  # settled while finishing one sent before it
+        result = flight.result if flight.result is not None else self._answer(flight)
+        if result is not None:
+            return result
+        behind = list(queued)
+        queued.clear()
+        for later in behind:
+            later.result = later.result if later.result is not None else self._answer(later)
+            later.again = later.result is None
+        result = self._again(flight)
+        for later in behind:
+            if later.again:
+                later.result = self._again(later)
+        return result
+
+    def _again(self, flight: Flight) -> TxnResult:
+        """Send ``flight``'s statements again, alone, until they end."""
         while True:
+            flight = self._send(flight.statements)
             result = flight.result if flight.result is not None else self._answer(flight)
             if result is not None:
                 return result
-            flight = self._send(flight.statements)
 
     def _send(self, statements: list[Statement]) -> Flight:
         """A single probed statement goes alone, committed on its own (no BEGIN, no
@@ -244,10 +301,7 @@ class Session:
         wire = self.wire(conn)
         flight = Flight(statements, time.perf_counter(), conn, wire, backend=backend)
         try:
-            if len(statements) == 1:
-                wire.send(statements[0].query, statements[0].params)
-            else:
-                wire.send_batch([(st.query, st.params) for st in statements])
+            wire.send_batch([(st.query, st.params) for st in statements])
         except psycopg.Error as exc:
             flight.error = exc  # it may have left: finish() resolves it like a lost answer
         return flight
@@ -287,10 +341,6 @@ class Session:
                     # The server rolled the transaction back instead.
                     raise psycopg.errors.InFailedSqlTransaction("COMMIT ended in ROLLBACK")
                 stale = flight.stale
-            elif len(statements) == 1:
-                answer = wire.receive()
-                missed = statements[0].kind == "UPDATE" and rowcount(answer) == 0
-                stale = {0} if missed else NONE_STALE
             else:
                 answers = wire.receive_batch(len(statements))
                 stale = {
@@ -306,9 +356,11 @@ class Session:
         """Handle an error after the last message was sent; None means "send it again"."""
         assert flight.conn is not None
         if classify(exc, flight.conn) != "connection":
-            return self._failed(flight.conn, exc)
+            # A batch ends its own transaction: there is nothing to roll back, and the
+            # batches queued behind it are still to be read.
+            return self._failed(flight.conn, exc, ended=flight.backend is not None)
         if flight.backend is not None:
-            resolved = self._resolve_by_probe(flight.statements[0], flight.backend)
+            resolved = self._resolve_by_probe(flight.statements[0], flight.backend, flight.conn)
         elif flight.xid is None:  # nothing written: nothing to resolve, it counts as done
             resolved = Resolution.COMMITTED
         else:
@@ -341,13 +393,15 @@ class Session:
                 stale.add(i)
         return xid, stale
 
-    def _failed(self, conn: Conn, exc: psycopg.Error) -> TxnResult | None:
-        """Handle an error before COMMIT; None means "send again"."""
+    def _failed(self, conn: Conn, exc: psycopg.Error, *, ended: bool = False) -> TxnResult | None:
+        """Handle an error before COMMIT (or of a batch, which ``ended`` by itself);
+        None means "send again"."""
         kind = classify(exc, conn)
         if kind == "connection":
             self.drop()
             return None
-        self._rollback(conn)
+        if not ended:
+            self._rollback(conn)
         if kind == "retry":
             self.stats.retries[exc.sqlstate or "?"] += 1
             # Let the transaction we collided with finish before trying again.
@@ -382,9 +436,9 @@ class Session:
                 return None
             return Resolution.COMMITTED if status == "committed" else Resolution.ABORTED
 
-        return self._in_doubt(look, f"commit of xid {xid}")
+        return self._in_doubt(look, f"commit of xid {xid}", self.conn)
 
-    def _resolve_by_probe(self, st: Statement, backend: Backend) -> Resolution:
+    def _resolve_by_probe(self, st: Statement, backend: Backend, lost: Conn | None) -> Resolution:
         """Whether ``st`` committed, read from the rows once its server process is done."""
         assert st.probe is not None
         probe = st.probe
@@ -401,11 +455,16 @@ class Session:
             found = conn.execute(probe, st.probe_params).fetchone() is not None
             return Resolution.COMMITTED if found else Resolution.ABORTED
 
-        return self._in_doubt(look, f"{st.kind} on {st.table}")
+        return self._in_doubt(look, f"{st.kind} on {st.table}", lost)
 
-    def _in_doubt(self, look: Callable[[Conn], Resolution | None], what: str) -> Resolution:
-        """Reconnect and ``look`` until it tells the outcome (None: not final yet)."""
-        self.drop()
+    def _in_doubt(
+        self, look: Callable[[Conn], Resolution | None], what: str, lost: Conn | None
+    ) -> Resolution:
+        """Reconnect (unless the ``lost`` connection was replaced already, for a
+        transaction sent before this one) and ``look`` until it tells the outcome (None:
+        not final yet)."""
+        if self.conn is lost:
+            self.drop()
         while True:
             try:
                 conn = self.connection()
@@ -481,6 +540,12 @@ def _backend_of(conn: Conn) -> Backend | None:
 BATCH_LIMIT = 64
 """Most statements sent as one batch: their answers, a few dozen bytes each, always fit in
 the socket's buffer while the batch is still being sent."""
+
+
+def _statements(events: list[Event]) -> list[Statement]:
+    if len(events) == 1:
+        return events[0].statements
+    return [st for event in events for st in event.statements]
 
 
 def _probed(statements: list[Statement]) -> bool:

@@ -7,7 +7,8 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from hospital_sim.stream.failures import ErrorLog, Flag
@@ -16,7 +17,7 @@ from hospital_sim.stream.mixing import Interludes
 from hospital_sim.stream.operations import Event, IdReserve, Operations
 from hospital_sim.stream.plan import Gate, RunPlan
 from hospital_sim.stream.pools import Partition, load_pools
-from hospital_sim.stream.session import Session, TxnResult
+from hospital_sim.stream.session import Flight, Session, TxnResult
 from hospital_sim.stream.stats import COMMITTED, STALE, Change, Stats
 from hospital_sim.stream.workload import OPERATIONS, OperationPicker
 
@@ -68,19 +69,28 @@ class EventLog:
         log.log(self.level, EVENT_LINE, cycle, kind, table, inserts, updates)
 
 
+DEPTH = 2
+"""Transactions a worker keeps in flight on its connection when the next one is due before
+the last one commits: the server starts on the next the moment it commits the last, while
+the worker plans the one after."""
+
+
 @dataclass(slots=True)
 class Pipeline:
-    """A worker's transactions between planning and counting, beside the one it sends.
+    """A worker's transactions between planning and counting.
 
     At a ``--rate`` whose schedule is behind, or back to back in the interval pacing (no
-    interval, no jitter), the next transaction is due before the current one commits: it
-    is ``planned`` while the server commits, and sent the moment the answer arrives. The
-    committed one is then ``uncounted`` until the next commit gives the worker time to
-    count it.
+    interval, no jitter), the next transaction is due before the one in flight commits:
+    it is planned while the server commits and sent at once, queued behind it
+    (``inflight``, oldest first, at most :data:`DEPTH`). One that cannot be queued (it
+    needs BEGIN and COMMIT) waits as ``planned`` until the queue is empty. A committed one
+    is ``uncounted`` until the worker has time to count it, while the server commits the
+    next.
     """
 
+    inflight: deque[tuple[list[Event], Flight]] = field(default_factory=deque)
     planned: list[Event] | None = None
-    uncounted: tuple[list[Event], TxnResult] | None = None
+    uncounted: list[tuple[list[Event], TxnResult]] = field(default_factory=list)
 
 
 class Worker:
@@ -188,64 +198,101 @@ class Worker:
                 return [model.plan() for _ in range(n)]
             return [ops.plan(picker.pick(self.rng)) for _ in range(n)]
 
-        def may_plan_ahead(due: float | None, done: int) -> bool:
-            """Whether the next transaction is due already, so it can be planned while
-            the server commits this one (ids are reserved between transactions only)."""
+        def may_plan_ahead(due: float | None, sent: int) -> bool:
+            """Whether the next transaction is due already, so it can be planned (and
+            queued) while the server commits the one in flight (ids are reserved between
+            transactions only)."""
             return (
                 due is not None
-                and self._size(budget, done) > 0
+                and self._size(budget, sent) > 0
                 and due <= time.monotonic()
                 and (deadline is None or due < deadline)
                 and not ids.short()
+                and not self.stop.is_set()
             )
 
-        done = 0
+        sent = 0  # events sent or planned
         drawn: str | None = None  # a scenario drawn while planning ahead, run next
         line = self.pipeline
-        due = pacing.next_due(time.monotonic())
+        inflight = line.inflight
+        due: float | None = pacing.next_due(time.monotonic())
         while True:
-            if line.planned is None:
-                if self._over(budget, done, due, deadline):
-                    break
-                if self.interludes is not None:
-                    # Drawn for this transaction now, unless drawn when it was due early.
-                    scene = drawn if drawn is not None else self.interludes.draw()
-                    drawn = None
-                    if scene is not None:  # its own transactions, on its own connection
-                        self.interludes.occur(scene)
-                if ids.short():
-                    self.session.call(lambda conn: ids.ensure(self.session.wire(conn)))
-                events = plan_events(self._size(budget, done))
-            else:  # planned during the last commit, because it was due: send it at once
-                if self.stop.is_set():
-                    break
-                events, line.planned = line.planned, None
-            if pacing.open_loop:
-                self.stats.record_lag(max(0.0, time.monotonic() - due))
-            flight = self.session.start(events)
-            # Open loop, the schedule does not depend on when this transaction ends; back
-            # to back, the next one is due the moment this one ends.
-            upcoming = pacing.next_due(time.monotonic()) if pacing.known_ahead() else None
-            if flight.waiting:  # the server works: count the last one, plan the next one
+            if not inflight:
+                if line.planned is None:
+                    if due is None:
+                        due = pacing.next_due(time.monotonic())
+                    if self._over(budget, sent, due, deadline):
+                        break
+                    if self.interludes is not None:
+                        # Drawn for this transaction now, unless drawn when it was due early.
+                        scene = drawn if drawn is not None else self.interludes.draw()
+                        drawn = None
+                        if scene is not None:  # its own transactions, on its own connection
+                            self.interludes.occur(scene)
+                    if ids.short():
+                        self.session.call(lambda conn: ids.ensure(self.session.wire(conn)))
+                    events = plan_events(self._size(budget, sent))
+                    sent += len(events)
+                else:  # planned during the last commit, because it was due: send it at once
+                    if self.stop.is_set():
+                        break
+                    events, line.planned = line.planned, None
+                if pacing.open_loop and due is not None:
+                    self.stats.record_lag(max(0.0, time.monotonic() - due))
+                inflight.append((events, self.session.start(events)))
+                # Open loop, the schedule does not depend on when this transaction ends;
+                # back to back, the next one is due the moment this one ends.
+                due = pacing.next_due(time.monotonic()) if pacing.known_ahead() else None
+            if inflight[-1][1].waiting:  # the server works: count, plan and queue the next
                 self._count_committed()
-                if may_plan_ahead(upcoming, done + len(events)):
-                    # A scenario drawn for the next transaction runs first, once this one
-                    # is done: the next is then planned after it, on what it left.
+                if len(inflight) < DEPTH and line.planned is None and may_plan_ahead(due, sent):
+                    # A scenario drawn for the next transaction runs first, once those in
+                    # flight are done: the next is then planned after it, on what it left.
                     drawn = None if self.interludes is None else self.interludes.draw()
                     if drawn is None:
-                        line.planned = plan_events(self._size(budget, done + len(events)))
+                        events = plan_events(self._size(budget, sent))
+                        sent += len(events)
+                        lag = max(0.0, time.monotonic() - due) if due is not None else 0.0
+                        flight = self.session.queue(events)
+                        if flight is None:
+                            line.planned = events  # sent once those in flight are done
+                        else:
+                            if pacing.open_loop:
+                                self.stats.record_lag(lag)
+                            inflight.append((events, flight))
+                            due = pacing.next_due(time.monotonic())
+            events, flight = inflight.popleft()
             result = self.session.finish(flight)
-            if line.planned is not None and result.status is not COMMITTED:
-                for event in reversed(line.planned):  # undo in reverse order of planning
-                    event.rollback_pools()
-                line.planned = None
+            if result.status is not COMMITTED:
+                sent -= self._settle(events, result)
+                continue
             self._count_committed()  # the last one, when there was no time for it above
-            if line.planned is not None:
-                line.uncounted = (events, result)  # counted while the next one commits
-            else:
-                self._account(events, result)
-            done += len(events)
-            due = upcoming if upcoming is not None else pacing.next_due(time.monotonic())
+            line.uncounted.append((events, result))
+            if not inflight and line.planned is None:
+                self._count_committed()
+
+    def _settle(self, events: list[Event], result: TxnResult) -> int:
+        """A transaction ended without committing: finish those sent after it, undo the
+        pools of everything that did not commit, newest first, then count them all.
+        Returns the events planned but not sent (given back to the budget)."""
+        line = self.pipeline
+        ended = [(events, result)]
+        while line.inflight:
+            later, flight = line.inflight.popleft()
+            ended.append((later, self.session.finish(flight)))
+        unsent = 0
+        if line.planned is not None:
+            for event in reversed(line.planned):
+                event.rollback_pools()
+            unsent, line.planned = len(line.planned), None
+        for later, outcome in reversed(ended):
+            if outcome.status is not COMMITTED:
+                for event in reversed(later):
+                    event.rollback_pools()
+        self._count_committed()
+        for later, outcome in ended:
+            self._account(later, outcome)
+        return unsent
 
     def _over(self, budget: int | None, done: int, due: float, deadline: float | None) -> bool:
         """Whether the run is over for this worker; otherwise wait until ``due``."""
@@ -257,10 +304,10 @@ class Worker:
         return wait > 0 and self.stop.wait(wait)
 
     def _count_committed(self) -> None:
-        """Count the committed transaction whose counting was left for later, if any."""
-        if self.pipeline.uncounted is not None:
-            events, result = self.pipeline.uncounted
-            self.pipeline.uncounted = None
+        """Count the committed transactions whose counting was left for later, if any."""
+        uncounted = self.pipeline.uncounted
+        while uncounted:
+            events, result = uncounted.pop(0)
             self._account(events, result)
 
     def _skipped(self, n: int) -> None:
@@ -277,7 +324,7 @@ class Worker:
         outcome = result.status
         committed = outcome is COMMITTED
         if not committed:
-            for event in reversed(events):  # undo in reverse order of planning
+            for event in reversed(events):  # undo in reverse order of planning (once)
                 event.rollback_pools()
         if self.model is not None:
             census = self.model.census
