@@ -241,11 +241,12 @@ class Session:
         wire = last.wire
         if last.conn is not self.conn or last.conn is None or last.conn.closed or wire is None:
             return None
-        if not wire.preparable([(st.query, st.params) for st in statements]):
+        batch = [(st.query, st.params) for st in statements]
+        if not wire.preparable(batch):
             return None
         flight = Flight(statements, time.perf_counter(), last.conn, wire, backend=last.backend)
         try:
-            wire.send_batch([(st.query, st.params) for st in statements])
+            wire.send_batch(batch)
         except psycopg.Error as exc:
             flight.error = exc  # it may have left: finish() resolves it like a lost answer
         self._queued.append(flight)
@@ -263,6 +264,8 @@ class Session:
             queued.popleft()
         elif flight.result is not None:
             return flight.result  # settled while finishing one sent before it
+        else:
+            assert all(f is not flight for f in queued), "finished in the order they were sent"
         result = flight.result if flight.result is not None else self._answer(flight)
         if result is not None:
             return result
