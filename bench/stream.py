@@ -27,12 +27,13 @@ Run: ``make bench`` or ``.venv/bin/python bench/stream.py [--quick]``.
 9. The per-event log line: 4 workers in the original interval pacing at the default
    LOG_LEVEL=INFO (a line per event, from worker processes) vs LOG_LEVEL=WARNING,
    alternated. No target: it tells what the original's log line costs the stream.
-0. The floor under phase 1: 1 and 4 processes that do nothing but send one prepared
-   INSERT (the reference's exam) through the stream's own wire
-   (:class:`~hospital_sim.stream.prepared.PreparedConnection`) and wait for its commit,
-   vs pgbench with the same INSERT and as many clients, alternated. No planning, no
-   counting: what a Python client reaches on this machine before doing any work of its
-   own. No target: it reads phase 1 (the stream cannot beat its own floor).
+0. A closed loop through the stream's wire: 1 and 4 processes that do nothing but send one
+   prepared INSERT (the reference's exam) through
+   :class:`~hospital_sim.stream.prepared.PreparedConnection` and wait for its commit before
+   sending the next, like pgbench, vs pgbench with the same INSERT and as many clients,
+   alternated. No planning, no counting: what a Python client reaches on this machine in
+   pgbench's own loop. No target: it reads phase 1, where a worker queues its next
+   transaction behind the one in flight and so can pass this loop.
 
 ``--quick`` shortens every phase (and seeds 100,000 patients instead of 1,000,000) for a
 smoke run. The server is a dedicated embedded PostgreSQL, or HOSPITAL_SIM_BENCH_DSN.
@@ -418,9 +419,9 @@ def floor(dsn: str, volumes: dict[str, int], duration: float, rounds: int) -> No
             ref.append(pgbench(dsn, [str(script)], clients=clients, duration=duration))
         m, r = statistics.median(mine), statistics.median(ref)
         print(
-            f"[0] floor, {clients} process(es): a bare loop of one prepared INSERT through "
+            f"[0] closed loop, {clients} process(es): one prepared INSERT at a time through "
             f"the stream's wire {m:,.0f}/s; pgbench same INSERT {r:,.0f} tps -> ratio "
-            f"{m / r:.2f} (no target: the ceiling under phase 1)"
+            f"{m / r:.2f} (no target: one transaction at a time, as pgbench)"
         )
 
 
