@@ -83,6 +83,22 @@ def _session(db: FreshDb, stats: Stats) -> Session:
     return Session(db.dsn, stats=stats, stop=threading.Event(), errors=ErrorLog(), backoff=backoff)
 
 
+def _queued_behind(
+    db: FreshDb, stats: Stats, warmup: Event, first: Event, second: Event
+) -> tuple[Outcome, Outcome]:
+    """Commit ``warmup`` (it prepares the INSERT, so the next can be queued), then send
+    ``first`` and queue ``second`` behind it: the outcomes of both."""
+    session = _session(db, stats)
+    try:
+        session.finish(session.start([warmup]))
+        one = session.start([first])
+        two = session.queue([second])
+        assert two is not None, "an INSERT with a probe goes behind the one in flight"
+        return session.finish(one).status, session.finish(two).status
+    finally:
+        session.close()
+
+
 def test_a_queued_transaction_runs_after_the_one_in_flight(fresh_db: FreshDb) -> None:
     db = seeded(fresh_db, audit=False)
     first, second, third = _exams(db, 3)
@@ -114,16 +130,8 @@ def test_a_failing_transaction_leaves_the_one_queued_behind_it_alone(fresh_db: F
     st = ok.statements[0]
     duplicate = Event("insert_exame", "insert_exame", [st._replace(params=(taken, *st.params[1:]))])
     stats = Stats()
-    session = _session(db, stats)
-    try:
-        session.finish(session.start([ok]))  # prepares the INSERT: the next can be queued
-        failing = session.start([duplicate])
-        queued = session.queue([behind])
-        assert queued is not None
-        assert session.finish(failing).status is Outcome.FAILED
-        assert session.finish(queued).status is Outcome.COMMITTED
-    finally:
-        session.close()
+    outcomes = _queued_behind(db, stats, ok, duplicate, behind)
+    assert outcomes == (Outcome.FAILED, Outcome.COMMITTED)
     assert stats.errors == {"23": 1}  # the duplicate key, SQLSTATE class 23
     assert _commit_order(db, [ok, behind]) == [_key(ok), _key(behind)]
     assert stats.reconnects == 0
@@ -138,16 +146,7 @@ def test_what_must_be_sent_again_goes_once_and_in_order(fresh_db: FreshDb, actio
     with db.connect() as conn:
         conn.execute((ONCE_AT_COMMIT % {"id": _key(first), "action": action}).encode())
     stats = Stats()
-    session = _session(db, stats)
-    try:
-        session.finish(session.start([warmup]))
-        one = session.start([first])
-        two = session.queue([second])
-        assert two is not None
-        assert session.finish(one).status is Outcome.COMMITTED
-        assert session.finish(two).status is Outcome.COMMITTED
-    finally:
-        session.close()
+    assert _queued_behind(db, stats, warmup, first, second) == (Outcome.COMMITTED,) * 2
     expected = [_key(first), _key(second)]
     if action == KILL:
         assert stats.in_doubt == {"aborted": 2}  # the killed one and the one queued behind
