@@ -1,8 +1,8 @@
 """`cdc capture --engine debezium`: the real Debezium PostgreSQL connector, in process.
 
-The JVM starts once per process, so these tests are few: three in this process (the
-library, the event-level proof with injected faults, and the demo), one through the
-command line (a JVM of its own).
+The JVM starts once per process, so these tests are few: four in this process (the
+library, the event-level proof with injected faults, a stream at full speed, and the demo),
+one through the command line (a JVM of its own).
 """
 
 from __future__ import annotations
@@ -285,6 +285,60 @@ def test_debezium_log_proven_against_a_reference_taken_at_the_same_time_with_fau
     [example] = proof.examples["altered"]
     assert [c[0] for c in example.columns] == [column] and example.columns[0][2] == "ALTERED"
     assert state.identical, state.render_table()
+
+
+def _lsn(text: str) -> int:
+    high, low = text.split("/")
+    return int(high, 16) << 32 | int(low, 16)
+
+
+def test_a_full_speed_stream_reaches_debezium_one_transaction_per_commit(
+    cdc: CdcDb,
+    tmp_path: Path,
+) -> None:
+    """As fast as it goes, each worker queues its next transaction behind the one in flight
+    on its connection: Debezium must still see every one as a transaction of its own,
+    event for event what the built-in capture saw."""
+    s = cdc.settings(stream_rate=1_000_000.0, stream_workers=2)
+    init_database(s)
+    setup_cdc(s)
+    reference_log, log = tmp_path / "reference.jsonl", tmp_path / "dbz.jsonl"
+    reference = Capture(s.model_copy(update={"cdc_slot": f"{cdc.slot}_ref"}), output=reference_log)
+    ref_running = Background(reference.run)
+    assert reference.ready.wait(60)
+    capture = DebeziumCapture(
+        s, output=log,
+        props={"slot.drop.on.stop": "true", "provide.transaction.metadata": "true"},
+    )  # fmt: skip
+    running = Background(capture.run)
+    assert capture.ready.wait(60)
+    seed_database(s, seed=14)
+    start = _lsn(current_lsn(cdc))
+    summary = run_stream(s, duration=1.5, seed=14)
+    assert summary.failure is None and not summary.stats.errors
+    assert not any(outcome == "stale" for _op, _table, outcome in summary.stats.events)
+    end = current_lsn(cdc)
+    capture.stop_at_current()
+    reference.stop_at(end)
+    running.join(120)
+    ref_running.join(120)
+
+    records = [json.loads(line) for line in lines_of(log)]
+    streamed = [
+        r["value"] for r in records
+        if r["value"] is not None and r["value"].get("op") in ("c", "u")
+        and r["value"]["source"]["lsn"] >= start
+    ]  # fmt: skip
+    # Each committed transaction of the stream is one transaction in the log, no more.
+    assert len({v["source"]["txId"] for v in streamed}) == summary.stats.transactions > 1000
+    assert len(streamed) == sum(
+        summary.rows(t, k) for t in TABLE_NAMES for k in ("INSERT", "UPDATE")
+    )
+    report = verify_log(s, log, wait_quiescent=0)
+    assert report.identical, report.render_table()
+    assert report.transactions_checked >= summary.stats.transactions
+    proof = prove_log(log, reference_log)
+    assert proof.ok, proof.render()
 
 
 def test_teardown_drops_the_publications_the_connector_created(cdc: CdcDb) -> None:
