@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -27,6 +28,7 @@ from hospital_sim.cdc.schema_types import TABLE_NAMES
 from hospital_sim.cdc.verify.check import prove_log, verify_log
 from hospital_sim.cdc.verify.compare import VerifyReport
 from hospital_sim.cdc.verify.proof import ProofReport
+from hospital_sim.config import Settings
 from hospital_sim.db.lifecycle import init_database
 from hospital_sim.db.seed import seed_database
 from hospital_sim.demo import run_demo
@@ -198,6 +200,29 @@ def _write(path: Path, lines: list[str]) -> Path:
     return path
 
 
+@contextmanager
+def _captured_side_by_side(
+    cdc: CdcDb, s: Settings, log: Path, reference_log: Path
+) -> Iterator[None]:
+    """Debezium (with transaction metadata) into ``log`` and the built-in capture into
+    ``reference_log``, both running through the block and stopped at the same LSN after it."""
+    reference = Capture(s.model_copy(update={"cdc_slot": f"{cdc.slot}_ref"}), output=reference_log)
+    ref_running = Background(reference.run)
+    assert reference.ready.wait(60)
+    capture = DebeziumCapture(
+        s, output=log,
+        props={"slot.drop.on.stop": "true", "provide.transaction.metadata": "true"},
+    )  # fmt: skip
+    running = Background(capture.run)
+    assert capture.ready.wait(60)
+    yield
+    end = current_lsn(cdc)
+    capture.stop_at_current()
+    reference.stop_at(end)
+    running.join(120)
+    ref_running.join(120)
+
+
 def test_debezium_log_proven_against_a_reference_taken_at_the_same_time_with_faults(
     cdc: CdcDb,
     tmp_path: Path,
@@ -210,22 +235,9 @@ def test_debezium_log_proven_against_a_reference_taken_at_the_same_time_with_fau
     init_database(s)
     setup_cdc(s)
     reference_log, log = tmp_path / "reference.jsonl", tmp_path / "dbz.jsonl"
-    reference = Capture(s.model_copy(update={"cdc_slot": f"{cdc.slot}_ref"}), output=reference_log)
-    ref_running = Background(reference.run)
-    assert reference.ready.wait(60)
-    capture = DebeziumCapture(
-        s, output=log,
-        props={"slot.drop.on.stop": "true", "provide.transaction.metadata": "true"},
-    )  # fmt: skip
-    running = Background(capture.run)
-    assert capture.ready.wait(60)
-    seed_database(s, seed=12)
-    assert run_stream(s, duration=2.0, seed=12).failure is None
-    end = current_lsn(cdc)
-    capture.stop_at_current()
-    reference.stop_at(end)
-    running.join(120)
-    ref_running.join(120)
+    with _captured_side_by_side(cdc, s, log, reference_log):
+        seed_database(s, seed=12)
+        assert run_stream(s, duration=2.0, seed=12).failure is None
 
     lines = lines_of(log)
     records = [json.loads(line) for line in lines]
@@ -303,25 +315,12 @@ def test_a_full_speed_stream_reaches_debezium_one_transaction_per_commit(
     init_database(s)
     setup_cdc(s)
     reference_log, log = tmp_path / "reference.jsonl", tmp_path / "dbz.jsonl"
-    reference = Capture(s.model_copy(update={"cdc_slot": f"{cdc.slot}_ref"}), output=reference_log)
-    ref_running = Background(reference.run)
-    assert reference.ready.wait(60)
-    capture = DebeziumCapture(
-        s, output=log,
-        props={"slot.drop.on.stop": "true", "provide.transaction.metadata": "true"},
-    )  # fmt: skip
-    running = Background(capture.run)
-    assert capture.ready.wait(60)
-    seed_database(s, seed=14)
-    start = _lsn(current_lsn(cdc))
-    summary = run_stream(s, duration=1.5, seed=14)
+    with _captured_side_by_side(cdc, s, log, reference_log):
+        seed_database(s, seed=14)
+        start = _lsn(current_lsn(cdc))
+        summary = run_stream(s, duration=1.5, seed=14)
     assert summary.failure is None and not summary.stats.errors
     assert not any(outcome == "stale" for _op, _table, outcome in summary.stats.events)
-    end = current_lsn(cdc)
-    capture.stop_at_current()
-    reference.stop_at(end)
-    running.join(120)
-    ref_running.join(120)
 
     records = [json.loads(line) for line in lines_of(log)]
     streamed = [
