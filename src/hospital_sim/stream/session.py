@@ -86,7 +86,6 @@ class Flight:
     stale: Set[int] = NONE_STALE
     error: psycopg.Error | None = None
     result: TxnResult | None = None
-    again: bool = False  # settled behind one sent again: it must be sent again too
 
     @property
     def waiting(self) -> bool:
@@ -269,15 +268,15 @@ class Session:
         result = flight.result if flight.result is not None else self._answer(flight)
         if result is not None:
             return result
-        behind = list(queued)
-        queued.clear()
-        for later in behind:
+        again: list[Flight] = []  # queued behind it, and to be sent again after it
+        while queued:
+            later = queued.popleft()
             later.result = later.result if later.result is not None else self._answer(later)
-            later.again = later.result is None
+            if later.result is None:
+                again.append(later)
         result = self._again(flight)
-        for later in behind:
-            if later.again:
-                later.result = self._again(later)
+        for later in again:
+            later.result = self._again(later)
         return result
 
     def _again(self, flight: Flight) -> TxnResult:
