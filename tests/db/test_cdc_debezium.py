@@ -328,8 +328,9 @@ def test_a_full_speed_stream_reaches_debezium_one_transaction_per_commit(
         if r["value"] is not None and r["value"].get("op") in ("c", "u")
         and r["value"]["source"]["lsn"] >= start
     ]  # fmt: skip
-    # Each committed transaction of the stream is one transaction in the log, no more.
-    assert len({v["source"]["txId"] for v in streamed}) == summary.stats.transactions > 1000
+    # Each committed transaction of the stream is one transaction in the log, no more (a
+    # few hundred at the least, however slow the machine).
+    assert len({v["source"]["txId"] for v in streamed}) == summary.stats.transactions > 200
     assert len(streamed) == sum(
         summary.rows(t, k) for t in TABLE_NAMES for k in ("INSERT", "UPDATE")
     )
