@@ -128,13 +128,22 @@ def settings_for(dsn: str, **values: Any) -> Settings:
     ).settings
 
 
-def fresh_database(server_dsn: str, name: str, volumes: dict[str, int]) -> str:
+def new_database(server_dsn: str, name: str, template: str | None = None) -> str:
+    """``name`` made anew: empty, or a copy of ``template`` (a run on it starts from
+    exactly the rows the template holds)."""
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = conninfo.make_conninfo(server_dsn, dbname=name)
+        conn.execute(create)
+    return conninfo.make_conninfo(server_dsn, dbname=name)
+
+
+def fresh_database(server_dsn: str, name: str, volumes: dict[str, int]) -> str:
+    dsn = new_database(server_dsn, name)
     s = settings_for(dsn, **volumes)
     init_database(s)
     seed_database(s, seed=1)
@@ -250,21 +259,6 @@ def pgbench(dsn: str, specs: list[str], *, clients: int, duration: float) -> flo
 SEEDED, RUN = "bench_stream_seeded", "bench_stream_run"
 
 
-def copy_database(server_dsn: str, template: str, name: str) -> str:
-    """``name`` made anew as a copy of ``template``: a run on it starts from exactly the
-    rows the template holds."""
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
-    return conninfo.make_conninfo(server_dsn, dbname=name)
-
-
 def throughput(server_dsn: str, volumes: dict[str, int], duration: float, rounds: int) -> None:
     """Every run, ours or pgbench's, starts from its own copy of the same seeded database.
 
@@ -287,9 +281,9 @@ def throughput(server_dsn: str, volumes: dict[str, int], duration: float, rounds
         ref = []
         for _ in range(rounds):  # alternate: drift hits both sides alike
             for rate, name in pacings:
-                dsn = copy_database(server_dsn, SEEDED, RUN)
+                dsn = new_database(server_dsn, RUN, template=SEEDED)
                 mine[name].append(ours(dsn, duration=duration, workers=workers, rate=rate)["rate"])
-            dsn = copy_database(server_dsn, SEEDED, RUN)
+            dsn = new_database(server_dsn, RUN, template=SEEDED)
             ref.append(pgbench(dsn, scripts, clients=workers, duration=duration))
         r = statistics.median(ref)
         target = 0.8 if workers == 1 else 0.85
