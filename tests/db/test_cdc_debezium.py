@@ -24,6 +24,7 @@ from psycopg import conninfo, sql
 from hospital_sim.cdc.capture.builtin import Capture
 from hospital_sim.cdc.capture.debezium import DebeziumCapture, DebeziumResult
 from hospital_sim.cdc.capture.setup import setup_cdc
+from hospital_sim.cdc.lsn import parse_lsn
 from hospital_sim.cdc.schema_types import TABLE_NAMES
 from hospital_sim.cdc.verify.check import prove_log, verify_log
 from hospital_sim.cdc.verify.compare import VerifyReport
@@ -299,11 +300,6 @@ def test_debezium_log_proven_against_a_reference_taken_at_the_same_time_with_fau
     assert state.identical, state.render_table()
 
 
-def _lsn(text: str) -> int:
-    high, low = text.split("/")
-    return int(high, 16) << 32 | int(low, 16)
-
-
 def test_a_full_speed_stream_reaches_debezium_one_transaction_per_commit(
     cdc: CdcDb,
     tmp_path: Path,
@@ -317,7 +313,7 @@ def test_a_full_speed_stream_reaches_debezium_one_transaction_per_commit(
     reference_log, log = tmp_path / "reference.jsonl", tmp_path / "dbz.jsonl"
     with _captured_side_by_side(cdc, s, log, reference_log):
         seed_database(s, seed=14)
-        start = _lsn(current_lsn(cdc))
+        start = parse_lsn(current_lsn(cdc))
         summary = run_stream(s, duration=1.5, seed=14)
     assert summary.failure is None and not summary.stats.errors
     assert not any(outcome == "stale" for _op, _table, outcome in summary.stats.events)
